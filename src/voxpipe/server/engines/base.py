@@ -125,11 +125,11 @@ class Engine(AsyncCloseable):
         """Load the model now instead of on first use, so the first session does not wait for it."""
 
 
-class VADStream(ABC):
+class VADStream(AsyncCloseable, ABC):
     """Per-session VAD state over one engine's model. Cheap: call it from the event loop.
 
     ``process`` must cost well under 1 ms per 20 ms of audio; an engine whose model is slower runs it
-    elsewhere and reports later.
+    elsewhere and reports later. ``aclose`` gives pooled model state back to the engine.
     """
 
     #: The PCM16 rate ``process`` expects.
