@@ -1,0 +1,108 @@
+"""Base classes shared by every protocol model, beta and GA.
+
+Why a base of our own instead of plain ``BaseModel``:
+
+* ``extra="allow"`` everywhere: servers add fields, and a client must keep them (and re-send them
+  unchanged when it echoes an object back).
+* Serialisation drops what was never set (``exclude_unset``), so the wire carries only what the
+  caller meant to say. Some fields must be sent even when they hold their default: the event
+  ``type`` always, the ``event_id`` a server generates, the documented defaults of ``TurnDetection``.
+  Classes list those in ``_always_send``; :meth:`ProtocolModel.__init__` marks them as set when a model
+  is built in Python. Models built by parsing are left alone, so a parsed event re-serialises to
+  exactly what was received.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+__all__ = [
+    "ClientEventBase",
+    "EventBase",
+    "ProtocolModel",
+    "ServerEventBase",
+    "new_event_id",
+]
+
+_ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def new_event_id(prefix: str = "event_") -> str:
+    """Return a fresh id shaped like OpenAI's (prefix + 21 base62 characters).
+
+    Args:
+        prefix: the id family, e.g. ``"event_"``, ``"item_"``, ``"resp_"``.
+    """
+    choice = secrets.choice
+    return prefix + "".join(choice(_ID_ALPHABET) for _ in range(21))
+
+
+class ProtocolModel(BaseModel):
+    """Root of every realtime protocol object: unknown fields are kept, never rejected.
+
+    Subclasses name in ``_always_send`` the fields that must be serialised even when left at their
+    default (see the module docstring).
+    """
+
+    model_config = ConfigDict(
+        extra="allow",
+        populate_by_name=True,
+        validate_default=False,
+        # Field names like ``model`` or ``object`` are wire names, not pydantic internals.
+        protected_namespaces=(),
+    )
+
+    _always_send: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, /, **data: Any) -> None:
+        super().__init__(**data)
+        if self._always_send:
+            self.__pydantic_fields_set__.update(self._always_send)
+
+    def to_json(self) -> str:
+        """Serialise for the wire: fields never set are left out, ``type`` is always written."""
+        return self.__pydantic_serializer__.to_json(self, exclude_unset=True, warnings=False).decode()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the wire form as a JSON-compatible dict (same rules as :meth:`to_json`)."""
+        result: dict[str, Any] = self.__pydantic_serializer__.to_python(
+            self, mode="json", exclude_unset=True, warnings=False
+        )
+        return result
+
+
+class EventBase(ProtocolModel):
+    """One message of the realtime protocol; ``type`` names it and is always serialised."""
+
+    _always_send: ClassVar[frozenset[str]] = frozenset({"type"})
+
+    type: str
+    """The event name, e.g. ``"response.audio.delta"``."""
+
+
+class ClientEventBase(EventBase):
+    """An event a client sends to the server."""
+
+    event_id: str | None = None
+    """Optional id chosen by the client; the server echoes it in ``error.event_id`` when it can."""
+
+
+class ServerEventBase(EventBase):
+    """An event a server sends to the client.
+
+    Built in Python (by a server), the ``event_id`` defaults to a fresh ``event_…`` id and is
+    always serialised.
+    """
+
+    _always_send: ClassVar[frozenset[str]] = frozenset({"type", "event_id"})
+
+    event_id: str = ""
+    """Unique id of this server event (``event_`` + 21 base62 characters on OpenAI)."""
+
+    def __init__(self, /, **data: Any) -> None:
+        if "event_id" not in data:
+            data["event_id"] = new_event_id()
+        super().__init__(**data)
