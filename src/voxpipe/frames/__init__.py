@@ -1,0 +1,1 @@
+"""Frame types; import them from ``voxpipe.frames.frames``."""

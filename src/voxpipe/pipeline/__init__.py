@@ -1,0 +1,1 @@
+"""Pipelines, tasks that run them, and the runner."""

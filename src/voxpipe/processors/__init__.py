@@ -1,0 +1,1 @@
+"""Frame processors and the machinery that moves frames between them."""

@@ -1,0 +1,491 @@
+"""``FrameProcessor``: the unit of work of a pipeline.
+
+How frames move:
+
+- A processor receives frames through :meth:`FrameProcessor.queue_frame` from its neighbours.
+- **System frames** (audio input, interruptions, cancellation, errors, metrics) are handled at once, in the
+  caller's task: they never wait behind ordered work.
+- **Ordered frames** (data and control frames) go into the processor's lane, a FIFO drained by one task
+  per processor, so each processor handles them in order while the others work concurrently.
+- An interruption (:class:`StartInterruptionFrame`) cancels the ordered frame being processed and drops
+  the queued ones, except :class:`UninterruptibleFrame`\\ s, which are kept (and never cancelled midway).
+- Exceptions raised while processing become :class:`ErrorFrame`\\ s pushed upstream; the task decides
+  what to do with them. They never crash the pipeline.
+
+Subclasses override :meth:`process_frame` and push what they produce with :meth:`push_frame`, or declare
+per-type handlers with :func:`frame_handler`. Lifecycle hooks (:meth:`start`, :meth:`stop`,
+:meth:`cancel`) are called by the framework before :meth:`process_frame` sees the frame.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import time
+from collections import deque
+from collections.abc import Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from voxpipe.errors import VoxpipeStateError
+from voxpipe.frames.base import Frame, SystemFrame, UninterruptibleFrame
+from voxpipe.frames.control import CancelFrame, EndFrame, ErrorFrame, StartFrame
+from voxpipe.frames.speech import StartInterruptionFrame
+from voxpipe.metrics.processor_metrics import FrameProcessorMetrics
+from voxpipe.observers.base_observer import FramePushed
+from voxpipe.processors.dispatch import HandlerTable, frame_handler
+from voxpipe.utils.event_emitter import EventEmitter
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voxpipe.observers.feed import ObserverFeed
+
+__all__ = ["FrameDirection", "FrameProcessor", "FrameProcessorSetup", "ProcessorState", "frame_handler"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+CLEANUP_TIMEOUT_S = 2.0
+"""How long cleanup waits for a processor's tasks to finish after cancelling them."""
+
+
+class FrameDirection(enum.IntEnum):
+    """Which way a frame travels: towards the output (downstream) or towards the input (upstream)."""
+
+    DOWNSTREAM = 1
+    UPSTREAM = 2
+
+
+class ProcessorState(enum.Enum):
+    """Where a processor is in its life. Moves only forward; see ``FrameProcessor._set_state``."""
+
+    CREATED = "created"
+    STARTED = "started"
+    ENDED = "ended"
+    CANCELLED = "cancelled"
+    CLOSED = "closed"
+
+
+_ALLOWED_MOVES: dict[ProcessorState, frozenset[ProcessorState]] = {
+    ProcessorState.CREATED: frozenset(
+        {ProcessorState.STARTED, ProcessorState.CANCELLED, ProcessorState.CLOSED}
+    ),
+    ProcessorState.STARTED: frozenset(
+        {ProcessorState.ENDED, ProcessorState.CANCELLED, ProcessorState.CLOSED}
+    ),
+    ProcessorState.ENDED: frozenset({ProcessorState.CANCELLED, ProcessorState.CLOSED}),
+    ProcessorState.CANCELLED: frozenset({ProcessorState.CLOSED}),
+    ProcessorState.CLOSED: frozenset(),
+}
+
+
+class FrameProcessorSetup:
+    """What a task hands every processor before the run: where observers listen.
+
+    Attributes:
+        observer_feeds: the queues of the task's observers; every push is put on each.
+    """
+
+    __slots__ = ("observer_feeds",)
+
+    def __init__(self, observer_feeds: Iterable[ObserverFeed] = ()) -> None:
+        self.observer_feeds = tuple(observer_feeds)
+
+
+_counters: dict[str, Iterable[int]] = {}
+
+
+def _default_name(cls: type) -> str:
+    counter = _counters.setdefault(cls.__name__, itertools.count(0))
+    return f"{cls.__name__}#{next(counter)}"  # type: ignore[call-overload]
+
+
+class FrameProcessor(EventEmitter):
+    """A stage of a pipeline.
+
+    Args:
+        name: a readable name for logs; defaults to ``ClassName#n``.
+    """
+
+    _frame_handlers: ClassVar[HandlerTable]
+    _lifecycle: ClassVar[HandlerTable]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._frame_handlers = HandlerTable.collect(cls)
+
+    def __init__(self, *, name: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._name = name or _default_name(type(self))
+        self._prev: FrameProcessor | None = None
+        self._next: FrameProcessor | None = None
+        self._state = ProcessorState.CREATED
+        self._observer_feeds: tuple[ObserverFeed, ...] = ()
+        # The ordered lane: a FIFO of (frame, direction), drained by one task.
+        self._lane: deque[tuple[Frame, FrameDirection]] = deque()
+        self._lane_waiter: asyncio.Future[None] | None = None
+        self._lane_task: asyncio.Task[None] | None = None
+        self._current: Frame | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        # Settings from the StartFrame.
+        self._allow_interruptions = False
+        self._enable_metrics = False
+        self._enable_usage_metrics = False
+        self._report_only_initial_ttfb = False
+        self._audio_in_sample_rate = 0
+        self._audio_out_sample_rate = 0
+        self._metrics = FrameProcessorMetrics(self)
+
+    # -- identity and state ---------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The processor's name, used in logs and metrics."""
+        return self._name
+
+    def __str__(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._name} {self._state.value}>"
+
+    @property
+    def state(self) -> ProcessorState:
+        """Where the processor is in its life."""
+        return self._state
+
+    def _set_state(self, new: ProcessorState) -> None:
+        old = self._state
+        if new is old:
+            return
+        if new not in _ALLOWED_MOVES[old]:
+            raise VoxpipeStateError(f"{self}: cannot move from {old.value} to {new.value}")
+        self._state = new
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: %s -> %s", self, old.value, new.value)
+
+    @property
+    def interruptions_allowed(self) -> bool:
+        """Whether the StartFrame allowed interruptions."""
+        return self._allow_interruptions
+
+    @property
+    def metrics_enabled(self) -> bool:
+        """Whether the StartFrame enabled TTFB and processing metrics."""
+        return self._enable_metrics
+
+    @property
+    def usage_metrics_enabled(self) -> bool:
+        """Whether the StartFrame enabled usage metrics."""
+        return self._enable_usage_metrics
+
+    @property
+    def report_only_initial_ttfb(self) -> bool:
+        """Whether only the first TTFB of the run is reported."""
+        return self._report_only_initial_ttfb
+
+    @property
+    def audio_in_sample_rate(self) -> int:
+        """Input audio rate from the StartFrame (0 before the start)."""
+        return self._audio_in_sample_rate
+
+    @property
+    def audio_out_sample_rate(self) -> int:
+        """Output audio rate from the StartFrame (0 before the start)."""
+        return self._audio_out_sample_rate
+
+    # -- wiring ---------------------------------------------------------------------------------------
+    def link(self, processor: FrameProcessor) -> None:
+        """Make ``processor`` the next one downstream of this one."""
+        self._next = processor
+        processor._prev = self
+
+    @property
+    def next(self) -> FrameProcessor | None:
+        """The downstream neighbour."""
+        return self._next
+
+    @property
+    def previous(self) -> FrameProcessor | None:
+        """The upstream neighbour."""
+        return self._prev
+
+    def processors(self) -> list[FrameProcessor]:
+        """The processors inside this one (none for a plain processor; the children of a pipeline)."""
+        return []
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:
+        """Called by the task before the run; subclasses that override it call ``super().setup``."""
+        self._observer_feeds = setup.observer_feeds
+
+    async def cleanup(self) -> None:
+        """Called by the task after the run: stops the lane and every task this processor created.
+
+        Safe to call twice. Subclasses that hold resources override it and call ``super().cleanup()``.
+        """
+        if self._state is ProcessorState.CLOSED:
+            return
+        tasks = set(self._tasks)
+        if self._lane_task is not None:
+            tasks.add(self._lane_task)
+            self._lane_task = None
+        await _cancel_and_wait(tasks, owner=self)
+        self._tasks.clear()
+        await self._close_event_handlers()
+        self._set_state(ProcessorState.CLOSED)
+
+    # -- lifecycle hooks ------------------------------------------------------------------------------
+    async def start(self, frame: StartFrame) -> None:
+        """Called when the StartFrame arrives, before :meth:`process_frame` sees it."""
+
+    async def stop(self, frame: EndFrame) -> None:
+        """Called when the EndFrame arrives (after every frame before it), before it is processed."""
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        """Called when the CancelFrame arrives, after queued work was dropped."""
+
+    # -- receiving ------------------------------------------------------------------------------------
+    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
+        """Give this processor a frame: system frames are handled now, others join the ordered lane."""
+        if isinstance(frame, SystemFrame):
+            await self._handle_system_frame(frame, direction)
+            return
+        self._lane.append((frame, direction))
+        waiter = self._lane_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def _handle_system_frame(self, frame: SystemFrame, direction: FrameDirection) -> None:
+        try:
+            hook = _LIFECYCLE.lookup(type(frame))
+            if hook is not None:
+                await hook(self, frame, direction)
+            await self.process_frame(frame, direction)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._report_exception(exc, frame)
+
+    async def _drain_lane(self) -> None:
+        """The lane task: process ordered frames one at a time, in arrival order."""
+        lane = self._lane
+        loop = asyncio.get_running_loop()
+        while True:
+            while not lane:
+                waiter = self._lane_waiter = loop.create_future()
+                try:
+                    await waiter
+                finally:
+                    self._lane_waiter = None
+            frame, direction = lane.popleft()
+            self._current = frame
+            try:
+                if isinstance(frame, EndFrame):
+                    await self._on_end(frame)
+                await self.process_frame(frame, direction)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._report_exception(exc, frame)
+            finally:
+                self._current = None
+
+    def _start_lane(self) -> None:
+        if self._lane_task is None or self._lane_task.done():
+            self._lane_task = asyncio.get_running_loop().create_task(self._drain_lane(), name=f"{self}.lane")
+
+    async def _on_start(self, frame: StartFrame, direction: FrameDirection) -> None:
+        if self._state is not ProcessorState.CREATED:
+            logger.warning("%s: ignored a second StartFrame (state %s)", self, self._state.value)
+            return
+        self._allow_interruptions = frame.allow_interruptions
+        self._enable_metrics = frame.enable_metrics
+        self._enable_usage_metrics = frame.enable_usage_metrics
+        self._report_only_initial_ttfb = frame.report_only_initial_ttfb
+        self._audio_in_sample_rate = frame.audio_in_sample_rate
+        self._audio_out_sample_rate = frame.audio_out_sample_rate
+        self._set_state(ProcessorState.STARTED)
+        self._start_lane()
+        await self.start(frame)
+
+    async def _on_end(self, frame: EndFrame) -> None:
+        if self._state is ProcessorState.STARTED:
+            self._set_state(ProcessorState.ENDED)
+        await self.stop(frame)
+
+    async def _on_cancel(self, frame: CancelFrame, direction: FrameDirection) -> None:
+        if self._state in (ProcessorState.CANCELLED, ProcessorState.CLOSED):
+            return
+        self._set_state(ProcessorState.CANCELLED)
+        self._lane.clear()
+        task = self._lane_task
+        if task is not None and task is not asyncio.current_task():
+            self._lane_task = None
+            await _cancel_and_wait({task}, owner=self)
+        await self.cancel(frame)
+
+    async def _on_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
+        await self._interrupt_lane()
+
+    async def _interrupt_lane(self) -> None:
+        """Drop queued interruptible frames; cancel the one in progress unless it is uninterruptible."""
+        lane = self._lane
+        if lane:
+            kept = [item for item in lane if isinstance(item[0], UninterruptibleFrame)]
+            lane.clear()
+            lane.extend(kept)
+        task = self._lane_task
+        current = self._current
+        if (
+            task is None
+            or current is None
+            or isinstance(current, UninterruptibleFrame)
+            or task is asyncio.current_task()
+        ):
+            return
+        self._lane_task = None
+        await _cancel_and_wait({task}, owner=self)
+        if self._state is ProcessorState.STARTED or self._state is ProcessorState.ENDED:
+            self._start_lane()
+
+    # -- processing -----------------------------------------------------------------------------------
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        """Handle one frame. Override it, or declare handlers with :func:`frame_handler`.
+
+        The default runs the handler declared for the frame's type (walking its MRO). A processor that
+        declares handlers passes every frame it has no handler for on, unchanged; one that declares none
+        does nothing here, so ``await super().process_frame(frame, direction)`` is always safe.
+        """
+        table = self._frame_handlers
+        if not table:
+            return
+        handler = table.lookup(type(frame))
+        if handler is not None:
+            await handler(self, frame, direction)
+        else:
+            await self.push_frame(frame, direction)
+
+    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
+        """Send a frame to the neighbour in ``direction`` (dropped, with a debug log, at an open end)."""
+        target = self._next if direction is FrameDirection.DOWNSTREAM else self._prev
+        if target is None:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s: no processor %s; dropped %s", self, direction.name.lower(), frame.name)
+            return
+        feeds = self._observer_feeds
+        if feeds:
+            pushed = None
+            for feed in feeds:
+                wanted = feed.frame_types
+                if wanted is None or isinstance(frame, wanted):
+                    if pushed is None:
+                        pushed = FramePushed(self, target, frame, direction, time.monotonic_ns())
+                    feed.put(pushed)
+        await target.queue_frame(frame, direction)
+
+    async def push_error(
+        self, error: str, *, exception: BaseException | None = None, fatal: bool = False
+    ) -> None:
+        """Report an error upstream, towards the task (which ends the run if it is fatal)."""
+        await self.push_frame(
+            ErrorFrame(error=error, fatal=fatal, exception=exception, processor=self), FrameDirection.UPSTREAM
+        )
+
+    async def _report_exception(self, exc: Exception, frame: Frame) -> None:
+        logger.error("%s: error while processing %s", self, frame.name, exc_info=exc)
+        try:
+            await self.push_error(f"{type(exc).__name__}: {exc}", exception=exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s: could not report an error upstream", self)
+
+    # -- tasks ----------------------------------------------------------------------------------------
+    def create_task(self, coro: Coroutine[Any, Any, _T], name: str | None = None) -> asyncio.Task[_T]:
+        """Start a background task owned by this processor.
+
+        The processor cancels and awaits it at cleanup; an exception it raises is reported upstream as an
+        :class:`ErrorFrame`, so the owner hears of every failure.
+        """
+        task_name = f"{self}.{name or getattr(coro, '__name__', 'task')}"
+        task = asyncio.get_running_loop().create_task(self._guard(coro), name=task_name)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _guard(self, coro: Coroutine[Any, Any, _T]) -> _T:
+        try:
+            return await coro
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._report_exception(exc, ErrorFrame(error="background task"))
+            raise
+
+    async def cancel_task(self, task: asyncio.Task[Any], timeout: float = CLEANUP_TIMEOUT_S) -> None:
+        """Cancel a task created with :meth:`create_task` and wait (up to ``timeout``) for it to end."""
+        await _cancel_and_wait({task}, owner=self, timeout=timeout)
+
+    # -- metrics --------------------------------------------------------------------------------------
+    def can_generate_metrics(self) -> bool:
+        """Whether this processor measures itself; services override it to return True."""
+        return False
+
+    async def start_ttfb_metrics(self) -> None:
+        """Start timing the time to first byte (when metrics are enabled)."""
+        if self._enable_metrics and self.can_generate_metrics():
+            self._metrics.start_ttfb()
+
+    async def stop_ttfb_metrics(self) -> None:
+        """Stop timing TTFB and push the measurement, if one was started."""
+        if self._enable_metrics and self.can_generate_metrics():
+            frame = self._metrics.stop_ttfb(only_initial=self._report_only_initial_ttfb)
+            if frame is not None:
+                await self.push_frame(frame)
+
+    async def start_processing_metrics(self) -> None:
+        """Start timing the processing of a response."""
+        if self._enable_metrics and self.can_generate_metrics():
+            self._metrics.start_processing()
+
+    async def stop_processing_metrics(self) -> None:
+        """Stop timing the processing of a response and push the measurement."""
+        if self._enable_metrics and self.can_generate_metrics():
+            frame = self._metrics.stop_processing()
+            if frame is not None:
+                await self.push_frame(frame)
+
+    def set_metrics_model(self, model: str | None) -> None:
+        """Name the model that metrics of this processor refer to."""
+        self._metrics.model = model
+
+
+async def _cancel_and_wait(
+    tasks: set[asyncio.Task[Any]], *, owner: object, timeout: float = CLEANUP_TIMEOUT_S
+) -> None:
+    """Cancel ``tasks`` and wait for them to end; warn about any that ignore cancellation.
+
+    Never swallows the caller's own cancellation: ``asyncio.wait`` raises it.
+    """
+    current = asyncio.current_task()
+    pending = {task for task in tasks if task is not current and not task.done()}
+    for task in pending:
+        task.cancel()
+    if not pending:
+        return
+    _, still_running = await asyncio.wait(pending, timeout=timeout)
+    for task in still_running:
+        logger.warning(
+            "%s: task %s did not stop within %.1f s of cancellation", owner, task.get_name(), timeout
+        )
+
+
+_LIFECYCLE = HandlerTable(
+    {
+        StartFrame: FrameProcessor._on_start,
+        CancelFrame: FrameProcessor._on_cancel,
+        StartInterruptionFrame: FrameProcessor._on_interruption,
+    }
+)
+
+FrameProcessor._frame_handlers = HandlerTable()
