@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from pydantic import ValidationError
 
@@ -36,6 +36,7 @@ from voxpipe.realtime.beta import events as beta_events
 
 if TYPE_CHECKING:
     from voxpipe.realtime.beta.events import ClientEvent, ServerEvent
+    from voxpipe.realtime.ga import events as ga_types
 
 __all__ = ["Shape", "parse_client_event", "parse_server_event"]
 
@@ -138,7 +139,7 @@ def _tolerant(
             cls = table.get(event_type)
             if cls is not None:
                 try:
-                    return cls.__pydantic_validator__.validate_json(data)  # type: ignore[no-any-return]
+                    return cls.__pydantic_validator__.validate_json(data)
                 except ValidationError:
                     pass  # bad JSON or bad fields: the slow path below sorts out which
     raw = _load_object(data)
@@ -155,7 +156,7 @@ def _tolerant(
         )
         return unknown.model_construct(**raw)
     try:
-        return cls.__pydantic_validator__.validate_python(raw)  # type: ignore[no-any-return]
+        return cls.__pydantic_validator__.validate_python(raw)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_context=False, include_input=False)[0]
         _warn_once(
@@ -203,7 +204,21 @@ def _strict(data: str | bytes | dict[str, Any], table: EventTable) -> EventBase:
     return event
 
 
-def parse_server_event(data: str | bytes | dict[str, Any], *, shape: Shape = "beta") -> ServerEvent:
+@overload
+def parse_server_event(
+    data: str | bytes | dict[str, Any], *, shape: Literal["beta"] = "beta"
+) -> ServerEvent: ...
+@overload
+def parse_server_event(
+    data: str | bytes | dict[str, Any], *, shape: Literal["ga"]
+) -> ga_types.ServerEvent: ...
+@overload
+def parse_server_event(
+    data: str | bytes | dict[str, Any], *, shape: str
+) -> ServerEvent | ga_types.ServerEvent: ...
+def parse_server_event(
+    data: str | bytes | dict[str, Any], *, shape: str = "beta"
+) -> ServerEvent | ga_types.ServerEvent:
     """Parse one server event, tolerantly (see the module docstring).
 
     Args:
@@ -221,9 +236,21 @@ def parse_server_event(data: str | bytes | dict[str, Any], *, shape: Shape = "be
     return _tolerant(data, server, UnknownServerEvent, "server")  # type: ignore[return-value]
 
 
+@overload
 def parse_client_event(
-    data: str | bytes | dict[str, Any], *, shape: Shape = "beta", strict: bool = False
-) -> ClientEvent:
+    data: str | bytes | dict[str, Any], *, shape: Literal["beta"] = "beta", strict: bool = False
+) -> ClientEvent: ...
+@overload
+def parse_client_event(
+    data: str | bytes | dict[str, Any], *, shape: Literal["ga"], strict: bool = False
+) -> ga_types.ClientEvent: ...
+@overload
+def parse_client_event(
+    data: str | bytes | dict[str, Any], *, shape: str, strict: bool = False
+) -> ClientEvent | ga_types.ClientEvent: ...
+def parse_client_event(
+    data: str | bytes | dict[str, Any], *, shape: str = "beta", strict: bool = False
+) -> ClientEvent | ga_types.ClientEvent:
     """Parse one client event: tolerantly by default, strictly for a server that must answer errors.
 
     Args:
