@@ -62,6 +62,10 @@ class ProtocolModel(BaseModel):
         if self._always_send:
             self.__pydantic_fields_set__.update(self._always_send)
 
+    # Tell pydantic this __init__ is only for Python-side construction: validation (parsing) must
+    # not call it, both for speed on the hot path and so parsed models keep their exact fields_set.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     def to_json(self) -> str:
         """Serialise for the wire: fields never set are left out, ``type`` is always written."""
         return self.__pydantic_serializer__.to_json(self, exclude_unset=True, warnings=False).decode()
@@ -106,3 +110,5 @@ class ServerEventBase(EventBase):
         if "event_id" not in data:
             data["event_id"] = new_event_id()
         super().__init__(**data)
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
