@@ -95,3 +95,10 @@ def test_odd_byte_length_is_refused(encode) -> None:  # type: ignore[no-untyped-
 def test_non_bytes_input_is_refused(function) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(VoxpipeUsageError, match="must be bytes"):
         function([1, 2])
+
+
+@pytest.mark.parametrize(("encode", "decode"), [(ulaw_encode, ulaw_decode), (alaw_encode, alaw_decode)])
+def test_short_and_long_inputs_decode_alike(encode, decode) -> None:  # type: ignore[no-untyped-def]
+    # Short chunks and long buffers take different (equally exact) code paths.
+    assert decode(ALL_CODES * 40) == decode(ALL_CODES) * 40
+    assert decode(bytearray(ALL_CODES[:7])) == decode(ALL_CODES)[:14]

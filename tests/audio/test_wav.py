@@ -16,7 +16,8 @@ from voxpipe.errors import VoxpipeStateError, VoxpipeUsageError
 
 from ._signals import speech_dir, speechlike
 
-FIXTURES = sorted(speech_dir().glob("*.wav")) if speech_dir() else []
+_SPEECH = speech_dir()
+FIXTURES = sorted(_SPEECH.glob("*.wav")) if _SPEECH else []
 
 
 def write_raw_wav(path: Path, frames: bytes, width: int, rate: int = 8000, channels: int = 1) -> None:
