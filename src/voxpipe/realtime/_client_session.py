@@ -1,0 +1,134 @@
+"""Per-connection pieces of the session client: the hook's handle, why a connection ended, reconnecting."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.asyncio.client import ClientConnection
+
+from voxpipe.errors import ConnectionFailedError
+from voxpipe.realtime._client_config import ConnectTarget, RealtimeClientConfig
+from voxpipe.realtime._client_connect import open_connection
+from voxpipe.realtime._client_errors import ErrorClassification, RealtimeServerError, ReconnectExhaustedError
+from voxpipe.realtime._client_events import ConnectReason, encode_event, event_type
+
+__all__ = ["ConnectionEnd", "ConnectionInfo", "reconnect"]
+
+logger = logging.getLogger(__name__)
+
+
+class ConnectionInfo:
+    """What ``on_connected`` gets: why this connection was made, and a way to send ahead of the queue.
+
+    Attributes:
+        reason: ``INITIAL``, ``RECONNECT`` or ``ROTATION``.
+        connection: 1-based number of this connection in the client's life.
+    """
+
+    __slots__ = ("_ws", "connection", "reason")
+
+    def __init__(self, *, reason: ConnectReason, connection: int, ws: ClientConnection) -> None:
+        self.reason = reason
+        self.connection = connection
+        self._ws = ws
+
+    def __repr__(self) -> str:
+        return f"ConnectionInfo(reason={self.reason.value}, connection={self.connection})"
+
+    async def send(self, event: Any) -> None:
+        """Send ``event`` now, on this connection, before anything queued with ``client.send()``.
+
+        Raises:
+            VoxpipeUsageError: the event cannot be serialised.
+            websockets.exceptions.ConnectionClosed: the link dropped; let it propagate, the client
+                reconnects and calls the hook again.
+        """
+        text = encode_event(event)
+        await self._ws.send(text)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("replayed %s (%d bytes)", event_type(event), len(text))
+
+
+@dataclass(slots=True)
+class ConnectionEnd:
+    """Why one connection ended; filled in by its reader and writer."""
+
+    finished: bool = False
+    in_hook: bool = False
+    close_code: int | None = None
+    close_reason: str = ""
+    error: ErrorClassification | None = None
+    hook_error: BaseException | None = field(default=None)
+
+    def error_for_connect(self) -> BaseException:
+        """The error ``connect()`` raises when the first connection ended before it was ready."""
+        if self.hook_error is not None:
+            return self.hook_error
+        if self.error is not None:
+            return RealtimeServerError(
+                f"the server refused the session: {self.error.code}: {self.error.message}", self.error
+            )
+        return ConnectionFailedError(
+            f"the connection closed (code {self.close_code}) before it was ready",
+            code=str(self.close_code),
+            retryable=True,
+        )
+
+
+async def reconnect(
+    config: RealtimeClientConfig,
+    target: ConnectTarget,
+    rng: random.Random,
+    reason: ConnectReason,
+    name: str,
+) -> tuple[ClientConnection, list[Any], int]:
+    """Open a new connection with exponential backoff and jitter.
+
+    A rotation's first attempt starts at once (the old session ended on schedule, not by trouble).
+    Cancelling is safe.
+
+    Args:
+        config: settings, including the reconnect policy.
+        target: URL, headers and subprotocols.
+        rng: source of jitter.
+        reason: ``RECONNECT`` or ``ROTATION``.
+        name: the client's name, for logs.
+
+    Returns:
+        The connection, the events read during its handshake, and the number of attempts used.
+
+    Raises:
+        ReconnectExhaustedError: every attempt failed, or the policy allows none.
+        ConnectionFailedError: an attempt failed in a way retrying cannot fix (e.g. HTTP 401).
+        RealtimeServerError: the server refused the new session with a fatal error.
+    """
+    policy = config.reconnect
+    last: ConnectionFailedError | None = None
+    for attempt in range(1, policy.max_attempts + 1):
+        delay = 0.0 if reason is ConnectReason.ROTATION and attempt == 1 else policy.delay(attempt, rng)
+        logger.info(
+            "%s: %s attempt %d of %d in %.3f s", name, reason.value, attempt, policy.max_attempts, delay
+        )
+        await asyncio.sleep(delay)
+        try:
+            ws, events = await open_connection(config, target)
+        except ConnectionFailedError as exc:
+            if not exc.retryable:
+                raise
+            logger.warning("%s: %s attempt %d failed: %s", name, reason.value, attempt, exc)
+            last = exc
+        else:
+            return ws, events, attempt
+    if policy.max_attempts == 0:
+        raise ReconnectExhaustedError(
+            "the connection dropped and reconnecting is off (ReconnectPolicy.max_attempts=0)",
+            code="reconnect_disabled",
+        )
+    raise ReconnectExhaustedError(
+        f"the connection dropped and {policy.max_attempts} reconnect attempts failed; last: {last}",
+        code=last.code if last is not None else None,
+    ) from last

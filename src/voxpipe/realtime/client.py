@@ -1,0 +1,485 @@
+"""The standalone realtime session client: one WebSocket session, kept alive, no pipeline needed.
+
+Usage::
+
+    config = RealtimeClientConfig(api_key=key, variant=RealtimeVariant.OPENAI_GA)
+
+    async def replay(conn: ConnectionInfo) -> None:
+        await conn.send({"type": "session.update", "session": {...}})   # goes before queued sends
+
+    async with RealtimeClient(config, on_connected=replay) as client:
+        client.send({"type": "response.create"})
+        async for event in client:
+            ...   # typed server events, plus ClientNotice objects (Reconnected, MalformedFrame, ...)
+
+Tasks: one supervisor task per client (made by ``connect()``, cancelled and awaited by ``close()``) owns,
+per connection, an ``asyncio.TaskGroup`` with one reader and one writer. A failure of the session (fatal
+server error, reconnect attempts exhausted, ``on_connected`` raising) ends the stream of events: the
+iterator raises it after yielding every event received before it.
+
+What "sent" means: an event counts as sent once ``websockets`` accepted it on an open connection
+(``ws.send()`` returned); it leaves the queue only then. An event whose ``ws.send()`` raised because the
+link dropped stays at the head of the queue and is sent once on the next connection, after
+``on_connected``. Events sent before a drop are never sent again: the bytes may have been lost in flight,
+but the server session they belonged to is gone too, and replaying state is the job of ``on_connected``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import itertools
+import logging
+import random
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
+
+from voxpipe.errors import OperationTimeoutError, VoxpipeStateError, VoxpipeWorldError
+from voxpipe.realtime._client_config import (
+    RealtimeClientConfig,
+    RealtimeVariant,
+    ReconnectPolicy,
+    build_target,
+)
+from voxpipe.realtime._client_connect import open_connection
+from voxpipe.realtime._client_errors import (
+    CloseAction,
+    ConnectTimeoutError,
+    ErrorClassification,
+    MalformedFrameError,
+    RealtimeServerError,
+    ReconnectExhaustedError,
+    SessionExpiredError,
+    classify_close,
+    classify_error,
+)
+from voxpipe.realtime._client_events import (
+    ClientNotice,
+    ConnectionLost,
+    ConnectReason,
+    MalformedFrame,
+    Reconnected,
+    decode_frame,
+    encode_event,
+    event_type,
+)
+from voxpipe.realtime._client_redact import mask_secret, redact
+from voxpipe.realtime._client_session import ConnectionEnd, ConnectionInfo, reconnect
+
+__all__ = [
+    "ClientNotice",
+    "ClientState",
+    "ConnectReason",
+    "ConnectTimeoutError",
+    "ConnectionInfo",
+    "ConnectionLost",
+    "ErrorClassification",
+    "MalformedFrame",
+    "MalformedFrameError",
+    "RealtimeClient",
+    "RealtimeClientConfig",
+    "RealtimeServerError",
+    "RealtimeVariant",
+    "ReconnectExhaustedError",
+    "ReconnectPolicy",
+    "Reconnected",
+    "SessionExpiredError",
+    "classify_close",
+    "classify_error",
+]
+
+logger = logging.getLogger(__name__)
+_ids = itertools.count(1)
+
+OnConnected = Callable[[ConnectionInfo], Awaitable[None]]
+
+
+class ClientState(enum.Enum):
+    """Life of a :class:`RealtimeClient`; a client is used for one session and not reopened."""
+
+    IDLE = "idle"
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+_MOVES: dict[ClientState, frozenset[ClientState]] = {
+    ClientState.IDLE: frozenset({ClientState.CONNECTING, ClientState.CLOSING}),
+    ClientState.CONNECTING: frozenset({ClientState.CONNECTED, ClientState.CLOSING}),
+    ClientState.CONNECTED: frozenset({ClientState.RECONNECTING, ClientState.CLOSING}),
+    ClientState.RECONNECTING: frozenset({ClientState.CONNECTED, ClientState.CLOSING}),
+    ClientState.CLOSING: frozenset({ClientState.CLOSED}),
+    ClientState.CLOSED: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _EndOfStream:
+    error: BaseException | None
+
+
+class RealtimeClient:
+    """One realtime session over a WebSocket, with reconnect, rotation and error classification.
+
+    Args:
+        config: where to connect and how (see :class:`RealtimeClientConfig`).
+        on_connected: awaited after every (re)connection, before queued sends go out; use
+            ``ConnectionInfo.send`` in it to replay session config, tools and conversation items first.
+        rng: random source for the backoff jitter (pass a seeded one for reproducible tests).
+
+    Raises:
+        VoxpipeUsageError: the config cannot produce a valid URL.
+    """
+
+    def __init__(
+        self,
+        config: RealtimeClientConfig,
+        *,
+        on_connected: OnConnected | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._config = config
+        self._target = build_target(config)
+        self._on_connected = on_connected
+        self._rng = rng or random.Random()
+        self._name = f"RealtimeClient-{next(_ids)}"
+        self._state = ClientState.IDLE
+        self._outbox: deque[str] = deque()
+        self._outbox_ready = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._drained.set()
+        self._events: asyncio.Queue[Any] = asyncio.Queue()
+        self._end: _EndOfStream | None = None
+        self._supervisor: asyncio.Task[None] | None = None
+        self._started: asyncio.Future[None] | None = None
+        self._ws: ClientConnection | None = None
+        self._connections = 0
+
+    def __repr__(self) -> str:
+        """Name, state, URL and a masked key: safe to log."""
+        return (
+            f"<{self._name} state={self._state.value} variant={self._config.variant.name} "
+            f"url={redact(self._target.url, self._config.secrets)!r} "
+            f"api_key={mask_secret(self._config.api_key)!r}>"
+        )
+
+    @property
+    def state(self) -> ClientState:
+        """The current state."""
+        return self._state
+
+    @property
+    def pending(self) -> int:
+        """Events queued by :meth:`send` and not yet handed to the socket."""
+        return len(self._outbox)
+
+    def _set_state(self, new: ClientState) -> None:
+        old = self._state
+        if new not in _MOVES[old]:
+            raise VoxpipeStateError(f"{self._name}: cannot go from {old.value} to {new.value}")
+        self._state = new
+        logger.info("%s: %s -> %s", self._name, old.value, new.value)
+
+    async def __aenter__(self) -> Self:
+        await self.connect()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def connect(self) -> None:
+        """Open the session; return once it is connected and ``on_connected`` has run.
+
+        Cancelling is safe: the client is closed and nothing is left running.
+
+        Raises:
+            VoxpipeStateError: the client is not idle (a client serves one session; make a new one).
+            ConnectionFailedError: the server could not be reached or refused the upgrade.
+            ConnectTimeoutError: the handshake or ``session.created`` took too long.
+            RealtimeServerError: the server sent a fatal error (bad key, model, quota, protocol variant).
+            Exception: whatever ``on_connected`` raised on the first connection.
+        """
+        if self._state is not ClientState.IDLE:
+            raise VoxpipeStateError(
+                f"{self._name}.connect() needs an idle client, it is {self._state.value}; "
+                "use one RealtimeClient per session"
+            )
+        self._set_state(ClientState.CONNECTING)
+        self._started = asyncio.get_running_loop().create_future()
+        try:
+            ws, first_events = await open_connection(self._config, self._target)
+            if self._state is not ClientState.CONNECTING:
+                await ws.close()
+                raise VoxpipeStateError(f"{self._name} was closed while connecting")
+            self._supervisor = asyncio.create_task(
+                self._supervise(ws, first_events), name=f"{self._name}.supervisor"
+            )
+            await self._started
+        except BaseException:
+            await self.close()
+            raise
+
+    def send(self, event: Any) -> None:
+        """Queue a client event (typed, or a dict with a string ``type``); never blocks.
+
+        Events go out in call order, also across reconnects (see the module docstring for what "sent"
+        means). Events queued before ``connect()`` go out after the first ``on_connected``.
+
+        Raises:
+            VoxpipeUsageError: the event cannot be serialised.
+            VoxpipeStateError: the client is closing or closed.
+        """
+        if self._state in (ClientState.CLOSING, ClientState.CLOSED):
+            raise VoxpipeStateError(f"{self._name}.send() called while {self._state.value}")
+        text = encode_event(event)
+        self._outbox.append(text)
+        self._drained.clear()
+        self._outbox_ready.set()
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: queued %s (%d bytes)", self._name, event_type(event), len(text))
+
+    async def flush(self, timeout: float | None = None) -> None:
+        """Wait until every queued event was handed to the socket.
+
+        Raises:
+            OperationTimeoutError: events were still queued after ``timeout`` seconds.
+            VoxpipeStateError: the client closed with events still queued.
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                await self._drained.wait()
+        except TimeoutError:
+            raise OperationTimeoutError(
+                f"{self._name}: {len(self._outbox)} events still queued after {timeout} s"
+            ) from None
+        if self._outbox:
+            raise VoxpipeStateError(f"{self._name} closed with {len(self._outbox)} events unsent")
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Any:
+        item = await self._next_item()
+        if isinstance(item, _EndOfStream):
+            if item.error is not None:
+                raise item.error
+            raise StopAsyncIteration
+        return item
+
+    async def recv(self, timeout: float | None = None) -> Any:
+        """Return the next server event or :class:`ClientNotice`. Cancelling is safe: nothing is lost.
+
+        Raises:
+            OperationTimeoutError: nothing arrived within ``timeout`` seconds.
+            VoxpipeStateError: the session was closed with ``close()`` and every event was read.
+            VoxpipeWorldError: the session failed (the same error the iterator raises).
+        """
+        try:
+            async with asyncio.timeout(timeout):
+                item = await self._next_item()
+        except TimeoutError:
+            raise OperationTimeoutError(f"{self._name}: no server event within {timeout} s") from None
+        if isinstance(item, _EndOfStream):
+            if item.error is not None:
+                raise item.error
+            raise VoxpipeStateError(f"{self._name} is closed; no more events")
+        return item
+
+    async def _next_item(self) -> Any:
+        if self._end is not None and self._events.empty():
+            return self._end
+        item = await self._events.get()
+        if isinstance(item, _EndOfStream):
+            self._end = item
+        return item
+
+    def _emit(self, item: Any) -> None:
+        self._events.put_nowait(item)
+
+    async def close(self) -> None:
+        """Close the session and stop every task; safe to call twice and from any state.
+
+        Queued sends that were not yet written are dropped (call :meth:`flush` first to wait for them).
+        Bounded by ``config.close_timeout`` (twice over at most: socket, then tasks).
+        """
+        if self._state in (ClientState.CLOSING, ClientState.CLOSED):
+            if self._supervisor is not None and asyncio.current_task() is not self._supervisor:
+                await asyncio.wait({self._supervisor}, timeout=self._config.close_timeout)
+            return
+        self._set_state(ClientState.CLOSING)
+        ws = self._ws
+        try:
+            if ws is not None:
+                try:
+                    async with asyncio.timeout(self._config.close_timeout):
+                        await ws.close()
+                except TimeoutError:
+                    logger.warning("%s: socket did not close in time; dropping it", self._name)
+        finally:
+            await self._stop_supervisor()
+            self._finish(None)
+
+    async def _stop_supervisor(self) -> None:
+        task = self._supervisor
+        if task is None or task is asyncio.current_task():
+            return
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=self._config.close_timeout)
+        if not done:
+            logger.error("%s: supervisor task did not stop in %.1f s", self._name, self._config.close_timeout)
+        elif not task.cancelled() and task.exception() is not None:
+            logger.error("%s: supervisor task failed: %r", self._name, task.exception())
+
+    def _finish(self, error: BaseException | None) -> None:
+        """Move to ``closed`` and end the stream of events, with ``error`` if the session failed."""
+        if self._state is ClientState.CLOSED:
+            return
+        if self._state is not ClientState.CLOSING:
+            self._set_state(ClientState.CLOSING)
+        self._set_state(ClientState.CLOSED)
+        if self._started is not None and not self._started.done():
+            self._started.set_exception(error or VoxpipeStateError(f"{self._name} closed while connecting"))
+        self._drained.set()
+        self._emit(_EndOfStream(error))
+
+    async def _supervise(self, ws: ClientConnection, first_events: list[Any]) -> None:
+        """Serve connections one after the other until close(), a fatal error or exhausted retries."""
+        reason, attempts, events = ConnectReason.INITIAL, 1, first_events
+        try:
+            while True:
+                end = await self._serve(ws, events, reason, attempts)
+                if self._state is ClientState.CLOSING:
+                    return
+                if self._started is not None and not self._started.done():
+                    raise end.error_for_connect()
+                reason = self._next_reason(end)
+                self._set_state(ClientState.RECONNECTING)
+                self._emit(ConnectionLost(code=end.close_code, reason=end.close_reason, next=reason))
+                ws, events, attempts = await reconnect(
+                    self._config, self._target, self._rng, reason, self._name
+                )
+        except VoxpipeWorldError as exc:
+            logger.error("%s: session failed: %s", self._name, exc)
+            self._finish(exc)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            logger.exception("%s: session ended by an unexpected error", self._name)
+            self._finish(exc)
+
+    def _next_reason(self, end: ConnectionEnd) -> ConnectReason:
+        """Decide how to come back after a connection ended; raise when the session is over."""
+        if end.hook_error is not None:
+            raise end.hook_error
+        verdict = end.error
+        if verdict is None:
+            close = classify_close(end.close_code, end.close_reason)
+            if close.action is CloseAction.RECONNECT:
+                return ConnectReason.RECONNECT
+            verdict = ErrorClassification(
+                code=close.error_code or str(close.code), type=None, message=close.reason,
+                recoverable=False, fatal=True, rotate=close.action is CloseAction.ROTATE,
+            )
+        said = redact(verdict.message, self._config.secrets)
+        message = f"the server ended the session: {verdict.code}: {said}"
+        if verdict.rotate:
+            if self._config.rotate_on_expiry:
+                return ConnectReason.ROTATION
+            raise SessionExpiredError(message + " (rotate_on_expiry is off)", verdict)
+        raise RealtimeServerError(message, verdict)
+
+    async def _serve(
+        self, ws: ClientConnection, first_events: list[Any], reason: ConnectReason, attempts: int
+    ) -> ConnectionEnd:
+        """Run one connection's reader and writer until it ends; return why it ended."""
+        self._connections += 1
+        self._ws = ws
+        end = ConnectionEnd()
+        for event in first_events:
+            self._emit(event)
+        try:
+            async with asyncio.TaskGroup() as tg:
+                writer = tg.create_task(
+                    self._writer(ws, end, reason, attempts), name=f"{self._name}.writer-{self._connections}"
+                )
+                tg.create_task(self._reader(ws, end, writer), name=f"{self._name}.reader-{self._connections}")
+        finally:
+            self._ws = None
+        return end
+
+    async def _reader(self, ws: ClientConnection, end: ConnectionEnd, writer: asyncio.Task[None]) -> None:
+        """Turn frames into events until the socket closes or a fatal error arrives."""
+        shape = self._target.shape
+        try:
+            async for raw in ws:
+                event = decode_frame(raw, shape)
+                self._emit(event)
+                if event_type(event) == "error" and not isinstance(event, MalformedFrame):
+                    verdict = classify_error(event)
+                    logger.warning(
+                        "%s: server error %s (%s)", self._name, verdict.code,
+                        "fatal" if verdict.fatal else "recoverable",
+                    )
+                    if verdict.fatal:
+                        end.error = verdict
+                        await ws.close()
+                        break
+        except ConnectionClosed:
+            pass
+        finally:
+            end.finished = True
+            self._outbox_ready.set()
+            if end.in_hook:
+                writer.cancel()
+        end.close_code = ws.close_code
+        end.close_reason = ws.close_reason or ""
+        logger.info("%s: connection closed (code %s)", self._name, end.close_code)
+
+    async def _writer(
+        self, ws: ClientConnection, end: ConnectionEnd, reason: ConnectReason, attempts: int
+    ) -> None:
+        """Run ``on_connected``, then hand queued events to the socket, in order, one at a time."""
+        if self._on_connected is not None:
+            info = ConnectionInfo(reason=reason, connection=self._connections, ws=ws)
+            end.in_hook = True
+            try:
+                async with asyncio.timeout(self._config.hook_timeout):
+                    await self._on_connected(info)
+            except ConnectionClosed:
+                return
+            except Exception as exc:
+                end.hook_error = exc
+                await ws.close(1011, "on_connected failed")
+                return
+            finally:
+                end.in_hook = False
+        if end.finished or self._state is ClientState.CLOSING:
+            return
+        self._set_state(ClientState.CONNECTED)
+        if reason is not ConnectReason.INITIAL:
+            self._emit(Reconnected(reason=reason, connection=self._connections, attempts=attempts,
+                                   pending=len(self._outbox)))
+        if self._started is not None and not self._started.done():
+            self._started.set_result(None)
+        while not end.finished:
+            if not self._outbox:
+                self._outbox_ready.clear()
+                await self._outbox_ready.wait()
+                continue
+            try:
+                await ws.send(self._outbox[0])
+            except ConnectionClosed:
+                return  # not sent: stays at the head, goes out on the next connection
+            self._outbox.popleft()
+            if not self._outbox:
+                self._drained.set()
