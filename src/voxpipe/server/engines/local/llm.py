@@ -1,0 +1,254 @@
+"""LLM with llama.cpp (``llama-cpp-python``) on Qwen2.5-Coder-0.5B-Instruct Q4_K_M, or SmolLM2-135M.
+
+One ``Llama`` per process, shared by all sessions through one worker thread: requests queue and never run
+two at a time on two cores (which llama.cpp handles badly). Generation streams through
+``stream_from_thread``: a stop flag is checked per token, so closing the stream frees the model within a
+token (about 25-40 ms) once the prompt evaluation that is running, if any, ends.
+
+The prompt is rendered by the GGUF's own chat template (``chat_format`` left unset; see ``chat``), and the
+tool call comes back as JSON text which ``tools.parse_tool_call`` accepts only for a declared tool with
+arguments that validate. With ``tool_choice`` ``required`` or a tool's name, a JSON grammar forces a
+well-formed call. In ``auto`` mode the first characters decide: text that starts like JSON (``{``, a
+fence, ``<tool_call>``) is held back and parsed at the end (a call, or dropped); anything else streams
+as text at once.
+
+Sampling follows the request (temperature, max tokens) with ``repeat_penalty`` 1.0, except that the
+temperature is capped at ``tool_temperature`` (0.2) while tools are in play: at 0.5B, hotter sampling
+breaks the JSON of calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.engines.base import (
+    EngineError,
+    FunctionTool,
+    LLMCapabilities,
+    LLMChunk,
+    LLMEngine,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+from voxpipe.server.engines.local._threads import stream_from_thread
+from voxpipe.server.engines.local.chat import call_schema, render_inputs, tools_in_play
+from voxpipe.server.engines.local.models import qwen_gguf_path, smollm2_gguf_path
+from voxpipe.server.engines.local.tools import looks_like_call, parse_tool_call
+
+__all__ = ["LLM_MODELS", "LlamaLLMEngine"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _ModelSpec:
+    path: Callable[[], Path]
+    tool_calls: bool
+
+
+#: The models this engine knows, by the name ``LlamaLLMEngine(model=...)`` takes.
+LLM_MODELS: dict[str, _ModelSpec] = {
+    "qwen2.5-coder-0.5b-instruct": _ModelSpec(qwen_gguf_path, tool_calls=True),
+    "smollm2-135m-instruct": _ModelSpec(smollm2_gguf_path, tool_calls=False),
+}
+
+
+class LlamaLLMEngine(LLMEngine):
+    """A llama.cpp model shared by the sessions of the process; loads on first use (0.1-0.5 s).
+
+    Args:
+        model: a key of ``LLM_MODELS``: Qwen (better answers, tool calls) or SmolLM2 (light, no tools).
+        n_threads: threads while generating. 1 by default: on 2 shared cores, 2 threads were measured at
+            40-45 tok/s when idle but down to 5 tok/s under contention, 1 thread a steady 25-30 tok/s.
+        n_threads_batch: threads while evaluating the prompt.
+        n_ctx: context window in tokens; the oldest messages are left out of longer conversations.
+        max_output_tokens: cap when the request sets none.
+        tool_temperature: temperature cap while tools are in play, or None to honour the request.
+    """
+
+    def __init__(
+        self,
+        model: str = "qwen2.5-coder-0.5b-instruct",
+        *,
+        n_threads: int = 1,
+        n_threads_batch: int = 2,
+        n_ctx: int = 4096,
+        max_output_tokens: int = 1024,
+        tool_temperature: float | None = 0.2,
+    ) -> None:
+        if model not in LLM_MODELS:
+            raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_MODELS)}")
+        self._spec = LLM_MODELS[model]
+        self._n_threads = n_threads
+        self._n_threads_batch = n_threads_batch
+        self._n_ctx = n_ctx
+        self._max_output_tokens = max_output_tokens
+        self._tool_temperature = tool_temperature
+        self.capabilities = LLMCapabilities(
+            model=model, tool_calls=self._spec.tool_calls, context_tokens=n_ctx
+        )
+        self._llm: Any = None
+        self._formatter: Any = None
+        self._eos = ""
+        self._grammars: dict[str, Any] = {}
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-llama")
+
+    def _load(self) -> Any:
+        """Load the model (in the worker thread; the single worker makes this race-free)."""
+        if self._llm is None:
+            from llama_cpp import Llama, llama_chat_format
+
+            started = time.perf_counter()
+            path = self._spec.path()
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=self._n_ctx,
+                n_threads=self._n_threads,
+                n_threads_batch=self._n_threads_batch,
+                verbose=False,
+            )
+            self._eos = llm._model.token_get_text(llm.token_eos())
+            self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=llm.metadata["tokenizer.chat_template"], eos_token=self._eos, bos_token=""
+            )
+            self._llm = llm
+            logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
+        return self._llm
+
+    async def warm_up(self) -> None:
+        await asyncio.wrap_future(self._executor.submit(self._load))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        self._llm = None
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        tools = tools_in_play(request) if self._spec.tool_calls else ()
+        forced = request.tool_choice if tools and request.tool_choice != "auto" else None
+        temperature = request.temperature
+        if tools and self._tool_temperature is not None:
+            temperature = min(temperature, self._tool_temperature)
+        produce = partial(self._generate, request, tools, forced, temperature)
+        deciding = bool(tools) and forced is None
+        calling = forced is not None
+        held = ""
+        usage = Usage()
+        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as pieces:
+            async for piece in pieces:
+                if isinstance(piece, Usage):
+                    usage = piece
+                    continue
+                if not (deciding or calling):
+                    yield TextDelta(piece)
+                    continue
+                held += piece
+                if deciding:
+                    verdict = looks_like_call(held)
+                    if verdict is False:
+                        deciding = False
+                        yield TextDelta(held.lstrip())
+                        held = ""
+                    elif verdict:
+                        deciding, calling = False, True
+        if calling:
+            parsed = parse_tool_call(held, tools)
+            if parsed is not None:
+                yield ToolCall(call_id=f"call_{secrets.token_hex(8)}", name=parsed[0], arguments=parsed[1])
+        elif held.strip():
+            yield TextDelta(held.lstrip())
+        yield usage
+
+    def _generate(
+        self,
+        request: LLMRequest,
+        tools: Sequence[FunctionTool],
+        forced: str | None,
+        temperature: float,
+        stop: threading.Event,
+    ) -> Iterator[str | Usage]:
+        """Run one completion in the worker thread, yielding text pieces then the ``Usage``."""
+        llm = self._load()
+        tokens = self._prompt_tokens(llm, request, tools)
+        cached = _common_prefix(llm._input_ids[: llm.n_tokens], tokens)
+        budget = self._n_ctx - len(tokens)
+        max_tokens = min(request.max_output_tokens or self._max_output_tokens, budget)
+        grammar = self._grammar(tools, forced) if forced else None
+        started = time.perf_counter()
+        produced = 0
+        completion = llm.create_completion(
+            tokens,
+            stream=True,
+            temperature=temperature,
+            max_tokens=max_tokens,
+            stop=[self._eos],
+            repeat_penalty=1.0,
+            grammar=grammar,
+        )
+        try:
+            for chunk in completion:
+                if stop.is_set():
+                    break
+                produced += 1
+                text = chunk["choices"][0]["text"]
+                if text:
+                    yield text
+        finally:
+            completion.close()
+        logger.debug(
+            "llm: %d prompt tokens (%d cached), %d generated in %.2f s",
+            len(tokens),
+            cached,
+            produced,
+            time.perf_counter() - started,
+        )
+        yield Usage(input_tokens=len(tokens), output_tokens=produced, cached_tokens=cached)
+
+    def _prompt_tokens(self, llm: Any, request: LLMRequest, tools: Sequence[FunctionTool]) -> list[int]:
+        """Render and tokenize, leaving out the oldest messages until the prompt and an answer fit."""
+        reserve = min(request.max_output_tokens or self._max_output_tokens, self._n_ctx // 4)
+        for skip in range(len(request.messages) + 1):
+            messages, tool_dicts = render_inputs(request, tools, skip)
+            prompt = self._formatter(messages=messages, tools=tool_dicts).prompt
+            tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            if len(tokens) + reserve <= self._n_ctx:
+                if skip:
+                    logger.info("llm: left out the %d oldest items to fit the context", skip)
+                return tokens
+        raise EngineError(
+            f"the instructions and tools alone need more than {self._n_ctx - reserve} tokens; shorten them "
+            "or raise n_ctx",
+            code="context_length_exceeded",
+            recoverable=True,
+        )
+
+    def _grammar(self, tools: Sequence[FunctionTool], forced: str) -> Any:
+        from llama_cpp import LlamaGrammar
+
+        schema = json.dumps(call_schema(tools, forced), sort_keys=True)
+        if schema not in self._grammars:
+            self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
+        return self._grammars[schema]
+
+
+def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -1,0 +1,237 @@
+"""Speech-to-text with faster-whisper on Whisper tiny.en (CTranslate2, int8, CPU).
+
+Incremental transcription: while the user speaks, the stream re-transcribes what it has in the background
+every ``step_ms`` of new audio (one pass at a time). Those passes give ``partial`` text, and when a pass
+returns several segments all but the last are committed: their text is kept and their audio dropped, so
+later passes only see the tail. At ``finish`` the last pass is reused when everything fed after it is
+near-silence (the usual case: the VAD ends a turn after ``silence_duration_ms`` of silence, during which
+a pass has run), otherwise only the uncommitted tail is transcribed.
+
+tiny.en is English-only. A ``language`` other than ``en`` is logged once per stream and ignored: the
+model then writes invented English ("Thank you for watching"), and the transcript says ``language="en"``.
+Every Whisper call runs in the engine's single worker thread, so sessions queue rather than fight over
+the two cores, and the event loop never runs a model.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from voxpipe.errors import VoxpipeStateError
+from voxpipe.server.engines.base import (
+    STTCapabilities,
+    STTEngine,
+    STTStream,
+    Transcript,
+    TranscriptionOptions,
+)
+from voxpipe.server.engines.local.models import whisper_tiny_en_path
+
+__all__ = ["WhisperSTTEngine"]
+
+logger = logging.getLogger(__name__)
+
+_RATE = 16_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Pass:
+    """One Whisper run over the uncommitted audio ``[0, end)``: the committed part and the rest."""
+
+    end: int  # samples of the uncommitted buffer covered
+    committed_text: str  # text of segments that ended before ``cut``
+    cut: int  # samples that may be dropped from the buffer's start
+    tail_text: str  # text of the last segment (may change as more audio arrives)
+
+
+class WhisperSTTEngine(STTEngine):
+    """Whisper tiny.en via faster-whisper; loads on first use (about 0.5 s).
+
+    Args:
+        cpu_threads: CTranslate2 threads per call (2 on a 2-core machine).
+        beam_size: beam width (5 is Whisper's default; 1 is faster and a little less accurate).
+    """
+
+    capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
+    sample_rate = _RATE
+
+    def __init__(self, cpu_threads: int = 2, beam_size: int = 5) -> None:
+        self._cpu_threads = cpu_threads
+        self._beam_size = beam_size
+        self._model: Any = None
+        self._load_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-whisper")
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._model is None:
+                from faster_whisper import WhisperModel
+
+                started = time.perf_counter()
+                self._model = WhisperModel(
+                    str(whisper_tiny_en_path()),
+                    device="cpu",
+                    compute_type="int8",
+                    cpu_threads=self._cpu_threads,
+                    local_files_only=True,
+                )
+                logger.info("loaded Whisper tiny.en in %.2f s", time.perf_counter() - started)
+            return self._model
+
+    def _run(self, audio: np.ndarray, prompt: str | None) -> list[Any]:
+        """Transcribe float32 16 kHz audio into segments; runs in the worker thread."""
+        model = self._load()
+        segments, _info = model.transcribe(
+            audio,
+            language="en",
+            beam_size=self._beam_size,
+            temperature=0.0,
+            initial_prompt=prompt or None,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            without_timestamps=False,
+        )
+        return list(segments)
+
+    def submit(self, audio: np.ndarray, prompt: str | None) -> Future[list[Any]]:
+        """Queue a transcription on the worker thread (for streams)."""
+        return self._executor.submit(self._run, audio, prompt)
+
+    async def warm_up(self) -> None:
+        await asyncio.wrap_future(self._executor.submit(self._load))
+
+    def create_stream(self, options: TranscriptionOptions) -> STTStream:
+        return _WhisperStream(self, options)
+
+    async def transcribe(self, pcm16: bytes, options: TranscriptionOptions) -> Transcript:
+        stream = _WhisperStream(self, options, step_ms=None)
+        try:
+            stream.feed(pcm16)
+            return await stream.finish()
+        finally:
+            await stream.aclose()
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+
+
+class _WhisperStream(STTStream):
+    """One utterance; background passes are futures it owns and awaits in ``finish``/``aclose``."""
+
+    sample_rate = _RATE
+
+    def __init__(
+        self,
+        engine: WhisperSTTEngine,
+        options: TranscriptionOptions,
+        step_ms: int | None = 1000,
+        silence_peak: float = 0.02,
+    ) -> None:
+        self._engine = engine
+        self._options = options
+        self._step = None if step_ms is None else step_ms * _RATE // 1000
+        self._silence_peak = silence_peak
+        self._chunks: list[np.ndarray] = []
+        self._buffer = np.zeros(0, dtype=np.float32)  # uncommitted audio
+        self._fed = 0  # samples fed since the last commit
+        self._committed: list[str] = []
+        self._pending: Future[list[Any]] | None = None
+        self._pending_end = 0
+        self._last: _Pass | None = None
+        self._finished = False
+        self._total_samples = 0
+        if options.language not in (None, "en"):
+            logger.warning(
+                "Whisper tiny.en is English-only; language %r is ignored (expect English text)",
+                options.language,
+            )
+
+    def feed(self, pcm16: bytes) -> None:
+        if self._finished:
+            raise VoxpipeStateError("STT stream: feed() after finish(); start a new stream per utterance")
+        samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0
+        self._chunks.append(samples)
+        self._fed += samples.size
+        self._total_samples += samples.size
+        self._collect()
+        if self._step is not None and self._pending is None and self._fed - self._covered() >= self._step:
+            self._start_pass()
+
+    def _covered(self) -> int:
+        return self._last.end if self._last else 0
+
+    def _audio(self) -> np.ndarray:
+        if self._chunks:
+            self._buffer = np.concatenate([self._buffer, *self._chunks])
+            self._chunks.clear()
+        return self._buffer
+
+    def _prompt(self) -> str | None:
+        parts = [p for p in (self._options.prompt, " ".join(self._committed)) if p]
+        return " ".join(parts) or None
+
+    def _start_pass(self) -> None:
+        audio = self._audio()
+        self._pending_end = audio.size
+        self._pending = self._engine.submit(audio, self._prompt())
+
+    def _collect(self) -> None:
+        """Take a finished background pass: remember it, commit its closed segments."""
+        if self._pending is None or not self._pending.done():
+            return
+        future, self._pending = self._pending, None
+        self._apply(future.result(), self._pending_end)
+
+    def _apply(self, segments: list[Any], end: int) -> None:
+        committed = [s for s in segments[:-1] if s.end * _RATE < end - _RATE // 2]
+        cut = int(committed[-1].end * _RATE) if committed else 0
+        tail = [s for s in segments if s not in committed]
+        self._last = _Pass(
+            end=end,
+            committed_text=" ".join(s.text.strip() for s in committed),
+            cut=cut,
+            tail_text=" ".join(s.text.strip() for s in tail),
+        )
+        if cut:
+            self._committed.append(self._last.committed_text)
+            self._buffer = self._audio()[cut:]
+            self._fed -= cut
+            self._last = _Pass(end - cut, "", 0, self._last.tail_text)
+
+    async def partial(self) -> str | None:
+        self._collect()
+        if self._last is None and not self._committed:
+            return None
+        tail = self._last.tail_text if self._last else ""
+        return " ".join(p for p in (*self._committed, tail) if p).strip() or None
+
+    async def finish(self) -> Transcript:
+        """Wait for a running pass, then transcribe only what it did not cover (unless that is silence)."""
+        self._finished = True
+        if self._pending is not None:
+            future = self._pending
+            await asyncio.wrap_future(future)
+            self._collect()
+        audio = self._audio()
+        rest = audio[self._covered() :]
+        if self._last is None or (rest.size and float(np.max(np.abs(rest))) >= self._silence_peak):
+            end = audio.size
+            segments = await asyncio.wrap_future(self._engine.submit(audio, self._prompt()))
+            self._apply(segments, end)
+        tail = self._last.tail_text if self._last else ""
+        text = " ".join(p for p in (*self._committed, tail) if p).strip()
+        return Transcript(text=text, language="en", duration_s=self._total_samples / _RATE)
+
+    async def aclose(self) -> None:
+        self._finished = True
+        future, self._pending = self._pending, None
+        if future is not None and not future.cancel():
+            await asyncio.wrap_future(future)
