@@ -69,8 +69,23 @@ class TranscriptionSessionProperties(ProtocolModel):
     """Ephemeral-key settings."""
 
 
-class TranscriptionSession(TranscriptionSessionProperties):
-    """A transcription session as the server reports it."""
+class TranscriptionSession(ProtocolModel):
+    """A transcription session as the server reports it (the SDK types its format as any string)."""
+
+    input_audio_format: str | None = None
+    """Format of the appended audio."""
+    input_audio_transcription: InputAudioTranscription | None = None
+    """Transcription model, language and prompt."""
+    input_audio_noise_reduction: InputAudioNoiseReduction | None = None
+    """Noise reduction before VAD and transcription."""
+    turn_detection: TurnDetectionSetting | dict[str, Any] = None
+    """VAD settings (a plain dict when its ``type`` is not a known VAD kind)."""
+    include: list[str] | None = None
+    """Extra data included."""
+    modalities: list[Modality] | None = None
+    """Modalities of the session."""
+    client_secret: dict[str, Any] | None = None
+    """Ephemeral key ``{"value", "expires_at"}`` (required by the SDK; optional here)."""
 
     id: str | None = None
     """Session id."""
