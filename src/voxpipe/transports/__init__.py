@@ -1,0 +1,1 @@
+"""Transports: where audio enters and leaves a pipeline."""
