@@ -153,9 +153,9 @@ async def _await_session_created(
     except ConnectionClosed as exc:
         code = exc.rcvd.code if exc.rcvd is not None else None
         reason = exc.rcvd.reason if exc.rcvd is not None else ""
-        verdict = classify_close(code, reason)
-        if verdict.action is CloseAction.FATAL:
-            raise _fatal_close(code, reason, verdict.error_code) from None
+        closing = classify_close(code, reason)
+        if closing.action is CloseAction.FATAL:
+            raise _fatal_close(code, reason, closing.error_code) from None
         raise ConnectionFailedError(
             f"the server closed the connection (code {code}) before session.created",
             code=str(code),

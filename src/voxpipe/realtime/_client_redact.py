@@ -64,7 +64,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}=***", text)
 
 
-class RedactingLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+class RedactingLogger(logging.LoggerAdapter[logging.Logger]):
     """A logger adapter handed to websockets so its debug output cannot leak a key.
 
     websockets logs each handshake header as ``"> %s: %s"``; values of :data:`SENSITIVE_HEADERS` are

@@ -5,18 +5,28 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from voxpipe.errors import ConnectionFailedError
 from voxpipe.realtime._client_config import ConnectTarget, RealtimeClientConfig
 from voxpipe.realtime._client_connect import open_connection
-from voxpipe.realtime._client_errors import ErrorClassification, RealtimeServerError, ReconnectExhaustedError
+from voxpipe.realtime._client_errors import (
+    CloseAction,
+    ErrorClassification,
+    RealtimeServerError,
+    ReconnectExhaustedError,
+    SessionExpiredError,
+    classify_close,
+)
 from voxpipe.realtime._client_events import ConnectReason, encode_event, event_type
+from voxpipe.realtime._client_redact import redact
 
-__all__ = ["ConnectionEnd", "ConnectionInfo", "reconnect"]
+__all__ = ["ConnectionEnd", "ConnectionInfo", "next_reason", "reconnect", "run_hook"]
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +89,32 @@ class ConnectionEnd:
         )
 
 
+async def run_hook(
+    hook: Callable[[ConnectionInfo], Awaitable[None]],
+    info: ConnectionInfo,
+    ws: ClientConnection,
+    end: ConnectionEnd,
+    timeout: float,
+) -> None:
+    """Run ``on_connected`` for one connection, recording a failure in ``end`` instead of raising.
+
+    A dropped link inside the hook is not the hook's fault: the reader records the close and the client
+    reconnects. Any other exception (including the timeout) ends the session and reaches the owner.
+    The reader cancels this while it runs if the socket closes (``end.in_hook``).
+    """
+    end.in_hook = True
+    try:
+        async with asyncio.timeout(timeout):
+            await hook(info)
+    except ConnectionClosed:
+        return
+    except Exception as exc:
+        end.hook_error = exc
+        await ws.close(1011, "on_connected failed")
+    finally:
+        end.in_hook = False
+
+
 async def reconnect(
     config: RealtimeClientConfig,
     target: ConnectTarget,
@@ -132,3 +168,42 @@ async def reconnect(
         f"the connection dropped and {policy.max_attempts} reconnect attempts failed; last: {last}",
         code=last.code if last is not None else None,
     ) from last
+
+
+def next_reason(end: ConnectionEnd, config: RealtimeClientConfig) -> ConnectReason:
+    """Decide how to come back after a connection ended, or raise why the session is over.
+
+    Args:
+        end: why the connection ended.
+        config: the client settings (``rotate_on_expiry``, secrets to redact).
+
+    Returns:
+        ``RECONNECT`` after a drop, ``ROTATION`` after a session expiry (when rotation is on).
+
+    Raises:
+        SessionExpiredError: the session expired and rotation is off.
+        RealtimeServerError: a fatal error event or close code.
+        Exception: whatever ``on_connected`` raised.
+    """
+    if end.hook_error is not None:
+        raise end.hook_error
+    verdict = end.error
+    if verdict is None:
+        close = classify_close(end.close_code, end.close_reason)
+        if close.action is CloseAction.RECONNECT:
+            return ConnectReason.RECONNECT
+        verdict = ErrorClassification(
+            code=close.error_code or str(close.code),
+            type=None,
+            message=close.reason,
+            recoverable=False,
+            fatal=True,
+            rotate=close.action is CloseAction.ROTATE,
+        )
+    said = redact(verdict.message, config.secrets)
+    message = f"the server ended the session: {verdict.code}: {said}"
+    if verdict.rotate:
+        if config.rotate_on_expiry:
+            return ConnectReason.ROTATION
+        raise SessionExpiredError(message + " (rotate_on_expiry is off)", verdict)
+    raise RealtimeServerError(message, verdict)

@@ -27,13 +27,11 @@ but the server session they belonged to is gone too, and replaying state is the 
 from __future__ import annotations
 
 import asyncio
-import enum
 import itertools
 import logging
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
 
@@ -49,7 +47,6 @@ from voxpipe.realtime._client_config import (
 )
 from voxpipe.realtime._client_connect import open_connection
 from voxpipe.realtime._client_errors import (
-    CloseAction,
     ConnectTimeoutError,
     ErrorClassification,
     MalformedFrameError,
@@ -70,7 +67,9 @@ from voxpipe.realtime._client_events import (
     event_type,
 )
 from voxpipe.realtime._client_redact import mask_secret, redact
-from voxpipe.realtime._client_session import ConnectionEnd, ConnectionInfo, reconnect
+from voxpipe.realtime._client_session import ConnectionEnd, ConnectionInfo, next_reason, reconnect, run_hook
+from voxpipe.realtime._client_state import MOVES, ClientState
+from voxpipe.realtime._client_stream import EventStream
 
 __all__ = [
     "ClientNotice",
@@ -98,32 +97,6 @@ logger = logging.getLogger(__name__)
 _ids = itertools.count(1)
 
 OnConnected = Callable[[ConnectionInfo], Awaitable[None]]
-
-
-class ClientState(enum.Enum):
-    """Life of a :class:`RealtimeClient`; a client is used for one session and not reopened."""
-
-    IDLE = "idle"
-    CONNECTING = "connecting"
-    CONNECTED = "connected"
-    RECONNECTING = "reconnecting"
-    CLOSING = "closing"
-    CLOSED = "closed"
-
-
-_MOVES: dict[ClientState, frozenset[ClientState]] = {
-    ClientState.IDLE: frozenset({ClientState.CONNECTING, ClientState.CLOSING}),
-    ClientState.CONNECTING: frozenset({ClientState.CONNECTED, ClientState.CLOSING}),
-    ClientState.CONNECTED: frozenset({ClientState.RECONNECTING, ClientState.CLOSING}),
-    ClientState.RECONNECTING: frozenset({ClientState.CONNECTED, ClientState.CLOSING}),
-    ClientState.CLOSING: frozenset({ClientState.CLOSED}),
-    ClientState.CLOSED: frozenset(),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class _EndOfStream:
-    error: BaseException | None
 
 
 class RealtimeClient:
@@ -156,8 +129,7 @@ class RealtimeClient:
         self._outbox_ready = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
-        self._events: asyncio.Queue[Any] = asyncio.Queue()
-        self._end: _EndOfStream | None = None
+        self._events = EventStream(self._name)
         self._supervisor: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
         self._ws: ClientConnection | None = None
@@ -183,7 +155,7 @@ class RealtimeClient:
 
     def _set_state(self, new: ClientState) -> None:
         old = self._state
-        if new not in _MOVES[old]:
+        if new not in MOVES[old]:
             raise VoxpipeStateError(f"{self._name}: cannot go from {old.value} to {new.value}")
         self._state = new
         logger.info("%s: %s -> %s", self._name, old.value, new.value)
@@ -269,12 +241,7 @@ class RealtimeClient:
         return self
 
     async def __anext__(self) -> Any:
-        item = await self._next_item()
-        if isinstance(item, _EndOfStream):
-            if item.error is not None:
-                raise item.error
-            raise StopAsyncIteration
-        return item
+        return await self._events.next_or_stop()
 
     async def recv(self, timeout: float | None = None) -> Any:
         """Return the next server event or :class:`ClientNotice`. Cancelling is safe: nothing is lost.
@@ -284,27 +251,10 @@ class RealtimeClient:
             VoxpipeStateError: the session was closed with ``close()`` and every event was read.
             VoxpipeWorldError: the session failed (the same error the iterator raises).
         """
-        try:
-            async with asyncio.timeout(timeout):
-                item = await self._next_item()
-        except TimeoutError:
-            raise OperationTimeoutError(f"{self._name}: no server event within {timeout} s") from None
-        if isinstance(item, _EndOfStream):
-            if item.error is not None:
-                raise item.error
-            raise VoxpipeStateError(f"{self._name} is closed; no more events")
-        return item
-
-    async def _next_item(self) -> Any:
-        if self._end is not None and self._events.empty():
-            return self._end
-        item = await self._events.get()
-        if isinstance(item, _EndOfStream):
-            self._end = item
-        return item
+        return await self._events.recv(timeout)
 
     def _emit(self, item: Any) -> None:
-        self._events.put_nowait(item)
+        self._events.put(item)
 
     async def close(self) -> None:
         """Close the session and stop every task; safe to call twice and from any state.
@@ -350,7 +300,7 @@ class RealtimeClient:
         if self._started is not None and not self._started.done():
             self._started.set_exception(error or VoxpipeStateError(f"{self._name} closed while connecting"))
         self._drained.set()
-        self._emit(_EndOfStream(error))
+        self._events.end(error)
 
     async def _supervise(self, ws: ClientConnection, first_events: list[Any]) -> None:
         """Serve connections one after the other until close(), a fatal error or exhausted retries."""
@@ -362,7 +312,7 @@ class RealtimeClient:
                     return
                 if self._started is not None and not self._started.done():
                     raise end.error_for_connect()
-                reason = self._next_reason(end)
+                reason = next_reason(end, self._config)
                 self._set_state(ClientState.RECONNECTING)
                 self._emit(ConnectionLost(code=end.close_code, reason=end.close_reason, next=reason))
                 ws, events, attempts = await reconnect(
@@ -376,27 +326,6 @@ class RealtimeClient:
         except Exception as exc:
             logger.exception("%s: session ended by an unexpected error", self._name)
             self._finish(exc)
-
-    def _next_reason(self, end: ConnectionEnd) -> ConnectReason:
-        """Decide how to come back after a connection ended; raise when the session is over."""
-        if end.hook_error is not None:
-            raise end.hook_error
-        verdict = end.error
-        if verdict is None:
-            close = classify_close(end.close_code, end.close_reason)
-            if close.action is CloseAction.RECONNECT:
-                return ConnectReason.RECONNECT
-            verdict = ErrorClassification(
-                code=close.error_code or str(close.code), type=None, message=close.reason,
-                recoverable=False, fatal=True, rotate=close.action is CloseAction.ROTATE,
-            )
-        said = redact(verdict.message, self._config.secrets)
-        message = f"the server ended the session: {verdict.code}: {said}"
-        if verdict.rotate:
-            if self._config.rotate_on_expiry:
-                return ConnectReason.ROTATION
-            raise SessionExpiredError(message + " (rotate_on_expiry is off)", verdict)
-        raise RealtimeServerError(message, verdict)
 
     async def _serve(
         self, ws: ClientConnection, first_events: list[Any], reason: ConnectReason, attempts: int
@@ -451,19 +380,8 @@ class RealtimeClient:
         """Run ``on_connected``, then hand queued events to the socket, in order, one at a time."""
         if self._on_connected is not None:
             info = ConnectionInfo(reason=reason, connection=self._connections, ws=ws)
-            end.in_hook = True
-            try:
-                async with asyncio.timeout(self._config.hook_timeout):
-                    await self._on_connected(info)
-            except ConnectionClosed:
-                return
-            except Exception as exc:
-                end.hook_error = exc
-                await ws.close(1011, "on_connected failed")
-                return
-            finally:
-                end.in_hook = False
-        if end.finished or self._state is ClientState.CLOSING:
+            await run_hook(self._on_connected, info, ws, end, self._config.hook_timeout)
+        if end.finished or end.hook_error is not None or self._state is ClientState.CLOSING:
             return
         self._set_state(ClientState.CONNECTED)
         if reason is not ConnectReason.INITIAL:
