@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import TypeVar, cast
 
@@ -28,7 +28,7 @@ _END = object()
 
 async def stream_from_thread(
     executor: Executor, produce: Callable[[threading.Event], Iterator[T]]
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Yield what ``produce(stop)`` yields in ``executor``; its exception is raised here.
 
     Closing this generator (or cancelling its consumer) sets ``stop`` and returns immediately.

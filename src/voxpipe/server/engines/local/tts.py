@@ -1,0 +1,101 @@
+"""Text-to-speech with Piper (``piper-tts``, ONNX) and the ``en_US-joe-medium`` voice, 22.05 kHz.
+
+Piper phonemizes the whole text with its bundled espeak-ng, then synthesizes one sentence at a time; each
+sentence leaves as a chunk as soon as it is made (real-time factor about 0.03, so the first sentence of a
+reply is ready in tens of milliseconds). There is one voice, so every protocol voice name maps to it.
+
+Piper is GPL-3, which is why it stays in the optional ``local`` extra. When it is missing, the engine set
+falls back to ``EspeakTTSEngine`` (``tts_espeak``), which needs the Debian package ``espeak-ng``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.engines.base import PROTOCOL_VOICES, TTSCapabilities, TTSEngine
+from voxpipe.server.engines.local._threads import stream_from_thread
+from voxpipe.server.engines.local.models import piper_voice_paths
+
+__all__ = ["PiperTTSEngine", "check_voice_and_speed"]
+
+logger = logging.getLogger(__name__)
+
+_VOICE = "en_US-joe-medium"
+_RATE = 22_050
+
+
+def check_voice_and_speed(capabilities: TTSCapabilities, voice: str, speed: float) -> str:
+    """The engine voice for a protocol ``voice``; raises ``VoxpipeUsageError`` on bad input."""
+    if voice not in capabilities.voices:
+        raise VoxpipeUsageError(f"unknown voice {voice!r}; choose one of: {', '.join(capabilities.voices)}")
+    if not 0.25 <= speed <= 4.0:
+        raise VoxpipeUsageError(f"speed must be within 0.25..4.0, got {speed}")
+    return capabilities.voices[voice]
+
+
+class PiperTTSEngine(TTSEngine):
+    """Piper with the joe (US English, male) voice; loads on first use (about 0.3 s).
+
+    Args:
+        noise_scale: Piper's sampling noise; None keeps the voice's own setting.
+    """
+
+    capabilities = TTSCapabilities(
+        sample_rate=_RATE, voices=dict.fromkeys(PROTOCOL_VOICES, _VOICE), streaming=True
+    )
+
+    def __init__(self, noise_scale: float | None = None) -> None:
+        self._noise_scale = noise_scale
+        self._voice: Any = None
+        self._load_lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-piper")
+
+    def _load(self) -> Any:
+        with self._load_lock:
+            if self._voice is None:
+                from piper import PiperVoice
+
+                started = time.perf_counter()
+                model, config = piper_voice_paths()
+                self._voice = PiperVoice.load(model, config_path=config)
+                if self._voice.config.sample_rate != _RATE:
+                    raise VoxpipeUsageError(
+                        f"Piper voice {model.name} is {self._voice.config.sample_rate} Hz, expected {_RATE}"
+                    )
+                logger.info("loaded Piper voice %s in %.2f s", model.name, time.perf_counter() - started)
+            return self._voice
+
+    async def warm_up(self) -> None:
+        await asyncio.wrap_future(self._executor.submit(self._load))
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+
+    async def stream(self, text: str, voice: str, speed: float = 1.0) -> AsyncIterator[bytes]:
+        check_voice_and_speed(self.capabilities, voice, speed)
+        if not text.strip():
+            return
+
+        def produce(stop: threading.Event) -> Iterator[bytes]:
+            from piper import SynthesisConfig
+
+            piper_voice = self._load()
+            config = SynthesisConfig(
+                length_scale=piper_voice.config.length_scale / speed, noise_scale=self._noise_scale
+            )
+            for chunk in piper_voice.synthesize(text, syn_config=config):
+                if stop.is_set():
+                    return
+                yield chunk.audio_int16_bytes
+
+        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as chunks:
+            async for pcm in chunks:
+                yield pcm
