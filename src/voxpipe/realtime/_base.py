@@ -5,7 +5,10 @@ Why a base of our own instead of plain ``BaseModel``:
 * ``extra="allow"`` everywhere: servers add fields, and a client must keep them (and re-send them
   unchanged when it echoes an object back).
 * Serialisation drops what was never set (``exclude_unset``), so the wire carries only what the
-  caller meant to say. Some fields must be sent even when they hold their default: the event
+  caller meant to say. Client-side settings classes (``SessionProperties``, ``ResponseProperties``)
+  set ``_none_means_unset``: built in Python, ``field=None`` there means "leave as is", as in pipecat;
+  elsewhere an explicit ``None`` is sent as ``null`` (servers send ``"previous_item_id": null``).
+* Some fields must be sent even when they hold their default: the event
   ``type`` always, the ``event_id`` a server generates, the documented defaults of ``TurnDetection``.
   Classes list those in ``_always_send``; :meth:`ProtocolModel.__init__` marks them as set when a model
   is built in Python. Models built by parsing are left alone, so a parsed event re-serialises to
@@ -56,11 +59,14 @@ class ProtocolModel(BaseModel):
     )
 
     _always_send: ClassVar[frozenset[str]] = frozenset()
+    _none_means_unset: ClassVar[bool] = False
 
     def __init__(self, /, **data: Any) -> None:
         super().__init__(**data)
         if self._always_send:
             self.__pydantic_fields_set__.update(self._always_send)
+        if self._none_means_unset:
+            self.__pydantic_fields_set__.difference_update([k for k, v in data.items() if v is None])
 
     # Tell pydantic this __init__ is only for Python-side construction: validation (parsing) must
     # not call it, both for speed on the hot path and so parsed models keep their exact fields_set.

@@ -86,6 +86,8 @@ def _peek_type(data: str | bytes) -> str | None:
             return None
         end = data.find('"', start)
         return data[start:end] if end > 0 else None
+    if not isinstance(data, bytes):
+        return None
     if data.startswith(b'{"type":"'):
         start = 9
     elif data.startswith(b'{"type": "'):

@@ -6,10 +6,10 @@ per role; see :mod:`voxpipe.realtime.ga.items`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from voxpipe.realtime._base import ProtocolModel
-from voxpipe.realtime.beta.session_config import AudioFormat, FunctionTool, Modality
+from voxpipe.realtime.beta.session_config import AudioFormat, Modality, ToolItem
 
 __all__ = [
     "CachedTokensDetails",
@@ -180,6 +180,8 @@ class Response(ProtocolModel):
 class ResponseProperties(ProtocolModel):
     """Per-response overrides for ``response.create``; every field is optional and unset by default."""
 
+    _none_means_unset: ClassVar[bool] = True
+
     modalities: list[Modality] | None = None
     """Output modalities for this response."""
     instructions: str | None = None
@@ -188,7 +190,7 @@ class ResponseProperties(ProtocolModel):
     """Voice for this response."""
     output_audio_format: AudioFormat | None = None
     """Output audio format for this response."""
-    tools: list[FunctionTool | dict[str, Any]] | None = None
+    tools: list[ToolItem] | None = None
     """Tools for this response; an empty list clears them for this response."""
     tool_choice: str | dict[str, Any] | None = None
     """Tool choice for this response."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from voxpipe.realtime._base import ClientEventBase, ProtocolModel, ServerEventBase
 from voxpipe.realtime.beta.session_config import (
@@ -52,6 +52,8 @@ class SessionUpdatedEvent(ServerEventBase):
 
 class TranscriptionSessionProperties(ProtocolModel):
     """Settings of a transcription-only session (``transcription_session.update``)."""
+
+    _none_means_unset: ClassVar[bool] = True
 
     input_audio_format: AudioFormat | None = None
     """Format of the appended audio."""

@@ -8,9 +8,9 @@ in *its* defaults (``silence_duration_ms`` 200 on OpenAI, not pipecat's 800).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import SerializerFunctionWrapHandler, field_serializer
+from pydantic import Field, SerializerFunctionWrapHandler, field_serializer
 
 from voxpipe.realtime._base import ProtocolModel
 
@@ -23,6 +23,7 @@ __all__ = [
     "SemanticTurnDetection",
     "Session",
     "SessionProperties",
+    "ToolItem",
     "TracingConfiguration",
     "TurnDetection",
     "TurnDetectionSetting",
@@ -118,6 +119,10 @@ class FunctionTool(ProtocolModel):
     """JSON Schema of the arguments object."""
 
 
+ToolItem = Annotated[dict[str, Any] | FunctionTool, Field(union_mode="left_to_right")]
+"""A tool: a plain dict stays the dict given; a :class:`FunctionTool` stays a model."""
+
+
 class TracingConfiguration(ProtocolModel):
     """Tracing settings shown in the OpenAI traces dashboard."""
 
@@ -132,10 +137,14 @@ class TracingConfiguration(ProtocolModel):
 class SessionProperties(ProtocolModel):
     """Session settings a client sends in ``session.update``; every field defaults to unset.
 
-    Only the fields given are sent, and only those change on the server. ``tools`` takes a list of
+    Only the fields given are sent, and only those change on the server. Built in Python, a field
+    given as ``None`` counts as not given (pipecat semantics); ``turn_detection=False`` is the way to
+    send ``null`` and disable turn detection. ``tools`` takes a list of
     :class:`FunctionTool` or plain dicts; anything else (such as a ``ToolsSchema``) is stored as given
     for the service to convert before sending.
     """
+
+    _none_means_unset: ClassVar[bool] = True
 
     modalities: list[Modality] | None = None
     """Output modalities; ``["text"]`` disables audio output. Server default ``["audio", "text"]``."""
@@ -154,7 +163,7 @@ class SessionProperties(ProtocolModel):
     """Noise reduction of the user's audio; ``None`` from a server means off."""
     turn_detection: TurnDetectionSetting = None
     """Server VAD, semantic VAD, or ``False`` to disable (sent as ``null``: the client commits turns)."""
-    tools: list[FunctionTool | dict[str, Any]] | Any = None
+    tools: list[ToolItem] | Any = None
     """Functions the model may call; an empty list clears them."""
     tool_choice: str | dict[str, Any] | None = None
     """``auto``, ``none``, ``required`` (beta servers take a string)."""
@@ -185,6 +194,8 @@ class SessionProperties(ProtocolModel):
 
 class Session(SessionProperties):
     """The effective session a server reports in ``session.created`` / ``session.updated``."""
+
+    _none_means_unset: ClassVar[bool] = False
 
     id: str | None = None
     """Session id, ``sess_…``."""

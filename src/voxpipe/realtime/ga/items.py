@@ -8,11 +8,11 @@ which the SDK's per-role classes reject). MCP item fields are kept as extras.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from voxpipe.realtime._base import ProtocolModel
 from voxpipe.realtime.beta.items import ItemStatus, ResponseStatus, ResponseStatusDetails, Usage
-from voxpipe.realtime.beta.session_config import FunctionTool, Modality
+from voxpipe.realtime.beta.session_config import Modality, ToolItem
 from voxpipe.realtime.ga.session import AudioFormatSpec
 
 __all__ = [
@@ -129,13 +129,15 @@ class Response(ProtocolModel):
 class ResponseProperties(ProtocolModel):
     """GA per-response overrides for ``response.create``."""
 
+    _none_means_unset: ClassVar[bool] = True
+
     output_modalities: list[Modality] | None = None
     """Output modalities for this response."""
     instructions: str | None = None
     """Instructions for this response."""
     audio: ResponseAudio | None = None
     """Output audio settings for this response."""
-    tools: list[FunctionTool | dict[str, Any]] | None = None
+    tools: list[ToolItem] | None = None
     """Tools for this response."""
     tool_choice: str | dict[str, Any] | None = None
     """Tool choice for this response."""

@@ -9,16 +9,16 @@ the beta classes (same wire shape).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import SerializerFunctionWrapHandler, field_serializer
 
 from voxpipe.realtime._base import ClientEventBase, ProtocolModel, ServerEventBase
 from voxpipe.realtime.beta.session_config import (
-    FunctionTool,
     InputAudioNoiseReduction,
     InputAudioTranscription,
     Modality,
+    ToolItem,
     TracingConfiguration,
     TurnDetectionSetting,
 )
@@ -93,6 +93,8 @@ class SessionProperties(ProtocolModel):
     GA requires ``type`` (``realtime`` or ``transcription``) in ``session.update``.
     """
 
+    _none_means_unset: ClassVar[bool] = True
+
     type: Literal["realtime", "transcription"] | None = None
     """Session kind; required by GA servers in ``session.update``."""
     model: str | None = None
@@ -105,7 +107,7 @@ class SessionProperties(ProtocolModel):
     """Input and output audio settings."""
     include: list[str] | None = None
     """Extra data, e.g. ``item.input_audio_transcription.logprobs``."""
-    tools: list[FunctionTool | dict[str, Any]] | None = None
+    tools: list[ToolItem] | None = None
     """Function tools (and MCP tools as dicts)."""
     tool_choice: str | dict[str, Any] | None = None
     """``auto``, ``none``, ``required`` or a function/MCP selector object."""
@@ -121,6 +123,8 @@ class SessionProperties(ProtocolModel):
 
 class Session(SessionProperties):
     """A GA session as the server reports it."""
+
+    _none_means_unset: ClassVar[bool] = False
 
     id: str | None = None
     """Session id, ``sess_…``."""
