@@ -17,7 +17,7 @@ from websockets.http11 import Response
 
 from voxpipe.errors import ConnectionFailedError, VoxpipeStateError, VoxpipeUsageError
 from voxpipe.realtime._client_config import build_target
-from voxpipe.realtime._client_connect import translate_connect_errors
+from voxpipe.realtime._client_connect import translate_connect_error
 from voxpipe.realtime.client import (
     ClientState,
     ConnectTimeoutError,
@@ -135,11 +135,13 @@ def test_bad_reconnect_policy_is_a_usage_error() -> None:
 async def test_handshake_per_openai_variant(
     variant: RealtimeVariant, expected_headers: dict[str, str], absent: list[str]
 ) -> None:
-    async with FakeRealtimeServer([expect_close()], shape=variant.shape) as server:
-        async with RealtimeClient(config(server.url, variant=variant)) as client:
-            assert client.state is ClientState.CONNECTED
-            event = await client.recv(timeout=2)
-            assert event.type == "session.created"
+    async with (
+        FakeRealtimeServer([expect_close()], shape=variant.shape) as server,
+        RealtimeClient(config(server.url, variant=variant)) as client,
+    ):
+        assert client.state is ClientState.CONNECTED
+        event = await client.recv(timeout=2)
+        assert event.type == "session.created"
     handshake = server.connections[0].handshake
     assert handshake.path == "/v1/realtime"
     assert handshake.query["model"]
@@ -164,9 +166,11 @@ async def test_handshake_azure() -> None:
 
 
 async def test_handshake_browser_subprotocols() -> None:
-    async with FakeRealtimeServer([expect_close()]) as server:
-        async with RealtimeClient(config(server.url, browser_subprotocols=True)):
-            pass
+    async with (
+        FakeRealtimeServer([expect_close()]) as server,
+        RealtimeClient(config(server.url, browser_subprotocols=True)),
+    ):
+        pass
     handshake = server.connections[0].handshake
     assert handshake.subprotocols == ["realtime", f"openai-insecure-api-key.{KEY}", "openai-beta.realtime-v1"]
     assert "authorization" not in handshake.headers
@@ -174,17 +178,18 @@ async def test_handshake_browser_subprotocols() -> None:
 
 async def test_connect_without_waiting_for_session_created() -> None:
     script = [wait(0.05), send({"type": "session.created", "session": {}}), expect_close()]
-    async with FakeRealtimeServer(script, greet=False) as server:
-        async with RealtimeClient(config(server.url, wait_for_session_created=False)) as client:
-            assert client.state is ClientState.CONNECTED
-            assert (await client.recv(timeout=2)).type == "session.created"
+    async with (
+        FakeRealtimeServer(script, greet=False) as server,
+        RealtimeClient(config(server.url, wait_for_session_created=False)) as client,
+    ):
+        assert client.state is ClientState.CONNECTED
+        assert (await client.recv(timeout=2)).type == "session.created"
 
 
 async def test_connect_twice_is_a_state_error() -> None:
-    async with FakeRealtimeServer([expect_close()]) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            with pytest.raises(VoxpipeStateError, match="idle"):
-                await client.connect()
+    async with FakeRealtimeServer([expect_close()]) as server, RealtimeClient(config(server.url)) as client:
+        with pytest.raises(VoxpipeStateError, match="idle"):
+            await client.connect()
 
 
 # --- failures ---------------------------------------------------------------------------------------
@@ -238,7 +243,7 @@ async def test_fatal_close_in_handshake_raises_server_error() -> None:
 async def test_no_session_created_times_out() -> None:
     async with FakeRealtimeServer([expect_close()], greet=False) as server:
         client = RealtimeClient(config(server.url, session_created_timeout=0.1))
-        with pytest.raises(ConnectTimeoutError, match="no session.created"):
+        with pytest.raises(ConnectTimeoutError, match=r"no session\.created"):
             await client.connect()
 
 
@@ -285,10 +290,9 @@ async def test_hook_failure_on_first_connection_reaches_connect() -> None:
 def test_each_websockets_error_is_translated(
     error: Exception, expected: type[Exception], retryable: bool
 ) -> None:
-    with pytest.raises(expected) as info, translate_connect_errors("ws://h/", (KEY,)):
-        raise error
-    assert KEY not in str(info.value)
-    if isinstance(info.value, ConnectionFailedError):
-        assert info.value.retryable is retryable
-    cause = info.value.__cause__
-    assert cause is None or KEY not in str(cause)
+    translated, cause = translate_connect_error(error, f"ws://h/?api_key={KEY}", (KEY,))
+    assert isinstance(translated, expected)
+    assert KEY not in str(translated)
+    if isinstance(translated, ConnectionFailedError):
+        assert translated.retryable is retryable
+    assert cause is None or (cause is error and KEY not in str(cause))

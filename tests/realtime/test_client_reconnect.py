@@ -20,8 +20,8 @@ from voxpipe.realtime.client import (
     RealtimeClientConfig,
     RealtimeServerError,
     RealtimeVariant,
-    ReconnectExhaustedError,
     Reconnected,
+    ReconnectExhaustedError,
     ReconnectPolicy,
     SessionExpiredError,
 )
@@ -81,18 +81,21 @@ async def test_reconnect_replays_then_flushes_without_loss_or_duplicates() -> No
     ]
     hook = Replayer()
     slow_enough_to_queue = ReconnectPolicy(max_attempts=3, base_delay=0.2, max_delay=0.2, jitter=0)
-    async with FakeRealtimeServer(script) as server:
-        async with RealtimeClient(config(server.url, reconnect=slow_enough_to_queue), on_connected=hook) as c:
-            for n in (1, 2, 3):
-                c.send(item(n))
-            await c.flush(timeout=2)
-            lost = await next_of(c, ConnectionLost)
-            assert lost.next is ConnectReason.RECONNECT and c.state is ClientState.RECONNECTING
-            for n in (4, 5, 6):
-                c.send(item(n))  # queued while the link is down
-            back = await next_of(c, Reconnected)
-            assert (back.reason, back.connection, back.attempts, back.pending) == (ConnectReason.RECONNECT, 2, 1, 3)
-            await c.flush(timeout=2)
+    async with (
+        FakeRealtimeServer(script) as server,
+        RealtimeClient(config(server.url, reconnect=slow_enough_to_queue), on_connected=hook) as c,
+    ):
+        for n in (1, 2, 3):
+            c.send(item(n))
+        await c.flush(timeout=2)
+        lost = await next_of(c, ConnectionLost)
+        assert lost.next is ConnectReason.RECONNECT and c.state is ClientState.RECONNECTING
+        for n in (4, 5, 6):
+            c.send(item(n))  # queued while the link is down
+        back = await next_of(c, Reconnected)
+        assert (back.reason, back.connection, back.attempts) == (ConnectReason.RECONNECT, 2, 1)
+        assert back.pending == 3
+        await c.flush(timeout=2)
     assert hook.reasons == [ConnectReason.INITIAL, ConnectReason.RECONNECT]
     sent = [[e.get("item", {}).get("id", e["type"]) for e in conn.received] for conn in server.connections]
     assert sent == [["session.update", "e1", "e2", "e3"], ["session.update", "e4", "e5", "e6"]]
@@ -110,14 +113,15 @@ async def test_event_whose_write_failed_is_resent_exactly_once(monkeypatch: pyte
         await real_send(self, message, text=text)
 
     monkeypatch.setattr(ClientConnection, "send", send_failing_once)
-    script = [expect_item(1), expect_close(), next_connection(), expect_item(2), expect_item(3), expect_close()]
-    async with FakeRealtimeServer(script) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            for n in (1, 2, 3):
-                client.send(item(n))
-            back = await next_of(client, Reconnected)
-            assert back.pending == 2  # e2 (failed mid-write) and e3
-            await client.flush(timeout=2)
+    script = [
+        expect_item(1), expect_close(), next_connection(), expect_item(2), expect_item(3), expect_close()
+    ]
+    async with FakeRealtimeServer(script) as server, RealtimeClient(config(server.url)) as client:
+        for n in (1, 2, 3):
+            client.send(item(n))
+        back = await next_of(client, Reconnected)
+        assert back.pending == 2  # e2 (failed mid-write) and e3
+        await client.flush(timeout=2)
     assert len(failed) == 1
     assert [e["item"]["id"] for e in server.received()] == ["e1", "e2", "e3"]
 
@@ -140,7 +144,8 @@ async def test_gives_up_after_max_attempts_with_a_clear_error() -> None:
 async def test_reconnect_stops_at_a_non_retryable_refusal() -> None:
     script = [drop(), next_connection(), reject(401)]
     async with FakeRealtimeServer(script) as server:
-        client = RealtimeClient(config(server.url, reconnect=ReconnectPolicy(max_attempts=5, base_delay=0.01)))
+        policy = ReconnectPolicy(max_attempts=5, base_delay=0.01)
+        client = RealtimeClient(config(server.url, reconnect=policy))
         await client.connect()
         with pytest.raises(ConnectionFailedError, match="HTTP 401") as info:
             async for _ in client:
@@ -167,15 +172,17 @@ async def test_beta_session_expired_rotates_to_a_fresh_session() -> None:
         expect("session.update"), expect_item(1), expect_close(),
     ]
     hook = Replayer()
-    async with FakeRealtimeServer(script) as server:
-        async with RealtimeClient(config(server.url), on_connected=hook) as client:
-            seen = []
-            while not seen or seen[-1] != "voxpipe.reconnected":
-                seen.append((await client.recv(timeout=3)).type)
-            assert seen == ["session.created", "error", "voxpipe.connection_lost", "session.created",
-                            "voxpipe.reconnected"]
-            client.send(item(1))
-            await client.flush(timeout=2)
+    async with (
+        FakeRealtimeServer(script) as server,
+        RealtimeClient(config(server.url), on_connected=hook) as client,
+    ):
+        seen = []
+        while not seen or seen[-1] != "voxpipe.reconnected":
+            seen.append((await client.recv(timeout=3)).type)
+        assert seen == ["session.created", "error", "voxpipe.connection_lost", "session.created",
+                        "voxpipe.reconnected"]
+        client.send(item(1))
+        await client.flush(timeout=2)
     assert hook.reasons == [ConnectReason.INITIAL, ConnectReason.ROTATION]
 
 

@@ -45,23 +45,24 @@ async def test_send_and_receive_in_order() -> None:
         send({"type": "rate_limits.updated", "rate_limits": []}),
         expect_close(),
     ]
-    async with FakeRealtimeServer(script) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            client.send({"type": "session.update", "session": {"voice": "alloy"}})
-            client.send(ResponseCreateEvent())
-            types = [(await client.recv(timeout=2)).type for _ in range(3)]
-            assert types == ["session.created", "response.created", "rate_limits.updated"]
+    async with FakeRealtimeServer(script) as server, RealtimeClient(config(server.url)) as client:
+        client.send({"type": "session.update", "session": {"voice": "alloy"}})
+        client.send(ResponseCreateEvent())
+        types = [(await client.recv(timeout=2)).type for _ in range(3)]
+        assert types == ["session.created", "response.created", "rate_limits.updated"]
 
 
 async def test_thousand_sends_keep_their_order() -> None:
     count = 1000
     script = [expect("conversation.item.create", item={"id": f"i{n}"}) for n in range(count)]
-    async with FakeRealtimeServer([*script, expect_close()], expect_timeout=5) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            for n in range(count):
-                client.send({"type": "conversation.item.create", "item": {"id": f"i{n}"}})
-            await client.flush(timeout=10)
-            assert client.pending == 0
+    async with (
+        FakeRealtimeServer([*script, expect_close()], expect_timeout=5) as server,
+        RealtimeClient(config(server.url)) as client,
+    ):
+        for n in range(count):
+            client.send({"type": "conversation.item.create", "item": {"id": f"i{n}"}})
+        await client.flush(timeout=10)
+        assert client.pending == 0
     assert [e["item"]["id"] for e in server.received()] == [f"i{n}" for n in range(count)]
 
 
@@ -79,13 +80,12 @@ async def test_unknown_event_is_kept_and_session_goes_on() -> None:
         send({"type": "input_audio_buffer.cleared"}),
         expect_close(),
     ]
-    async with FakeRealtimeServer(script) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            await client.recv(timeout=2)  # session.created
-            unknown = await client.recv(timeout=2)
-            assert isinstance(unknown, UnknownServerEvent)
-            assert unknown.raw["payload"] == {"x": 1}
-            assert (await client.recv(timeout=2)).type == "input_audio_buffer.cleared"
+    async with FakeRealtimeServer(script) as server, RealtimeClient(config(server.url)) as client:
+        await client.recv(timeout=2)  # session.created
+        unknown = await client.recv(timeout=2)
+        assert isinstance(unknown, UnknownServerEvent)
+        assert unknown.raw["payload"] == {"x": 1}
+        assert (await client.recv(timeout=2)).type == "input_audio_buffer.cleared"
 
 
 @pytest.mark.parametrize(
@@ -104,33 +104,34 @@ async def test_malformed_frames_do_not_kill_the_session(frame: str | bytes, code
         expect("response.create"),
         expect_close(),
     ]
-    async with FakeRealtimeServer(script) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            await client.recv(timeout=2)  # session.created
-            notice = await client.recv(timeout=2)
-            assert isinstance(notice, MalformedFrame)
-            assert notice.type == "voxpipe.malformed_frame"
-            assert isinstance(notice.error, MalformedFrameError)
-            assert notice.error.code == code and notice.error.recoverable
-            assert notice.binary is binary and notice.size == len(frame)
-            assert (await client.recv(timeout=2)).type == "input_audio_buffer.cleared"
-            client.send({"type": "response.create"})
-            await client.flush(timeout=2)
-            assert client.state is ClientState.CONNECTED
+    async with FakeRealtimeServer(script) as server, RealtimeClient(config(server.url)) as client:
+        await client.recv(timeout=2)  # session.created
+        notice = await client.recv(timeout=2)
+        assert isinstance(notice, MalformedFrame)
+        assert notice.type == "voxpipe.malformed_frame"
+        assert isinstance(notice.error, MalformedFrameError)
+        assert notice.error.code == code and notice.error.recoverable
+        assert notice.binary is binary and notice.size == len(frame)
+        assert (await client.recv(timeout=2)).type == "input_audio_buffer.cleared"
+        client.send({"type": "response.create"})
+        await client.flush(timeout=2)
+        assert client.state is ClientState.CONNECTED
 
 
 async def test_recoverable_error_keeps_the_session() -> None:
     error = {"type": "invalid_request_error", "code": "response_cancel_not_active", "message": "no response"}
     script = [expect("response.cancel"), send({"type": "error", "error": error}), expect("response.create")]
-    async with FakeRealtimeServer([*script, expect_close()]) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            await client.recv(timeout=2)
-            client.send({"type": "response.cancel"})
-            event = await client.recv(timeout=2)
-            assert event.type == "error" and event.error.code == "response_cancel_not_active"
-            client.send({"type": "response.create"})
-            await client.flush(timeout=2)
-            assert client.state is ClientState.CONNECTED
+    async with (
+        FakeRealtimeServer([*script, expect_close()]) as server,
+        RealtimeClient(config(server.url)) as client,
+    ):
+        await client.recv(timeout=2)
+        client.send({"type": "response.cancel"})
+        event = await client.recv(timeout=2)
+        assert event.type == "error" and event.error.code == "response_cancel_not_active"
+        client.send({"type": "response.create"})
+        await client.flush(timeout=2)
+        assert client.state is ClientState.CONNECTED
 
 
 async def test_fatal_error_ends_the_stream_with_a_server_error() -> None:
@@ -188,18 +189,16 @@ async def test_send_after_close_and_bad_events_are_rejected() -> None:
 
 
 async def test_recv_timeout_names_what_was_awaited() -> None:
-    async with FakeRealtimeServer([expect_close()]) as server:
-        async with RealtimeClient(config(server.url)) as client:
-            await client.recv(timeout=2)
-            with pytest.raises(OperationTimeoutError, match="no server event within 0.05 s"):
-                await client.recv(timeout=0.05)
+    async with FakeRealtimeServer([expect_close()]) as server, RealtimeClient(config(server.url)) as client:
+        await client.recv(timeout=2)
+        with pytest.raises(OperationTimeoutError, match=r"no server event within 0\.05 s"):
+            await client.recv(timeout=0.05)
 
 
 async def test_state_moves_are_logged(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="voxpipe.realtime.client")
-    async with FakeRealtimeServer([expect_close()]) as server:
-        async with RealtimeClient(config(server.url)):
-            pass
+    async with FakeRealtimeServer([expect_close()]) as server, RealtimeClient(config(server.url)):
+        pass
     moves = [r.getMessage().split(": ", 1)[1] for r in caplog.records if "->" in r.getMessage()]
     assert moves == [
         "idle -> connecting",

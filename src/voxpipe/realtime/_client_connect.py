@@ -1,26 +1,24 @@
 """Open one realtime WebSocket: the handshake, the wait for ``session.created``, and error translation.
 
-This is the client's only boundary with websockets' exceptions: :func:`translate_connect_errors` maps each
-of them to a voxpipe error (most specific first, ``from exc`` unless the original text holds a secret), so
-nothing above it catches a websockets type except ``ConnectionClosed`` on a live socket.
+This is the client's only boundary with websockets' exceptions: :func:`translate_connect_error` maps each
+of them to a voxpipe error (most specific first, chained to the original unless its text holds a secret),
+so nothing above it catches a websockets type except ``ConnectionClosed`` on a live socket.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import (
     ConnectionClosed,
     InvalidHandshake,
-    InvalidMessage,
     InvalidStatus,
     InvalidURI,
     NegotiationError,
+    WebSocketException,
 )
 from websockets.typing import Subprotocol
 
@@ -37,7 +35,7 @@ from voxpipe.realtime._client_errors import (
 from voxpipe.realtime._client_events import decode_frame, event_type
 from voxpipe.realtime._client_redact import RedactingLogger, redact
 
-__all__ = ["open_connection", "translate_connect_errors"]
+__all__ = ["open_connection", "translate_connect_error"]
 
 logger = logging.getLogger(__name__)
 _wire_logger = logging.getLogger("voxpipe.realtime.wire")
@@ -58,54 +56,50 @@ def _safe(exc: BaseException, secrets: tuple[str, ...]) -> tuple[str, bool]:
     return cleaned, cleaned == original
 
 
-@contextmanager
-def translate_connect_errors(url: str, secrets: tuple[str, ...]) -> Iterator[None]:
-    """Map websockets and socket errors raised while connecting to voxpipe errors.
+def translate_connect_error(
+    exc: BaseException, url: str, secrets: tuple[str, ...]
+) -> tuple[Exception, BaseException | None]:
+    """Map a websockets or socket error raised while connecting to a voxpipe error.
+
+    The caller raises the result *outside* its ``except`` block, as ``raise error from cause``: the
+    original is then reachable only as ``__cause__``, and only when its text holds no secret.
 
     Args:
+        exc: what ``websockets.connect`` raised.
         url: the URL being opened (for messages; it is redacted).
         secrets: the secrets to keep out of every message.
 
-    Raises:
-        ConnectionFailedError: the server refused or could not be reached (``retryable`` says whether
-            another attempt may work; ``code`` is ``http_<status>``, ``handshake`` or an OS error name).
-        ConnectTimeoutError: the handshake took longer than ``open_timeout``.
-        VoxpipeUsageError: the URL is not a WebSocket URL.
+    Returns:
+        The voxpipe error and the cause to chain (``None`` when the original would leak a secret):
+        ``ConnectionFailedError`` when the server refused or could not be reached (``retryable`` says
+        whether another attempt may work; ``code`` is ``http_<status>``, ``handshake`` or an OS error
+        name), ``ConnectTimeoutError`` when the handshake took longer than ``open_timeout``,
+        ``VoxpipeUsageError`` when the URL is not a WebSocket URL.
     """
     where = redact(url, secrets)
-    try:
-        yield
-    except InvalidURI:
-        raise VoxpipeUsageError(f"{where!r} is not a valid WebSocket URL") from None
-    except InvalidStatus as exc:
+    text = f"{type(exc).__name__}: {exc}"
+    cleaned = redact(text, secrets)
+    cause = exc if cleaned == text else None
+    if isinstance(exc, InvalidURI):
+        return VoxpipeUsageError(f"{where!r} is not a valid WebSocket URL"), None
+    if isinstance(exc, InvalidStatus):
         status = exc.response.status_code
         hint = _STATUS_HINTS.get(status, "see the server's logs")
-        raise ConnectionFailedError(
-            f"the server at {where} refused the WebSocket upgrade with HTTP {status}: {hint}",
-            code=f"http_{status}",
-            retryable=status in _RETRYABLE_STATUSES,
-        ) from None
-    except (NegotiationError, InvalidHandshake, InvalidMessage, ConnectionClosed) as exc:
-        text, clean = _safe(exc, secrets)
+        message = f"the server at {where} refused the WebSocket upgrade with HTTP {status}: {hint}"
+        retryable = status in _RETRYABLE_STATUSES
+        return ConnectionFailedError(message, code=f"http_{status}", retryable=retryable), None
+    if isinstance(exc, InvalidHandshake | ConnectionClosed):
         retryable = not isinstance(exc, NegotiationError)
-        error = ConnectionFailedError(
-            f"the WebSocket handshake with {where} failed ({text})", code="handshake", retryable=retryable
-        )
-        raise error from (exc if clean else None)
-    except TimeoutError as exc:
-        raise ConnectTimeoutError(
-            f"no WebSocket handshake with {where} within the open timeout; is the server up?",
-            code="timeout",
-            retryable=True,
-        ) from exc
-    except OSError as exc:
-        text, clean = _safe(exc, secrets)
-        error = ConnectionFailedError(
-            f"could not reach {where} ({text}); is the server running and the address right?",
-            code=type(exc).__name__,
-            retryable=True,
-        )
-        raise error from (exc if clean else None)
+        message = f"the WebSocket handshake with {where} failed ({cleaned})"
+        return ConnectionFailedError(message, code="handshake", retryable=retryable), cause
+    if isinstance(exc, TimeoutError):
+        message = f"no WebSocket handshake with {where} within the open timeout; is the server up?"
+        return ConnectTimeoutError(message, code="timeout", retryable=True), cause
+    if isinstance(exc, OSError):
+        message = f"could not reach {where} ({cleaned}); is the server running and the address right?"
+        return ConnectionFailedError(message, code=type(exc).__name__, retryable=True), cause
+    message = f"connecting to {where} failed unexpectedly ({cleaned})"
+    return ConnectionFailedError(message, code="unexpected", retryable=False), cause
 
 
 def _fatal_close(code: int | None, reason: str, error_code: str | None) -> RealtimeServerError:
@@ -185,7 +179,8 @@ async def open_connection(
     secrets = config.secrets
     subprotocols = [Subprotocol(p) for p in target.subprotocols] if target.subprotocols else None
     logger.info("connecting to %s", redact(target.url, secrets))
-    with translate_connect_errors(target.url, secrets):
+    failure: tuple[Exception, BaseException | None] | None = None
+    try:
         ws = await connect(
             target.url,
             additional_headers=dict(target.headers),
@@ -197,6 +192,10 @@ async def open_connection(
             max_size=config.max_message_size,
             logger=RedactingLogger(_wire_logger, secrets),
         )
+    except (WebSocketException, OSError, TimeoutError) as exc:
+        failure = translate_connect_error(exc, target.url, secrets)
+    if failure is not None:
+        raise failure[0] from failure[1]
     if not config.wait_for_session_created:
         return ws, []
     try:

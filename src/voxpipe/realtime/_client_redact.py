@@ -25,6 +25,8 @@ _MIN_SHOWN_LENGTH = 16
 _HEADER_LINE_FORMATS = frozenset({"> %s: %s", "< %s: %s"})
 _QUERY_SECRET = re.compile(r"(?i)\b(api[-_]?key|key|token|access_token)=([^&\s]+)")
 _INSECURE_KEY_PROTOCOL = re.compile(r"openai-insecure-api-key\.[^,\s'\"]+")
+#: Anything shaped like an OpenAI key or ephemeral key, even one the caller did not list.
+_KEY_LIKE = re.compile(r"\b(?:sk|ek)[-_][A-Za-z0-9_\-]{12,}")
 
 
 def mask_secret(secret: str | None) -> str:
@@ -47,8 +49,9 @@ def mask_secret(secret: str | None) -> str:
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
     """Replace every secret in ``text`` by its masked form.
 
-    Besides the given secrets, ``key=``/``token=`` query values and browser key subprotocols are masked,
-    so a URL or a websockets message is safe even when the caller forgot to list a secret.
+    Besides the given secrets, ``key=``/``token=`` query values, browser key subprotocols and anything
+    shaped like an OpenAI key (``sk-…``, ``ek_…``) are masked, so a URL or a websockets message is safe
+    even when the caller forgot to list a secret.
 
     Args:
         text: any text about to leave the process (a log argument, an exception message).
@@ -61,6 +64,7 @@ def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
         if secret:
             text = text.replace(secret, mask_secret(secret))
     text = _INSECURE_KEY_PROTOCOL.sub("openai-insecure-api-key.***", text)
+    text = _KEY_LIKE.sub(lambda m: mask_secret(m.group(0)), text)
     return _QUERY_SECRET.sub(lambda m: f"{m.group(1)}=***", text)
 
 

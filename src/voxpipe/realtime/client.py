@@ -187,12 +187,12 @@ class RealtimeClient:
                 "use one RealtimeClient per session"
             )
         self._set_state(ClientState.CONNECTING)
-        self._started = asyncio.get_running_loop().create_future()
         try:
             ws, first_events = await open_connection(self._config, self._target)
             if self._state is not ClientState.CONNECTING:
                 await ws.close()
                 raise VoxpipeStateError(f"{self._name} was closed while connecting")
+            self._started = asyncio.get_running_loop().create_future()
             self._supervisor = asyncio.create_task(
                 self._supervise(ws, first_events), name=f"{self._name}.supervisor"
             )
