@@ -89,6 +89,8 @@ class RecordedConnection:
         steps: the script part for this connection.
         position: index of the next step to play.
         done: every step was played.
+        closed: the socket is closed (no further step can be played).
+        session: the session as the fake server holds it (greeting merged with each ``session.update``).
     """
 
     number: int
@@ -97,6 +99,7 @@ class RecordedConnection:
     steps: list[Step] = field(default_factory=list)
     position: int = 0
     done: bool = False
+    closed: bool = False
     session: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,6 +140,7 @@ class FakeRealtimeServer:
         self._by_socket: dict[ServerConnection, RecordedConnection] = {}
         self._handlers: set[asyncio.Task[Any]] = set()
         self._problems: list[str] = []
+        self._reported = False
         self._progress = asyncio.Event()
         self.connections: list[RecordedConnection] = []
 
@@ -168,7 +172,7 @@ class FakeRealtimeServer:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            if exc_type is None:
+            if exc_type is None and not self._reported:
                 await self.assert_done()
         finally:
             await self.stop()
@@ -221,7 +225,8 @@ class FakeRealtimeServer:
             elif conn is not None and not conn.done:
                 unused = ", ".join(str(s) for s in conn.steps[conn.position :])
                 report.append(f"connection {number}: steps never reached: {unused}")
-        if report:
+        if report and not self._reported:
+            self._reported = True  # report once: a context exit after a caught report stays quiet
             raise ScriptMismatchError("the client did not follow the script:\n  " + "\n  ".join(report))
 
     def _finished(self) -> bool:
@@ -229,7 +234,7 @@ class FakeRealtimeServer:
             return True
         if len(self.connections) < len([p for p in self._parts if p]):
             return False
-        return all(conn.done for conn in self.connections)
+        return all(conn.done or conn.closed for conn in self.connections)
 
     def _fail(self, problem: str) -> None:
         logger.warning("fake realtime server: %s", problem)
@@ -261,6 +266,8 @@ class FakeRealtimeServer:
         conn = RecordedConnection(number=number, handshake=handshake, steps=list(steps))
         self.connections.append(conn)
         self._progress.set()
+        if number > len(self._parts) or (steps and isinstance(steps[0], Reject)):
+            conn.closed = True  # answered over HTTP: no socket, no handler
         if number > len(self._parts):
             self._fail(f"connection {number} was not in the script (it has {len(self._parts)})")
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "no script for this connection\n")
@@ -282,6 +289,7 @@ class FakeRealtimeServer:
         except ConnectionClosed:
             pass  # steps not reached stay pending: assert_done() reports them
         finally:
+            conn.closed = True
             self._handlers.discard(task)
             self._progress.set()
 
