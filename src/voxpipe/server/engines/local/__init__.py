@@ -70,9 +70,7 @@ def load_engines(
     if unknown:
         raise VoxpipeUsageError(f"unknown options for the local engines: {', '.join(sorted(unknown))}")
     if llm_model not in _LLM_PACKAGES:
-        raise VoxpipeUsageError(
-            f"unknown local LLM {llm_model!r}; choose one of: {', '.join(_LLM_PACKAGES)}"
-        )
+        raise VoxpipeUsageError(f"unknown local LLM {llm_model!r}; choose one of: {', '.join(_LLM_PACKAGES)}")
     missing = _missing(_NEEDED) + _missing(_LLM_PACKAGES[llm_model])
     if missing:
         raise EngineUnavailableError(

@@ -189,7 +189,6 @@ class LlamaLLMEngine(LLMEngine):
         max_tokens = min(request.max_output_tokens or self._max_output_tokens, budget)
         grammar = self._grammar(tools, forced) if forced else None
         started = time.perf_counter()
-        produced = 0
         completion = llm.create_completion(
             tokens,
             stream=True,
@@ -199,16 +198,19 @@ class LlamaLLMEngine(LLMEngine):
             repeat_penalty=1.0,
             grammar=grammar,
         )
+        finished = False
         try:
             for chunk in completion:
                 if stop.is_set():
                     break
-                produced += 1
                 text = chunk["choices"][0]["text"]
                 if text:
                     yield text
+                finished = chunk["choices"][0]["finish_reason"] is not None
         finally:
             completion.close()
+        # every sampled token but the last is evaluated into the context; count the last one too
+        produced = min(max(llm.n_tokens - len(tokens), 0) + int(finished), max_tokens)
         logger.debug(
             "llm: %d prompt tokens (%d cached), %d generated in %.2f s",
             len(tokens),

