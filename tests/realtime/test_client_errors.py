@@ -141,3 +141,10 @@ def test_exception_tree() -> None:
     assert issubclass(SessionExpiredError, RealtimeServerError)
     assert issubclass(RealtimeServerError, ServerError)
     assert issubclass(MalformedFrameError, ServerError)
+
+
+def test_public_names_resolve() -> None:
+    import voxpipe.realtime.client as client_module
+
+    for name in client_module.__all__:
+        assert getattr(client_module, name) is not None

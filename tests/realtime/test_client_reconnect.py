@@ -42,9 +42,11 @@ class Replayer:
 
     def __init__(self) -> None:
         self.reasons: list[ConnectReason] = []
+        self.greetings: list[str] = []
 
     async def __call__(self, info: ConnectionInfo) -> None:
         self.reasons.append(info.reason)
+        self.greetings.append(info.session_created.type)
         await info.send({"type": "session.update", "session": {"instructions": "be brief"}})
 
 
@@ -97,6 +99,7 @@ async def test_reconnect_replays_then_flushes_without_loss_or_duplicates() -> No
         assert back.pending == 3
         await c.flush(timeout=2)
     assert hook.reasons == [ConnectReason.INITIAL, ConnectReason.RECONNECT]
+    assert hook.greetings == ["session.created", "session.created"]
     sent = [[e.get("item", {}).get("id", e["type"]) for e in conn.received] for conn in server.connections]
     assert sent == [["session.update", "e1", "e2", "e3"], ["session.update", "e4", "e5", "e6"]]
 

@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 import voxpipe.testing
+from voxpipe.realtime import InputAudioBufferClearedEvent
 from voxpipe.testing import (
     ANY,
     FakeRealtimeServer,
@@ -202,3 +203,12 @@ async def test_stop_cancels_a_waiting_script() -> None:
         await asyncio.sleep(0.05)
         await asyncio.wait_for(server.stop(), 3)
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_send_accepts_typed_events_and_keyword_fields() -> None:
+    typed = send(InputAudioBufferClearedEvent())
+    script = [typed, send(type="rate_limits.updated", rate_limits=[]), expect_close()]
+    async with FakeRealtimeServer(script, greet=False) as server, connect(server.url) as ws:
+        first, second = await recv_json(ws), await recv_json(ws)
+    assert first["type"] == "input_audio_buffer.cleared" and first["event_id"]
+    assert second == {"type": "rate_limits.updated", "rate_limits": [], "event_id": second["event_id"]}

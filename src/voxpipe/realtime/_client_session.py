@@ -37,13 +37,18 @@ class ConnectionInfo:
     Attributes:
         reason: ``INITIAL``, ``RECONNECT`` or ``ROTATION``.
         connection: 1-based number of this connection in the client's life.
+        session_created: the new session's ``session.created`` event (``None`` when the client was told
+            not to wait for it); it is also delivered to the consumer.
     """
 
-    __slots__ = ("_ws", "connection", "reason")
+    __slots__ = ("_ws", "connection", "reason", "session_created")
 
-    def __init__(self, *, reason: ConnectReason, connection: int, ws: ClientConnection) -> None:
+    def __init__(
+        self, *, reason: ConnectReason, connection: int, ws: ClientConnection, session_created: Any = None
+    ) -> None:
         self.reason = reason
         self.connection = connection
+        self.session_created = session_created
         self._ws = ws
 
     def __repr__(self) -> str:

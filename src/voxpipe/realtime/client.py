@@ -72,24 +72,10 @@ from voxpipe.realtime._client_state import MOVES, ClientState
 from voxpipe.realtime._client_stream import EventStream
 
 __all__ = [
-    "ClientNotice",
-    "ClientState",
-    "ConnectReason",
-    "ConnectTimeoutError",
-    "ConnectionInfo",
-    "ConnectionLost",
-    "ErrorClassification",
-    "MalformedFrame",
-    "MalformedFrameError",
-    "RealtimeClient",
-    "RealtimeClientConfig",
-    "RealtimeServerError",
-    "RealtimeVariant",
-    "ReconnectExhaustedError",
-    "ReconnectPolicy",
-    "Reconnected",
-    "SessionExpiredError",
-    "classify_close",
+    "ClientNotice", "ClientState", "ConnectReason", "ConnectTimeoutError", "ConnectionInfo",
+    "ConnectionLost", "ErrorClassification", "MalformedFrame", "MalformedFrameError", "OnConnected",
+    "RealtimeClient", "RealtimeClientConfig", "RealtimeServerError", "RealtimeVariant",
+    "ReconnectExhaustedError", "ReconnectPolicy", "Reconnected", "SessionExpiredError", "classify_close",
     "classify_error",
 ]
 
@@ -240,6 +226,10 @@ class RealtimeClient:
     def __aiter__(self) -> Self:
         return self
 
+    def events(self) -> Self:
+        """Return the client itself, as an async iterator of events: ``async for e in client.events()``."""
+        return self
+
     async def __anext__(self) -> Any:
         return await self._events.next_or_stop()
 
@@ -334,12 +324,14 @@ class RealtimeClient:
         self._connections += 1
         self._ws = ws
         end = ConnectionEnd()
+        created = next((e for e in first_events if event_type(e) == "session.created"), None)
         for event in first_events:
             self._emit(event)
         try:
             async with asyncio.TaskGroup() as tg:
                 writer = tg.create_task(
-                    self._writer(ws, end, reason, attempts), name=f"{self._name}.writer-{self._connections}"
+                    self._writer(ws, end, reason, attempts, created),
+                    name=f"{self._name}.writer-{self._connections}",
                 )
                 tg.create_task(self._reader(ws, end, writer), name=f"{self._name}.reader-{self._connections}")
         finally:
@@ -375,11 +367,11 @@ class RealtimeClient:
         logger.info("%s: connection closed (code %s)", self._name, end.close_code)
 
     async def _writer(
-        self, ws: ClientConnection, end: ConnectionEnd, reason: ConnectReason, attempts: int
+        self, ws: ClientConnection, end: ConnectionEnd, reason: ConnectReason, attempts: int, created: Any
     ) -> None:
         """Run ``on_connected``, then hand queued events to the socket, in order, one at a time."""
         if self._on_connected is not None:
-            info = ConnectionInfo(reason=reason, connection=self._connections, ws=ws)
+            info = ConnectionInfo(reason=reason, connection=self._connections, ws=ws, session_created=created)
             await run_hook(self._on_connected, info, ws, end, self._config.hook_timeout)
         if end.finished or end.hook_error is not None or self._state is ClientState.CLOSING:
             return
