@@ -23,7 +23,7 @@ from voxpipe.metrics.metrics import ProcessingMetricsData, TTFBMetricsData
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineParams, PipelineTask
 from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor, ProcessorState, frame_handler
-from voxpipe.testing.run_test import run_test
+from voxpipe.testing import run_test
 
 from .conftest import Gate, PassThrough, Recorder
 

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
         wait,
     )
     from voxpipe.testing.fake_realtime_server import FakeRealtimeServer, Handshake, RecordedConnection
-    from voxpipe.testing.run_test import FrameCollector, SleepFrame, run_test
+    from voxpipe.testing.harness import FrameCollector, SleepFrame, run_test
 
 __all__ = [
     "ANY",
@@ -67,7 +67,7 @@ __all__ = [
 ]
 
 #: Where each public name lives. Scripted fake realtime server: fake_realtime_server.py, _fake_script.py.
-#: Processor harness: run_test.py.
+#: Processor harness: harness.py.
 _LAZY: dict[str, str] = {
     **dict.fromkeys(
         ("FakeRealtimeServer", "Handshake", "RecordedConnection"), "voxpipe.testing.fake_realtime_server"
@@ -81,7 +81,7 @@ _LAZY: dict[str, str] = {
         "voxpipe.testing._fake_script",
     ),
     # run_test harness (owned by the pipeline-core work): add its names here.
-    **dict.fromkeys(("FrameCollector", "SleepFrame", "run_test"), "voxpipe.testing.run_test"),
+    **dict.fromkeys(("FrameCollector", "SleepFrame", "run_test"), "voxpipe.testing.harness"),
 }
 
 
