@@ -25,7 +25,16 @@ from voxpipe.realtime.client import (
     ReconnectPolicy,
     SessionExpiredError,
 )
-from voxpipe.testing import FakeRealtimeServer, drop, expect, expect_close, next_connection, reject, send
+from voxpipe.testing import (
+    FakeRealtimeServer,
+    drop,
+    expect,
+    expect_close,
+    next_connection,
+    reject,
+    send,
+    wait,
+)
 
 KEY = "sk-test-reconnect-0123456789abcdef"
 FAST = ReconnectPolicy(max_attempts=3, base_delay=0.01, max_delay=0.02)
@@ -236,3 +245,41 @@ async def test_close_during_backoff_stops_at_once() -> None:
             await client.close()
         assert client.state is ClientState.CLOSED
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_link_dropping_during_replay_replays_again() -> None:
+    script = [
+        drop(),
+        next_connection(),
+        wait(0.05), drop(),  # dies while the hook is still waiting
+        next_connection(),
+        expect("session.update"), expect_close(),
+    ]
+    reasons: list[ConnectReason] = []
+    stuck = asyncio.Event()
+
+    async def hook(info: ConnectionInfo) -> None:
+        reasons.append(info.reason)
+        if info.connection == 2:
+            await stuck.wait()  # never set: only the drop can end this
+        if info.connection == 3:
+            await info.send({"type": "session.update", "session": {}})
+
+    async with (
+        FakeRealtimeServer(script) as server,
+        RealtimeClient(config(server.url), on_connected=hook) as client,
+    ):
+        back = await next_of(client, Reconnected)
+        assert back.connection == 3
+    assert reasons == [ConnectReason.INITIAL, ConnectReason.RECONNECT, ConnectReason.RECONNECT]
+
+
+async def test_hook_timeout_fails_the_connect() -> None:
+    async def slow_hook(info: ConnectionInfo) -> None:
+        await asyncio.sleep(5)
+
+    async with FakeRealtimeServer([expect_close()]) as server:
+        client = RealtimeClient(config(server.url, hook_timeout=0.1), on_connected=slow_hook)
+        with pytest.raises(TimeoutError):
+            await client.connect()
+        assert client.state is ClientState.CLOSED

@@ -303,7 +303,8 @@ class RealtimeClient:
                 if self._started is not None and not self._started.done():
                     raise end.error_for_connect()
                 reason = next_reason(end, self._config)
-                self._set_state(ClientState.RECONNECTING)
+                if self._state is ClientState.CONNECTED:  # a link lost during replay is still reconnecting
+                    self._set_state(ClientState.RECONNECTING)
                 self._emit(ConnectionLost(code=end.close_code, reason=end.close_reason, next=reason))
                 ws, events, attempts = await reconnect(
                     self._config, self._target, self._rng, reason, self._name
