@@ -14,8 +14,8 @@ from voxpipe.realtime import (
     InputAudioBufferCommittedEvent,
     InputAudioNoiseReduction,
     InputAudioTranscription,
-    ResponseCreateEvent,
     ResponseCreatedEvent,
+    ResponseCreateEvent,
     ResponseProperties,
     SemanticTurnDetection,
     Session,
@@ -257,3 +257,23 @@ def test_parsed_events_reserialise_exactly() -> None:
         "session": {"turn_detection": {"type": "server_vad"}, "tools": [], "temperature": 0.8, "voice": None},
     }
     assert json.loads(serialize_event(parse_server_event(raw))) == raw  # no defaults added on parse
+
+
+@pytest.mark.parametrize("audio", ["AAAA", "", "ab+/==", 'a"b', "a\\b", "é", "a\nb", "x" * 5000])
+@pytest.mark.parametrize("event_id", [None, "c1", 'q"x', "tab\t", "é"])
+def test_append_shortcut_is_byte_identical_to_the_general_path(audio: str, event_id: str | None) -> None:
+    event = (
+        InputAudioBufferAppendEvent(audio=audio)
+        if event_id is None
+        else InputAudioBufferAppendEvent(audio=audio, event_id=event_id)
+    )
+    general = event.__pydantic_serializer__.to_json(event, exclude_unset=True).decode()
+    assert serialize_event(event) == general
+    assert json.loads(serialize_event(event))["audio"] == audio
+
+
+def test_model_construct_still_writes_type() -> None:
+    event = InputAudioBufferAppendEvent.model_construct(audio="AAAA")
+    assert json.loads(serialize_event(event)) == {"type": "input_audio_buffer.append", "audio": "AAAA"}
+    done = ResponseCreateEvent.model_construct()
+    assert json.loads(done.to_json()) == {"type": "response.create"}

@@ -73,8 +73,10 @@ class ProtocolModel(BaseModel):
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
 
     def to_json(self) -> str:
-        """Serialise for the wire: fields never set are left out, ``type`` is always written."""
-        return self.__pydantic_serializer__.to_json(self, exclude_unset=True, warnings=False).decode()
+        """Serialise for the wire; same as :func:`voxpipe.realtime.serialize_event`."""
+        from voxpipe.realtime._serialize import serialize_event
+
+        return serialize_event(self)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the wire form as a JSON-compatible dict (same rules as :meth:`to_json`)."""

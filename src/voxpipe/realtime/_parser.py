@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias, overload
 
 from pydantic import ValidationError
@@ -69,6 +70,14 @@ def _tables(shape: str) -> tuple[EventTable, EventTable]:
 
         return ga_events.SERVER_EVENT_TYPES, ga_events.CLIENT_EVENT_TYPES
     raise VoxpipeUsageError(f"Unknown protocol shape {shape!r}: use 'beta' or 'ga'.")
+
+
+_BETA_SERVER: EventTable = beta_events.SERVER_EVENT_TYPES
+# Bound ``validate_json`` of each beta server event model: the audio-delta hot path skips two
+# attribute lookups per message.
+_BETA_SERVER_JSON: dict[str, Callable[[str], Any]] = {
+    name: cls.__pydantic_validator__.validate_json for name, cls in _BETA_SERVER.items()
+}
 
 
 def _peek_type(data: str | bytes) -> str | None:
@@ -176,6 +185,18 @@ def _tolerant(
 
 def _strict(data: str | bytes | dict[str, Any], table: EventTable) -> EventBase:
     """Validate a client event strictly, raising :class:`EventValidationError` on any problem."""
+    if not isinstance(data, dict):
+        # Fast path: validate straight from the text; any failure is re-done below for the details.
+        peeked = _peek_type(data)
+        known = table.get(peeked) if peeked is not None else None
+        if known is not None:
+            try:
+                fast: EventBase = known.__pydantic_validator__.validate_json(data, strict=True)
+            except ValidationError:
+                pass
+            else:
+                _check_extras(fast, fast.type, None)
+                return fast
     raw = _load_object(data)
     event_type: str = raw["type"]
     event_id = raw.get("event_id") if isinstance(raw.get("event_id"), str) else None
@@ -194,8 +215,17 @@ def _strict(data: str | bytes | dict[str, Any], table: EventTable) -> EventBase:
         event: EventBase = cls.__pydantic_validator__.validate_python(raw, strict=True)
     except ValidationError as exc:
         raise _loose.validation_error(exc, event_type, event_id) from exc
+    _check_extras(event, event_type, event_id)
+    return event
+
+
+def _check_extras(event: EventBase, event_type: str, event_id: str | None) -> None:
+    """Raise ``unknown_parameter`` for the first field no model declares (strict mode)."""
     extra_path = _loose.first_extra(event)
     if extra_path is not None:
+        if event_id is None:
+            candidate = getattr(event, "event_id", None)
+            event_id = candidate if isinstance(candidate, str) else None
         raise EventValidationError(
             f"Unknown parameter: '{extra_path}'.",
             param=extra_path,
@@ -203,7 +233,6 @@ def _strict(data: str | bytes | dict[str, Any], table: EventTable) -> EventBase:
             event_type=event_type,
             event_id=event_id,
         )
-    return event
 
 
 @overload
@@ -234,7 +263,15 @@ def parse_server_event(
     Raises:
         EventParseError: not JSON, not an object, or no string ``type``.
     """
-    server, _ = _tables(shape)
+    server = _BETA_SERVER if shape == "beta" else _tables(shape)[0]
+    if type(data) is str and data.startswith('{"type":"'):
+        # The hot path (audio deltas): one lookup, one pydantic-core call, no intermediate dict.
+        cls = server.get(data[9 : data.find('"', 9)])
+        if cls is not None:
+            try:
+                return cls.__pydantic_validator__.validate_json(data)
+            except ValidationError:
+                pass  # the general path below finds out what is wrong
     return _tolerant(data, server, UnknownServerEvent, "server")  # type: ignore[return-value]
 
 
