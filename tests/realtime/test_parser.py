@@ -269,3 +269,18 @@ def test_strict_turn_detection_false_and_objects() -> None:
         strict=True,
     )
     assert isinstance(event.session.turn_detection, TurnDetection)  # type: ignore[union-attr]
+
+
+def test_strict_checks_tools() -> None:
+    err = _strict_error({"type": "session.update", "session": {"tools": "x"}})
+    assert (err.code, err.param) == ("invalid_type", "session.tools")
+    err = _strict_error({"type": "session.update", "session": {"tools": [{"type": "function", "name": 3}]}})
+    assert (err.code, err.param) == ("invalid_type", "session.tools[0].name")
+
+
+def test_strict_fast_and_slow_paths_agree() -> None:
+    good = '{"type":"conversation.item.delete","item_id":"item_1","event_id":"c2"}'
+    assert parse_client_event(good, strict=True) == parse_client_event(json.loads(good), strict=True)
+    bad = '{"type":"conversation.item.delete","item_id":"item_1","event_id":"c2","bogus":1}'
+    err = _strict_error(bad)
+    assert (err.code, err.param, err.event_id) == ("unknown_parameter", "bogus", "c2")

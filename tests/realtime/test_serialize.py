@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from voxpipe.errors import VoxpipeUsageError
 from voxpipe.realtime import (
     ConversationItem,
     ConversationItemCreateEvent,
@@ -277,3 +278,30 @@ def test_model_construct_still_writes_type() -> None:
     assert json.loads(serialize_event(event)) == {"type": "input_audio_buffer.append", "audio": "AAAA"}
     done = ResponseCreateEvent.model_construct()
     assert json.loads(done.to_json()) == {"type": "response.create"}
+
+
+def test_unconverted_tools_object_fails_clearly_on_serialise() -> None:
+    class ToolsSchemaLike:
+        pass
+
+    event = SessionUpdateEvent(session=SessionProperties(tools=ToolsSchemaLike()))
+    with pytest.raises(VoxpipeUsageError, match="ToolsSchema"):
+        serialize_event(event)
+
+
+def test_tools_reject_json_values_that_are_not_lists() -> None:
+    with pytest.raises(ValueError):
+        SessionProperties(tools="get_weather")
+    with pytest.raises(ValueError):
+        SessionProperties(tools=[{"type": "function", "name": 3}])
+    mcp = {"type": "mcp", "server_label": "x"}  # other tool kinds pass as dicts
+    assert ga.SessionProperties(tools=[mcp]).tools == [mcp]
+
+
+def test_ga_session_update_always_has_a_type() -> None:
+    assert wire(ga.SessionUpdateEvent(session=ga.SessionProperties())) == {
+        "type": "session.update",
+        "session": {"type": "realtime"},
+    }
+    transcription = ga.SessionUpdateEvent(session=ga.SessionProperties(type="transcription"))
+    assert wire(transcription)["session"] == {"type": "transcription"}

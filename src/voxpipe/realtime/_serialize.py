@@ -14,6 +14,7 @@ byte-identical to the general path (a test checks it).
 
 from __future__ import annotations
 
+from voxpipe.errors import VoxpipeUsageError
 from voxpipe.realtime._base import ProtocolModel
 from voxpipe.realtime.beta.input_audio_buffer import InputAudioBufferAppendEvent
 
@@ -70,6 +71,10 @@ def serialize_event(event: ProtocolModel) -> str:
 
     Returns:
         Compact JSON text (no spaces), ``type`` first for events built in Python.
+
+    Raises:
+        VoxpipeUsageError: a field holds an object that is not JSON data (such as an unconverted
+            ``ToolsSchema``).
     """
     fields_set = event.__pydantic_fields_set__
     if "type" not in fields_set and "type" in type(event).model_fields:
@@ -78,4 +83,10 @@ def serialize_event(event: ProtocolModel) -> str:
         fast = _append_json(event)
         if fast is not None:
             return fast
-    return event.__pydantic_serializer__.to_json(event, exclude_unset=True, warnings=False).decode()
+    try:
+        return event.__pydantic_serializer__.to_json(event, exclude_unset=True, warnings=False).decode()
+    except ValueError as exc:  # pydantic's PydanticSerializationError
+        raise VoxpipeUsageError(
+            f"{type(event).__name__} holds a value that is not JSON data ({exc}). Convert application "
+            "objects first (e.g. a ToolsSchema in 'tools' to a list of tool dicts)."
+        ) from exc

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, SerializerFunctionWrapHandler, field_serializer
+from pydantic import AfterValidator, Field, PlainValidator, SerializerFunctionWrapHandler, field_serializer
 
 from voxpipe.realtime._base import ProtocolModel
 
@@ -24,6 +24,7 @@ __all__ = [
     "Session",
     "SessionProperties",
     "ToolItem",
+    "ToolsObject",
     "TracingConfiguration",
     "TurnDetection",
     "TurnDetectionSetting",
@@ -119,8 +120,34 @@ class FunctionTool(ProtocolModel):
     """JSON Schema of the arguments object."""
 
 
-ToolItem = Annotated[dict[str, Any] | FunctionTool, Field(union_mode="left_to_right")]
-"""A tool: a plain dict stays the dict given; a :class:`FunctionTool` stays a model."""
+def _check_tool_dict(value: dict[str, Any]) -> dict[str, Any]:
+    """Check a function tool given as a dict against :class:`FunctionTool`, and keep the dict as given."""
+    if value.get("type", "function") == "function":
+        FunctionTool.model_validate(value)
+    return value
+
+
+ToolItem = Annotated[
+    Annotated[dict[str, Any], AfterValidator(_check_tool_dict)] | FunctionTool,
+    Field(union_mode="left_to_right"),
+]
+"""A tool: a plain dict stays the dict given (checked like a :class:`FunctionTool` when it is a
+function); a :class:`FunctionTool` stays a model; other tool types (GA ``mcp``) pass as dicts."""
+
+
+def _tools_object(value: Any) -> Any:
+    """Accept a non-JSON object (a ``ToolsSchema``) as ``tools``; reject JSON values that are not lists.
+
+    This keeps ``tools="x"`` or ``tools={...}`` errors (the local server answers them) while letting
+    the pipeline service receive its own schema object and convert it before sending.
+    """
+    if value is None or isinstance(value, str | bytes | int | float | dict | list | tuple):
+        raise ValueError("tools must be a list of tool objects")
+    return value
+
+
+ToolsObject = Annotated[Any, PlainValidator(_tools_object)]
+"""An application object standing for a tool list (e.g. a ``ToolsSchema``); converted by the service."""
 
 
 class TracingConfiguration(ProtocolModel):
@@ -163,8 +190,9 @@ class SessionProperties(ProtocolModel):
     """Noise reduction of the user's audio; ``None`` from a server means off."""
     turn_detection: TurnDetectionSetting = None
     """Server VAD, semantic VAD, or ``False`` to disable (sent as ``null``: the client commits turns)."""
-    tools: list[ToolItem] | Any = None
-    """Functions the model may call; an empty list clears them."""
+    tools: list[ToolItem] | ToolsObject | None = None
+    """Functions the model may call (an empty list clears them), or an object such as a
+    ``ToolsSchema`` that the service converts before sending."""
     tool_choice: str | dict[str, Any] | None = None
     """``auto``, ``none``, ``required`` (beta servers take a string)."""
     temperature: float | None = None

@@ -88,14 +88,17 @@ class AudioConfig(ProtocolModel):
 
 
 class SessionProperties(ProtocolModel):
-    """GA session settings for ``session.update``; every field unset by default except nothing.
+    """GA session settings for ``session.update``; every field but ``type`` unset by default.
 
-    GA requires ``type`` (``realtime`` or ``transcription``) in ``session.update``.
+    GA servers require ``type`` in ``session.update``: built in Python it is always sent
+    (``"realtime"`` unless given). Parsing does not add it, so a server can check
+    ``"type" in session.model_fields_set``.
     """
 
     _none_means_unset: ClassVar[bool] = True
+    _always_send: ClassVar[frozenset[str]] = frozenset({"type"})
 
-    type: Literal["realtime", "transcription"] | None = None
+    type: Literal["realtime", "transcription"] | None = "realtime"
     """Session kind; required by GA servers in ``session.update``."""
     model: str | None = None
     """Model name."""
