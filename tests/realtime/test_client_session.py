@@ -206,3 +206,30 @@ async def test_state_moves_are_logged(caplog: pytest.LogCaptureFixture) -> None:
         "connected -> closing",
         "closing -> closed",
     ]
+
+
+async def test_close_from_another_task_stops_a_pending_connect() -> None:
+    async with FakeRealtimeServer([expect_close()], greet=False) as server:
+        client = RealtimeClient(config(server.url, session_created_timeout=30))
+        connecting = asyncio.create_task(client.connect())
+        await asyncio.sleep(0.1)
+        async with asyncio.timeout(2):
+            await client.close()
+            with pytest.raises(VoxpipeStateError, match="closed while connecting"):
+                await connecting
+        assert client.state is ClientState.CLOSED
+    assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+async def test_close_ends_a_waiting_iteration() -> None:
+    async with FakeRealtimeServer([expect_close()]) as server:
+        client = RealtimeClient(config(server.url))
+        await client.connect()
+
+        async def consume() -> list[str]:
+            return [event.type async for event in client]
+
+        consumer = asyncio.create_task(consume())
+        await asyncio.sleep(0.05)
+        await client.close()
+        assert await asyncio.wait_for(consumer, 2) == ["session.created"]

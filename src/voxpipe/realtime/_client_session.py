@@ -22,11 +22,15 @@ from voxpipe.realtime._client_errors import (
     ReconnectExhaustedError,
     SessionExpiredError,
     classify_close,
+    classify_error,
 )
-from voxpipe.realtime._client_events import ConnectReason, encode_event, event_type
+from voxpipe.realtime._client_events import ClientNotice, ConnectReason, encode_event, event_type
 from voxpipe.realtime._client_redact import redact
 
-__all__ = ["ConnectionEnd", "ConnectionInfo", "next_reason", "reconnect", "run_hook"]
+__all__ = [
+    "ConnectionEnd", "ConnectionInfo", "OnConnected", "fatal_error", "next_reason", "reconnect", "run_hook",
+    "stop_task",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +72,10 @@ class ConnectionInfo:
             logger.debug("replayed %s (%d bytes)", event_type(event), len(text))
 
 
+#: The ``on_connected`` hook: awaited after each (re)connection, before queued sends go out.
+OnConnected = Callable[[ConnectionInfo], Awaitable[None]]
+
+
 @dataclass(slots=True)
 class ConnectionEnd:
     """Why one connection ended; filled in by its reader and writer."""
@@ -95,7 +103,7 @@ class ConnectionEnd:
 
 
 async def run_hook(
-    hook: Callable[[ConnectionInfo], Awaitable[None]],
+    hook: OnConnected,
     info: ConnectionInfo,
     ws: ClientConnection,
     end: ConnectionEnd,
@@ -212,3 +220,32 @@ def next_reason(end: ConnectionEnd, config: RealtimeClientConfig) -> ConnectReas
             return ConnectReason.ROTATION
         raise SessionExpiredError(message + " (rotate_on_expiry is off)", verdict)
     raise RealtimeServerError(message, verdict)
+
+
+async def stop_task(task: asyncio.Task[None], timeout: float) -> None:
+    """Cancel ``task`` and wait for it to end, at most ``timeout`` seconds; log a failure it ended with.
+
+    Waiting goes through ``asyncio.wait``, so the task's own ``CancelledError`` is not raised here,
+    while a cancellation of the caller still is.
+    """
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=timeout)
+    if not done:
+        logger.error("task %s did not stop within %.1f s", task.get_name(), timeout)
+    elif not task.cancelled() and task.exception() is not None:
+        logger.error("task %s failed: %r", task.get_name(), task.exception())
+
+
+def fatal_error(event: Any, name: str) -> ErrorClassification | None:
+    """Classify ``event`` if it is a server ``error``; return the verdict only when it is fatal.
+
+    Args:
+        event: a received event or notice.
+        name: the client's name, for logs.
+    """
+    if event_type(event) != "error" or isinstance(event, ClientNotice):
+        return None
+    verdict = classify_error(event)
+    kind = "fatal" if verdict.fatal else "recoverable"
+    logger.warning("%s: server error %s (%s)", name, verdict.code, kind)
+    return verdict if verdict.fatal else None

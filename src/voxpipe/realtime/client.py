@@ -12,10 +12,9 @@ Usage::
         async for event in client:
             ...   # typed server events, plus ClientNotice objects (Reconnected, MalformedFrame, ...)
 
-Tasks: one supervisor task per client (made by ``connect()``, cancelled and awaited by ``close()``) owns,
-per connection, an ``asyncio.TaskGroup`` with one reader and one writer. A failure of the session (fatal
-server error, reconnect attempts exhausted, ``on_connected`` raising) ends the stream of events: the
-iterator raises it after yielding every event received before it.
+Tasks: one supervisor per client (made by ``connect()``, cancelled and awaited by ``close()``) owns, per
+connection, an ``asyncio.TaskGroup`` of one reader and one writer. A session failure (fatal server error,
+reconnects exhausted, ``on_connected`` raising) ends the event stream: the iterator raises it last.
 
 What "sent" means: an event counts as sent once ``websockets`` accepted it on an open connection
 (``ws.send()`` returned); it leaves the queue only then. An event whose ``ws.send()`` raised because the
@@ -31,12 +30,12 @@ import itertools
 import logging
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import Any, Self
 
 from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
+from websockets.protocol import State
 
 from voxpipe.errors import OperationTimeoutError, VoxpipeStateError, VoxpipeWorldError
 from voxpipe.realtime._client_config import (
@@ -67,7 +66,16 @@ from voxpipe.realtime._client_events import (
     event_type,
 )
 from voxpipe.realtime._client_redact import mask_secret, redact
-from voxpipe.realtime._client_session import ConnectionEnd, ConnectionInfo, next_reason, reconnect, run_hook
+from voxpipe.realtime._client_session import (
+    ConnectionEnd,
+    ConnectionInfo,
+    OnConnected,
+    fatal_error,
+    next_reason,
+    reconnect,
+    run_hook,
+    stop_task,
+)
 from voxpipe.realtime._client_state import MOVES, ClientState
 from voxpipe.realtime._client_stream import EventStream
 
@@ -81,8 +89,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 _ids = itertools.count(1)
-
-OnConnected = Callable[[ConnectionInfo], Awaitable[None]]
 
 
 class RealtimeClient:
@@ -119,6 +125,7 @@ class RealtimeClient:
         self._supervisor: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
         self._ws: ClientConnection | None = None
+        self._opening: asyncio.Task[tuple[ClientConnection, list[Any]]] | None = None
         self._connections = 0
 
     def __repr__(self) -> str:
@@ -174,10 +181,7 @@ class RealtimeClient:
             )
         self._set_state(ClientState.CONNECTING)
         try:
-            ws, first_events = await open_connection(self._config, self._target)
-            if self._state is not ClientState.CONNECTING:
-                await ws.close()
-                raise VoxpipeStateError(f"{self._name} was closed while connecting")
+            ws, first_events = await self._open_first()
             self._started = asyncio.get_running_loop().create_future()
             self._supervisor = asyncio.create_task(
                 self._supervise(ws, first_events), name=f"{self._name}.supervisor"
@@ -186,6 +190,20 @@ class RealtimeClient:
         except BaseException:
             await self.close()
             raise
+
+    async def _open_first(self) -> tuple[ClientConnection, list[Any]]:
+        """Open the first connection in a task of its own, so that ``close()`` can stop it."""
+        opening = asyncio.create_task(open_connection(self._config, self._target), name=f"{self._name}.open")
+        self._opening = opening
+        try:
+            return await opening
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if opening.cancelled() and task is not None and not task.cancelling():
+                raise VoxpipeStateError(f"{self._name} was closed while connecting") from None
+            raise
+        finally:
+            self._opening = None
 
     def send(self, event: Any) -> None:
         """Queue a client event (typed, or a dict with a string ``type``); never blocks.
@@ -217,9 +235,8 @@ class RealtimeClient:
             async with asyncio.timeout(timeout):
                 await self._drained.wait()
         except TimeoutError:
-            raise OperationTimeoutError(
-                f"{self._name}: {len(self._outbox)} events still queued after {timeout} s"
-            ) from None
+            left = len(self._outbox)
+            raise OperationTimeoutError(f"{self._name}: {left} events queued after {timeout} s") from None
         if self._outbox:
             raise VoxpipeStateError(f"{self._name} closed with {len(self._outbox)} events unsent")
 
@@ -243,9 +260,6 @@ class RealtimeClient:
         """
         return await self._events.recv(timeout)
 
-    def _emit(self, item: Any) -> None:
-        self._events.put(item)
-
     async def close(self) -> None:
         """Close the session and stop every task; safe to call twice and from any state.
 
@@ -257,6 +271,8 @@ class RealtimeClient:
                 await asyncio.wait({self._supervisor}, timeout=self._config.close_timeout)
             return
         self._set_state(ClientState.CLOSING)
+        if self._opening is not None:
+            self._opening.cancel()
         ws = self._ws
         try:
             if ws is not None:
@@ -266,19 +282,9 @@ class RealtimeClient:
                 except TimeoutError:
                     logger.warning("%s: socket did not close in time; dropping it", self._name)
         finally:
-            await self._stop_supervisor()
+            if self._supervisor is not None and self._supervisor is not asyncio.current_task():
+                await stop_task(self._supervisor, self._config.close_timeout)
             self._finish(None)
-
-    async def _stop_supervisor(self) -> None:
-        task = self._supervisor
-        if task is None or task is asyncio.current_task():
-            return
-        task.cancel()
-        done, _ = await asyncio.wait({task}, timeout=self._config.close_timeout)
-        if not done:
-            logger.error("%s: supervisor task did not stop in %.1f s", self._name, self._config.close_timeout)
-        elif not task.cancelled() and task.exception() is not None:
-            logger.error("%s: supervisor task failed: %r", self._name, task.exception())
 
     def _finish(self, error: BaseException | None) -> None:
         """Move to ``closed`` and end the stream of events, with ``error`` if the session failed."""
@@ -305,7 +311,7 @@ class RealtimeClient:
                 reason = next_reason(end, self._config)
                 if self._state is ClientState.CONNECTED:  # a link lost during replay is still reconnecting
                     self._set_state(ClientState.RECONNECTING)
-                self._emit(ConnectionLost(code=end.close_code, reason=end.close_reason, next=reason))
+                self._events.put(ConnectionLost(code=end.close_code, reason=end.close_reason, next=reason))
                 ws, events, attempts = await reconnect(
                     self._config, self._target, self._rng, reason, self._name
                 )
@@ -327,7 +333,7 @@ class RealtimeClient:
         end = ConnectionEnd()
         created = next((e for e in first_events if event_type(e) == "session.created"), None)
         for event in first_events:
-            self._emit(event)
+            self._events.put(event)
         try:
             async with asyncio.TaskGroup() as tg:
                 writer = tg.create_task(
@@ -337,6 +343,8 @@ class RealtimeClient:
                 tg.create_task(self._reader(ws, end, writer), name=f"{self._name}.reader-{self._connections}")
         finally:
             self._ws = None
+            if ws.state is not State.CLOSED:  # cancelled (by close()) before the socket closed: drop it
+                ws.transport.abort()
         return end
 
     async def _reader(self, ws: ClientConnection, end: ConnectionEnd, writer: asyncio.Task[None]) -> None:
@@ -345,17 +353,11 @@ class RealtimeClient:
         try:
             async for raw in ws:
                 event = decode_frame(raw, shape)
-                self._emit(event)
-                if event_type(event) == "error" and not isinstance(event, MalformedFrame):
-                    verdict = classify_error(event)
-                    logger.warning(
-                        "%s: server error %s (%s)", self._name, verdict.code,
-                        "fatal" if verdict.fatal else "recoverable",
-                    )
-                    if verdict.fatal:
-                        end.error = verdict
-                        await ws.close()
-                        break
+                self._events.put(event)
+                end.error = fatal_error(event, self._name)
+                if end.error is not None:
+                    await ws.close()
+                    break
         except ConnectionClosed:
             pass
         finally:
@@ -378,8 +380,9 @@ class RealtimeClient:
             return
         self._set_state(ClientState.CONNECTED)
         if reason is not ConnectReason.INITIAL:
-            self._emit(Reconnected(reason=reason, connection=self._connections, attempts=attempts,
-                                   pending=len(self._outbox)))
+            notice = Reconnected(reason=reason, connection=self._connections, attempts=attempts,
+                                 pending=len(self._outbox))
+            self._events.put(notice)
         if self._started is not None and not self._started.done():
             self._started.set_result(None)
         while not end.finished:
