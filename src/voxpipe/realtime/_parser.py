@@ -73,11 +73,18 @@ def _tables(shape: str) -> tuple[EventTable, EventTable]:
 
 
 _BETA_SERVER: EventTable = beta_events.SERVER_EVENT_TYPES
-# Bound ``validate_json`` of each beta server event model: the audio-delta hot path skips two
-# attribute lookups per message.
-_BETA_SERVER_JSON: dict[str, Callable[[str], Any]] = {
-    name: cls.__pydantic_validator__.validate_json for name, cls in _BETA_SERVER.items()
-}
+# Bound ``validate_json`` of each beta server event model, filled on first use (models build their
+# validators lazily): the audio-delta hot path skips two attribute lookups per message.
+_BETA_SERVER_JSON: dict[str, Callable[[str], Any]] = {}
+
+
+def _beta_validator(event_type: str) -> Callable[[str], Any] | None:
+    """Return (and cache) the JSON validator of a beta server event type, ``None`` if unknown."""
+    cls = _BETA_SERVER.get(event_type)
+    if cls is None:
+        return None
+    validate = _BETA_SERVER_JSON[event_type] = cls.__pydantic_validator__.validate_json
+    return validate
 
 
 def _peek_type(data: str | bytes) -> str | None:
