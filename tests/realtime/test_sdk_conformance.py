@@ -10,7 +10,13 @@ and GA (``openai.types.realtime``):
   with the SDK's union.
 
 The SDK's event literals are enumerated from its unions, so an event type we lack fails here.
-Deliberate differences are listed below, each with the reason.
+Deliberate differences are listed below, each with the reason. Besides those, some of our field
+types are *looser* than the SDK's, on purpose, so that new server values do not break parsing
+(theirs -> ours proves we accept everything the SDK accepts; the reverse holds for events built
+with real values, not for arbitrary strings): ``model``, ``voice`` and transcription ``model`` are
+any string; ``audio/pcm`` ``rate`` is any int; GA items are one flat model whose content ``type``
+also allows beta's ``text``/``audio`` (a documented GA example uses them); GA ``session.type`` and
+``tool_choice``/``truncation``/``prompt`` objects are free-form.
 """
 
 from __future__ import annotations
