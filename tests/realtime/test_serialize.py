@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from voxpipe.realtime import (
     SessionUpdateEvent,
     TurnDetection,
     ga,
+    new_event_id,
     parse_server_event,
     serialize_event,
 )
@@ -305,3 +307,10 @@ def test_ga_session_update_always_has_a_type() -> None:
     }
     transcription = ga.SessionUpdateEvent(session=ga.SessionProperties(type="transcription"))
     assert wire(transcription)["session"] == {"type": "transcription"}
+
+
+def test_new_event_id_shape() -> None:
+    ids = {new_event_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    assert all(re.fullmatch(r"event_[0-9A-Za-z]{21}", i) for i in ids)
+    assert re.fullmatch(r"item_[0-9A-Za-z]{21}", new_event_id("item_"))

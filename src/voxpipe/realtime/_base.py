@@ -17,7 +17,7 @@ Why a base of our own instead of plain ``BaseModel``:
 
 from __future__ import annotations
 
-import secrets
+import os
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -31,6 +31,9 @@ __all__ = [
 ]
 
 _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Random bytes mapped onto base62 (a slight bias towards the first 8 characters does not matter for
+# ids): 0.6 µs per id instead of 20 µs with secrets.choice, and servers make one per audio delta.
+_BYTE_TO_ID_CHAR = bytes.maketrans(bytes(range(256)), (_ID_ALPHABET * 5)[:256].encode("ascii"))
 
 
 def new_event_id(prefix: str = "event_") -> str:
@@ -39,8 +42,7 @@ def new_event_id(prefix: str = "event_") -> str:
     Args:
         prefix: the id family, e.g. ``"event_"``, ``"item_"``, ``"resp_"``.
     """
-    choice = secrets.choice
-    return prefix + "".join(choice(_ID_ALPHABET) for _ in range(21))
+    return prefix + os.urandom(21).translate(_BYTE_TO_ID_CHAR).decode("ascii")
 
 
 class ProtocolModel(BaseModel):
