@@ -1,0 +1,125 @@
+"""Small pieces of session state the realtime service keeps: the answer being played, pending retrievals."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxpipe.errors import ServerError
+
+__all__ = ["AnswerAudio", "ItemNotFoundError", "PendingRetrievals"]
+
+
+class ItemNotFoundError(ServerError):
+    """The server has no conversation item with the id that was asked for."""
+
+
+@dataclass
+class AnswerAudio:
+    """What the current (or last) answer has sent so far: the numbers an interruption truncates by.
+
+    Attributes:
+        response_id: the response being tracked.
+        item_id: the assistant item whose audio is playing.
+        received_ms: audio received per item, in ms (a truncate is clamped to it).
+        first_audio_at: loop time the first audio of the answer was pushed.
+        audio_started: a TTSStartedFrame was pushed and no TTSStoppedFrame yet.
+        text_started: text of the answer has arrived.
+        truncated: the item was already truncated (or deleted) after an interruption.
+        function_calls: function calls the answer asked for.
+    """
+
+    response_id: str | None = None
+    item_id: str | None = None
+    received_ms: dict[str, float] = field(default_factory=dict)
+    first_audio_at: float | None = None
+    audio_started: bool = False
+    text_started: bool = False
+    truncated: bool = False
+    function_calls: int = 0
+
+    def begin(self, response_id: str | None) -> None:
+        """A new response starts: forget the text state (audio of the last answer may still play)."""
+        self.response_id = response_id
+        self.text_started = False
+        self.function_calls = 0
+
+    def start_audio(self, item_id: str, now: float) -> None:
+        """The first audio of an answer arrives."""
+        self.audio_started = True
+        self.item_id = item_id
+        self.first_audio_at = now
+        self.truncated = False
+
+    def add_audio(self, item_id: str, ms: float) -> None:
+        """More audio of ``item_id`` arrived."""
+        self.received_ms[item_id] = self.received_ms.get(item_id, 0.0) + ms
+
+    def stop_audio(self) -> bool:
+        """The answer's audio ended; returns whether it had started (so a TTSStoppedFrame is due)."""
+        started, self.audio_started = self.audio_started, False
+        return started
+
+    def finish(self) -> None:
+        """``response.done``: the response is over (its audio may still be playing downstream)."""
+        self.response_id = None
+
+    def played_estimate_ms(self, now: float) -> int:
+        """Without a report from the output: the wall-clock time since the first audio, clamped."""
+        if self.item_id is None or self.first_audio_at is None:
+            return 0
+        elapsed = (now - self.first_audio_at) * 1000
+        return int(min(elapsed, self.received_ms.get(self.item_id, 0.0)))
+
+    def clamp_ms(self, position_ms: int) -> int:
+        """A playback position clamped to the audio the server actually sent for the item."""
+        if self.item_id is None:
+            return 0
+        return int(max(0, min(position_ms, self.received_ms.get(self.item_id, 0.0))))
+
+
+class PendingRetrievals:
+    """Futures waiting for ``conversation.item.retrieved``, keyed by item id and by the request's event id."""
+
+    def __init__(self) -> None:
+        self._by_item: dict[str, list[asyncio.Future[Any]]] = {}
+        self._item_of_event: dict[str, str] = {}
+
+    def add(self, item_id: str, event_id: str) -> asyncio.Future[Any]:
+        """Register a retrieval: its future gets the item, or fails with :class:`ItemNotFoundError`."""
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._by_item.setdefault(item_id, []).append(future)
+        self._item_of_event[event_id] = item_id
+        return future
+
+    def resolve(self, item_id: str, item: Any) -> None:
+        """The server sent the item."""
+        for future in self._by_item.pop(item_id, []):
+            if not future.done():
+                future.set_result(item)
+        for event_id in [e for e, i in self._item_of_event.items() if i == item_id]:
+            del self._item_of_event[event_id]
+
+    def fail(self, event_id: str, message: str) -> bool:
+        """The server answered the retrieval with an error; returns whether it was one of ours."""
+        item_id = self._item_of_event.pop(event_id, None)
+        if item_id is None:
+            return False
+        error = ItemNotFoundError(
+            f"conversation item {item_id!r} could not be retrieved: {message}",
+            code="item_retrieve_invalid_item_id",
+            recoverable=True,
+        )
+        for future in self._by_item.pop(item_id, []):
+            if not future.done():
+                future.set_exception(error)
+        return True
+
+    def discard(self, item_id: str, future: asyncio.Future[Any]) -> None:
+        """Forget a retrieval that timed out or was cancelled."""
+        futures = self._by_item.get(item_id)
+        if futures and future in futures:
+            futures.remove(future)
+            if not futures:
+                del self._by_item[item_id]

@@ -1,0 +1,25 @@
+"""Session settings as they go on the wire: tools given as a ``ToolsSchema`` become realtime tool dicts."""
+
+from __future__ import annotations
+
+from voxpipe.adapters import to_openai_realtime_tools
+from voxpipe.realtime import FunctionTool, SessionProperties
+
+__all__ = ["session_for_wire"]
+
+
+def session_for_wire(properties: SessionProperties) -> SessionProperties:
+    """Return ``properties`` ready to send: the same settings, with tools in the realtime shape.
+
+    Only fields that were set stay set, so a partial update stays partial.
+    """
+    if "tools" not in properties.model_fields_set or properties.tools is None:
+        return properties
+    fields = properties.model_dump(exclude_unset=True)
+    tools = (
+        [t.to_dict() if isinstance(t, FunctionTool) else t for t in properties.tools]
+        if isinstance(properties.tools, list)
+        else properties.tools
+    )
+    fields["tools"] = to_openai_realtime_tools(tools)
+    return SessionProperties(**fields)

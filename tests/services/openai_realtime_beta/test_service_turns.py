@@ -1,0 +1,366 @@
+"""The realtime service's turn-taking: barge-in with truncation, pipeline-driven turns, the response
+state machine, transcripts, items, settings, errors and function calls, against a scripted server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import pytest
+
+from voxpipe.errors import OperationTimeoutError
+from voxpipe.frames.frames import (
+    ErrorFrame,
+    InterimTranscriptionFrame,
+    LLMMessagesAppendFrame,
+    LLMUpdateSettingsFrame,
+    PlaybackPositionFrame,
+    StartInterruptionFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from voxpipe.services.llm_service import FunctionCallParams
+from voxpipe.services.openai_realtime_beta._state import ItemNotFoundError
+from voxpipe.services.openai_realtime_beta.events import SessionProperties
+from voxpipe.testing import ANY, expect, send, wait
+from voxpipe.transports.file import WavFileOutputTransport
+
+from .rig import KEY, audio_turn, response_done, rig
+
+
+def created(item_id: str, role: str = "user") -> dict:
+    return {
+        "type": "conversation.item.created",
+        "previous_item_id": None,
+        "item": {
+            "id": item_id,
+            "object": "realtime.item",
+            "type": "message",
+            "role": role,
+            "status": "completed",
+            "content": [{"type": "input_audio", "transcript": None}],
+        },
+    }
+
+
+async def test_barge_in_truncates_at_the_played_position(tmp_path) -> None:
+    output = WavFileOutputTransport(tmp_path / "answer.wav")
+    script = [
+        expect("session.update"),
+        *map(send, audio_turn(item="item_bot", chunks=20)[:-2]),  # 2 s of audio arrives, answer still going
+        wait(0.5),
+        send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 3000, "item_id": "item_u2"}),
+        expect("conversation.item.truncate", item_id="item_bot", content_index=0, audio_end_ms=ANY),
+    ]
+    async with rig(script, extra=[output]) as r:
+        await r.server.assert_done()
+    (truncate,) = r.server.received("conversation.item.truncate")
+    (report,) = r.up.of(PlaybackPositionFrame)
+    assert truncate["audio_end_ms"] == report.position_ms
+    assert 300 <= truncate["audio_end_ms"] <= 900  # about the 0.5 s that played, not the 2 s received
+    assert r.server.received("response.cancel") == []  # server VAD cancels on its own
+    assert r.up.of(UserStartedSpeakingFrame)
+
+
+async def test_barge_in_before_any_audio_played_deletes_the_item() -> None:
+    script = [
+        expect("session.update"),
+        *map(send, audio_turn(item="item_bot", chunks=2)[:3]),  # response created, item added, one delta
+        send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 10, "item_id": "item_u2"}),
+        expect("conversation.item.delete", item_id="item_bot"),
+    ]
+
+    class Silent(WavFileOutputTransport):
+        async def _interrupt(self) -> None:  # an output that played nothing reports 0
+            await self.push_frame(PlaybackPositionFrame(position_ms=0, interrupted=True), direction=_UP)
+
+    from voxpipe.processors.frame_processor import FrameDirection
+
+    _UP = FrameDirection.UPSTREAM
+    async with rig(script, extra=[Silent("/dev/null")]) as r:
+        await r.server.assert_done()
+
+
+async def test_manual_turns_commit_create_and_cancel() -> None:
+    props = SessionProperties(turn_detection=False)
+    script = [
+        expect("session.update", session={"turn_detection": None}),
+        expect("input_audio_buffer.commit"),
+        expect("response.create"),
+        *map(send, audio_turn(item="item_b", chunks=2)[:4]),
+        expect("response.cancel"),
+        expect("conversation.item.truncate", item_id="item_b"),
+        send(
+            {"type": "response.done", "response": response_done("resp_1", "item_b", "", status="cancelled")}
+        ),
+    ]
+    async with rig(script, service_kwargs={"session_properties": props}) as r:
+        await r.task.queue_frames([UserStartedSpeakingFrame(), UserStoppedSpeakingFrame()])
+        await r.down.wait_for(lambda: bool(r.down.of(TTSAudioRawFrame)))
+        await r.task.queue_frame(StartInterruptionFrame())
+        await r.server.assert_done()
+    assert r.down.of(StartInterruptionFrame)
+
+
+async def test_no_second_response_create_while_one_is_active() -> None:
+    turn = audio_turn(item="item_x", chunks=1)
+    script = [
+        expect("session.update"),
+        expect("conversation.item.create", item={"role": "user"}),
+        expect("response.create"),
+        expect("conversation.item.create", item={"role": "user"}),
+        send(turn[0]),
+        wait(0.2),
+        *map(send, turn[1:]),
+        expect("response.create"),  # the second request goes out only after response.done
+    ]
+    async with rig(script) as r:
+        await r.task.queue_frame(LLMMessagesAppendFrame(messages=[{"role": "user", "content": "one"}]))
+        await r.wait_received("response.create")
+        await r.task.queue_frame(LLMMessagesAppendFrame(messages=[{"role": "user", "content": "two"}]))
+        await r.server.assert_done()
+
+
+async def test_transcripts_become_frames_and_item_events() -> None:
+    script = [
+        expect("session.update"),
+        send(created("item_u1")),
+        send(
+            {
+                "type": "conversation.item.input_audio_transcription.delta",
+                "item_id": "item_u1",
+                "content_index": 0,
+                "delta": "What is",
+            }
+        ),
+        send(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "item_u1",
+                "content_index": 0,
+                "transcript": "What is the capital of France?",
+            }
+        ),
+    ]
+    created_items: list[tuple[str, object]] = []
+    updated_items: list[tuple[str, object]] = []
+    async with rig(script) as r:
+        r.service.add_event_handler(
+            "on_conversation_item_created", lambda s, i, item: created_items.append((i, item))
+        )
+        r.service.add_event_handler(
+            "on_conversation_item_updated", lambda s, i, item: updated_items.append((i, item))
+        )
+        await r.down.wait_for(lambda: bool(r.down.of(TranscriptionFrame)))
+        await asyncio.sleep(0.05)
+    assert [f.text for f in r.down.of(InterimTranscriptionFrame)] == ["What is"]
+    assert [f.text for f in r.down.of(TranscriptionFrame)] == ["What is the capital of France?"]
+    assert [f.text for f in r.up.of(TranscriptionFrame)] == ["What is the capital of France?"]
+    assert [i for i, _ in created_items] == ["item_u1"]
+    assert updated_items[0][0] == "item_u1"
+    assert updated_items[0][1].content[0].transcript == "What is the capital of France?"
+
+
+async def test_transcription_frames_can_be_switched_off() -> None:
+    script = [
+        expect("session.update"),
+        send(
+            {
+                "type": "conversation.item.input_audio_transcription.completed",
+                "item_id": "item_u1",
+                "content_index": 0,
+                "transcript": "hidden",
+            }
+        ),
+        send({"type": "rate_limits.updated", "rate_limits": []}),
+    ]
+    async with rig(script, service_kwargs={"send_transcription_frames": False}) as r:
+        await r.server.assert_done()
+        await asyncio.sleep(0.05)
+    assert not r.down.of(TranscriptionFrame)
+
+
+async def test_retrieve_conversation_item(monkeypatch) -> None:
+    ids = iter(["evt_ok", "evt_missing", "evt_slow"])
+    monkeypatch.setattr("voxpipe.services.openai_realtime_beta.openai.new_event_id", lambda: next(ids))
+    item = created("item_u1")["item"]
+    script = [
+        expect("session.update"),
+        expect("conversation.item.retrieve", item_id="item_u1"),
+        send({"type": "conversation.item.retrieved", "item": item}),
+        expect("conversation.item.retrieve", item_id="nope"),
+        send(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "item_retrieve_invalid_item_id",
+                    "message": "Item with id 'nope' not found.",
+                    "event_id": "evt_missing",
+                },
+            }
+        ),
+        expect("conversation.item.retrieve", item_id="slow"),
+    ]
+    async with rig(script) as r:
+        while not r.server.received("session.update"):
+            await asyncio.sleep(0.01)
+        got = await r.service.retrieve_conversation_item("item_u1")
+        assert got.id == "item_u1" and got.role == "user"
+        with pytest.raises(ItemNotFoundError, match="nope"):
+            await r.service.retrieve_conversation_item("nope")
+        with pytest.raises(OperationTimeoutError, match="slow"):
+            await r.service.retrieve_conversation_item("slow", timeout=0.2)
+    assert not r.up.of(ErrorFrame)  # a failed retrieval is the caller's error, not the pipeline's
+
+
+async def test_update_session_sends_only_the_given_fields() -> None:
+    props = SessionProperties(instructions="Be brief.", voice="alloy")
+    script = [
+        expect("session.update", session={"instructions": "Be brief.", "voice": "alloy"}),
+        expect("session.update", session={"temperature": 0.6}),
+        expect("session.update", session={"instructions": "Speak French."}),
+    ]
+    async with rig(script, service_kwargs={"session_properties": props}) as r:
+        await r.task.queue_frame(LLMUpdateSettingsFrame(settings={"temperature": 0.6}))
+        await r.wait_received("session.update", 2)
+        await r.service.update_session(instructions="Speak French.")
+        await r.server.assert_done()
+        with pytest.raises(ValueError, match="not session settings: colour"):
+            await r.service.update_session(colour="blue")
+    updates = r.server.received("session.update")
+    assert set(updates[1]["session"]) == {"temperature"}
+    assert set(updates[2]["session"]) == {"instructions"}
+    assert r.service.session_properties.voice == "alloy"
+    assert r.service.session_properties.temperature == 0.6
+
+
+async def test_recoverable_error_goes_upstream_and_the_session_goes_on(caplog) -> None:
+    script = [
+        expect("session.update"),
+        send(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "invalid_value",
+                    "message": "Invalid value: 'x'.",
+                },
+            }
+        ),
+        send(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "unknown_parameter",
+                    "message": "Unknown parameter: 'session.colour'.",
+                },
+            }
+        ),
+        expect("conversation.item.create"),
+    ]
+    async with rig(script) as r:
+        await r.up.wait_for(lambda: bool(r.up.of(ErrorFrame)))
+        await r.task.queue_frame(LLMMessagesAppendFrame(messages=[{"role": "system", "content": "hi"}]))
+        await r.server.assert_done()
+    (error,) = r.up.of(ErrorFrame)  # invalid_value is a benign truncate race: logged, not reported
+    assert not error.fatal and "unknown_parameter" in error.error
+
+
+async def test_fatal_error_ends_the_pipeline_without_leaking_the_key(caplog) -> None:
+    script = [
+        expect("session.update"),
+        send(
+            {
+                "type": "error",
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "beta_api_shape_disabled",
+                    "message": "The beta API shape is disabled.",
+                },
+            }
+        ),
+    ]
+    with caplog.at_level(logging.DEBUG):
+        async with rig(script, end=False) as r:
+            await asyncio.wait_for(r.task._finished.wait(), timeout=5)
+    errors = r.up.of(ErrorFrame)
+    assert errors and errors[0].fatal and "beta_api_shape_disabled" in errors[0].error
+    assert r.task.has_finished() or r.task._finished.is_set()
+    assert all(KEY not in record.getMessage() for record in caplog.records)
+    assert KEY not in repr(r.service)
+
+
+async def test_function_call_result_goes_back_and_a_response_follows() -> None:
+    call = {
+        "type": "response.function_call_arguments.done",
+        "response_id": "resp_f",
+        "item_id": "item_f",
+        "output_index": 0,
+        "call_id": "call_1",
+        "name": "get_weather",
+        "arguments": '{"location": "Paris"}',
+    }
+    script = [
+        expect(
+            "session.update",
+            session={
+                "tools": [
+                    {
+                        "type": "function",
+                        "name": "get_weather",
+                        "description": "Get weather information",
+                        "parameters": ANY,
+                    }
+                ]
+            },
+        ),
+        send(
+            {"type": "response.created", "response": {"id": "resp_f", "status": "in_progress", "output": []}}
+        ),
+        send(call),
+        send({"type": "response.done", "response": {"id": "resp_f", "status": "completed", "output": []}}),
+        expect(
+            "conversation.item.create",
+            item={
+                "type": "function_call_output",
+                "call_id": "call_1",
+                "output": '{"temperature": 21, "location": "Paris"}',
+            },
+        ),
+        expect("response.create"),
+    ]
+    from voxpipe.adapters.schemas.function_schema import FunctionSchema
+    from voxpipe.adapters.schemas.tools_schema import ToolsSchema
+
+    weather = FunctionSchema(
+        name="get_weather",
+        description="Get weather information",
+        properties={"location": {"type": "string"}},
+        required=["location"],
+    )
+    props = SessionProperties(tools=ToolsSchema(standard_tools=[weather]), tool_choice="auto")
+    calls: list[dict] = []
+
+    async def fetch_weather(params: FunctionCallParams) -> None:
+        calls.append(params.arguments)
+        await params.result_callback({"temperature": 21, "location": params.arguments["location"]})
+
+    async with rig(script, service_kwargs={"session_properties": props}) as r:
+        r.service.register_function("get_weather", fetch_weather)
+        await r.server.assert_done()
+    assert calls == [{"location": "Paris"}]
+
+
+def test_api_key_falls_back_to_the_environment(monkeypatch) -> None:
+    from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-env-0000")
+    service = OpenAIRealtimeBetaLLMService()
+    assert service._api_key == "sk-from-env-0000"
+    assert service.model_name == "gpt-4o-realtime-preview-2025-06-03"
+    assert service._base_url == "wss://api.openai.com/v1/realtime"
+    assert KEY not in repr(service)
