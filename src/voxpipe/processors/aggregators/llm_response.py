@@ -16,11 +16,12 @@ appends the messages of a frame once, whichever of the two sees it first.
 
 from __future__ import annotations
 
+import enum
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from voxpipe.frames.base import Frame
+from voxpipe.frames.base import ControlFrame, Frame, UninterruptibleFrame
 from voxpipe.frames.llm import (
     FunctionCallCancelFrame,
     FunctionCallInProgressFrame,
@@ -44,12 +45,31 @@ __all__ = [
     "LLMContextAggregatorPair",
     "LLMUserAggregatorParams",
     "LLMUserContextAggregator",
+    "UserTurnState",
 ]
 
 logger = logging.getLogger(__name__)
 
 _APPLIED_KEY = "voxpipe.applied_to_contexts"
 """Frame metadata: ids of the contexts an ``LLMMessagesAppendFrame`` was already appended to."""
+
+
+class UserTurnState(enum.Enum):
+    """Where the user aggregator is in a user turn."""
+
+    IDLE = "idle"
+    """No turn open: a transcript is a turn of its own."""
+    SPEAKING = "speaking"
+    """The user speaks: transcripts are collected."""
+    CLOSING = "closing"
+    """The user stopped; transcripts queued before the stop are still collected, then the turn ends."""
+
+
+@dataclass(slots=True, kw_only=True)
+class _UserTurnEnd(ControlFrame, UninterruptibleFrame):
+    """Queued in the user aggregator's own lane when the user stops speaking, behind the transcripts
+    that arrived before the stop (a system frame overtakes them): the turn ends when it is reached.
+    Never pushed on."""
 
 
 @dataclass(kw_only=True)
@@ -161,13 +181,23 @@ class LLMUserContextAggregator(LLMContextAggregator):
     ) -> None:
         super().__init__(context, name=name)
         self._params = params or LLMUserAggregatorParams()
-        self._user_speaking = False
+        self._turn = UserTurnState.IDLE
         self._parts: list[str] = []
 
     @property
     def params(self) -> LLMUserAggregatorParams:
         """The aggregator's settings."""
         return self._params
+
+    @property
+    def turn_state(self) -> UserTurnState:
+        """Where the aggregator is in a user turn."""
+        return self._turn
+
+    def _set_turn(self, new: UserTurnState) -> None:
+        if new is not self._turn and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: user turn %s -> %s", self, self._turn.value, new.value)
+        self._turn = new
 
     def reset(self) -> None:
         """Drop the transcripts of the turn in progress."""
@@ -192,13 +222,20 @@ class LLMUserContextAggregator(LLMContextAggregator):
 
     @frame_handler(UserStartedSpeakingFrame)
     async def _on_user_started(self, frame: UserStartedSpeakingFrame, direction: FrameDirection) -> None:
-        self._user_speaking = True
+        self._set_turn(UserTurnState.SPEAKING)
         await self.push_frame(frame, direction)
 
     @frame_handler(UserStoppedSpeakingFrame)
     async def _on_user_stopped(self, frame: UserStoppedSpeakingFrame, direction: FrameDirection) -> None:
-        self._user_speaking = False
         await self.push_frame(frame, direction)
+        if self._turn is UserTurnState.SPEAKING:
+            self._set_turn(UserTurnState.CLOSING)
+            await self.queue_frame(_UserTurnEnd())
+
+    @frame_handler(_UserTurnEnd)
+    async def _on_turn_end(self, frame: _UserTurnEnd, direction: FrameDirection) -> None:
+        if self._turn is UserTurnState.CLOSING:
+            self._set_turn(UserTurnState.IDLE)
         await self._complete_turn()
 
     @frame_handler(TranscriptionFrame)
@@ -207,7 +244,7 @@ class LLMUserContextAggregator(LLMContextAggregator):
         if direction is not FrameDirection.DOWNSTREAM or not frame.text.strip():
             return
         self._parts.append(frame.text.strip())
-        if not self._user_speaking:
+        if self._turn is UserTurnState.IDLE:
             await self._complete_turn()
 
     @frame_handler(LLMMessagesAppendFrame)
@@ -314,8 +351,9 @@ class LLMAssistantContextAggregator(LLMContextAggregator):
     async def _on_call_in_progress(
         self, frame: FunctionCallInProgressFrame, direction: FrameDirection
     ) -> None:
-        if self._depth > 0:
-            await self._commit()  # text said before the call comes before it in the history
+        # Recorded at once, even inside a response: its text may still be on its way (other processors'
+        # queues), and splitting it around the call would garble it. The call then precedes the text of
+        # its own response in the history, which every provider accepts.
         self._context.add_function_call(frame.function_name, frame.tool_call_id, frame.arguments)
         await self.push_frame(frame, direction)
 
