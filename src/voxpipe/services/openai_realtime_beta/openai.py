@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from voxpipe.errors import OperationTimeoutError, VoxpipeStateError, VoxpipeUsageError, VoxpipeWorldError
 from voxpipe.frames.audio import InputAudioRawFrame, PlaybackPositionFrame
@@ -43,22 +43,19 @@ from voxpipe.realtime import (
     SessionUpdateEvent,
     new_event_id,
 )
-from voxpipe.realtime.client import (
-    ClientState,
-    ConnectionInfo,
-    ConnectReason,
-    RealtimeClient,
-    RealtimeClientConfig,
-    RealtimeVariant,
-    ReconnectPolicy,
-)
+from voxpipe.realtime._client_config import RealtimeClientConfig, RealtimeVariant, ReconnectPolicy
+from voxpipe.realtime._client_events import ConnectReason
+from voxpipe.realtime._client_state import ClientState
 from voxpipe.services.llm_service import LLMService
-from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder, OutputAudioDecoder
 from voxpipe.services.openai_realtime_beta._items import messages_to_items
 from voxpipe.services.openai_realtime_beta._responses import ResponseTracker
 from voxpipe.services.openai_realtime_beta._server_events import handle_server_event
 from voxpipe.services.openai_realtime_beta._state import AnswerAudio, PendingRetrievals
 from voxpipe.services.openai_realtime_beta._tools import session_for_wire
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voxpipe.realtime.client import ConnectionInfo, RealtimeClient
+    from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder, OutputAudioDecoder
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "OpenAIRealtimeBetaLLMService"]
 
@@ -68,6 +65,20 @@ DEFAULT_MODEL = "gpt-4o-realtime-preview-2025-06-03"
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 PLAYBACK_REPORT_TIMEOUT_S = 0.2
 """How long an interruption waits for the output transport to say how much it played."""
+
+
+def _encoder(audio_format: str | None) -> InputAudioEncoder:
+    """Build an input encoder; numpy and soxr load here, on first use, not when the service is imported."""
+    from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder
+
+    return InputAudioEncoder(audio_format)
+
+
+def _decoder(audio_format: str | None) -> OutputAudioDecoder:
+    """Build an output decoder (lazily imported, like :func:`_encoder`)."""
+    from voxpipe.services.openai_realtime_beta._audio import OutputAudioDecoder
+
+    return OutputAudioDecoder(audio_format)
 
 
 class OpenAIRealtimeBetaLLMService(LLMService):
@@ -113,8 +124,8 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         self._reconnect = reconnect or ReconnectPolicy()
         self._client: RealtimeClient | None = None
         self._server_session: Session | None = None
-        self._encoder = InputAudioEncoder(self._session_properties.input_audio_format)
-        self._decoder = OutputAudioDecoder(self._session_properties.output_audio_format)
+        self._encoder = _encoder(self._session_properties.input_audio_format)
+        self._decoder = _decoder(self._session_properties.output_audio_format)
         self._responses = ResponseTracker(self._send_response_create, name=self.name)
         self._answer = AnswerAudio()
         self._retrievals = PendingRetrievals()
@@ -177,15 +188,17 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         merged.update(fields)
         self._session_properties = SessionProperties(**merged)
         if "input_audio_format" in fields:
-            self._encoder = InputAudioEncoder(self._session_properties.input_audio_format)
+            self._encoder = _encoder(self._session_properties.input_audio_format)
         if "output_audio_format" in fields:
-            self._decoder = OutputAudioDecoder(self._session_properties.output_audio_format)
+            self._decoder = _decoder(self._session_properties.output_audio_format)
         self._send(SessionUpdateEvent(session=session_for_wire(SessionProperties(**fields))))
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self, frame: StartFrame) -> None:
         """Connect, send the session settings, and start reading server events."""
         await super().start(frame)
+        from voxpipe.realtime.client import RealtimeClient  # websockets loads here, not at import
+
         config = RealtimeClientConfig(
             api_key=self._api_key,
             variant=self._variant,
@@ -257,10 +270,10 @@ class OpenAIRealtimeBetaLLMService(LLMService):
     def _on_server_session(self, session: Session) -> None:
         self._server_session = session
         if self._session_properties.output_audio_format is None and session.output_audio_format:
-            self._decoder = OutputAudioDecoder(session.output_audio_format)
+            self._decoder = _decoder(session.output_audio_format)
         wanted = self._session_properties.input_audio_format
         if wanted is None and session.input_audio_format not in (None, self._encoder.audio_format):
-            self._encoder = InputAudioEncoder(session.input_audio_format)
+            self._encoder = _encoder(session.input_audio_format)
 
     # -- frames in ------------------------------------------------------------------------------------
     @frame_handler(InputAudioRawFrame)
