@@ -131,7 +131,8 @@ def main() -> None:
         f"   target < 300 ms: {'PASS' if imported < 0.3 else 'FAIL'}"
     )
     print(
-        f"conversation: {wall:.1f} s measured, 16 kHz mic in 20 ms frames, {audio_ms / 1000:.1f} s of 24 kHz answer"
+        f"conversation: {wall:.1f} s measured, 16 kHz mic in 20 ms frames, "
+        f"{audio_ms / 1000:.1f} s of 24 kHz answer"
     )
     print(
         f"client process CPU: {100 * cpu / wall:.2f}% of one core (pipeline without the service: "
