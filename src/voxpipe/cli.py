@@ -1,0 +1,130 @@
+"""The ``voxpipe`` command line: one subcommand per function, registered in ``_COMMANDS``.
+
+Adding a subcommand is one function that takes the subparsers, adds its parser and sets ``handler``::
+
+    def _add_demo(subparsers: argparse._SubParsersAction) -> None:
+        parser = subparsers.add_parser("demo", help="...")
+        parser.set_defaults(handler=_run_demo)
+
+and its name in ``_COMMANDS``. Handlers take the parsed arguments and return the exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+__all__ = ["main"]
+
+logger = logging.getLogger("voxpipe.cli")
+
+_Adder = Callable[[Any], None]
+
+
+def _add_serve(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "serve",
+        help="run the local OpenAI-Realtime-compatible server",
+        description="Serve the OpenAI Realtime WebSocket protocol (beta and GA shapes) on local engines.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default: %(default)s)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("VOXPIPE_API_KEY"),
+        help="key clients must present (default: $VOXPIPE_API_KEY; none: no check)",
+    )
+    parser.add_argument(
+        "--engines",
+        choices=["local", "test"],
+        default=None,
+        help="engine set: 'local' (offline models) or 'test' (deterministic fakes); "
+        "default: local when installed, else test",
+    )
+    parser.add_argument("--max-session-minutes", type=float, default=30.0, help="session length limit")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.set_defaults(handler=_run_serve)
+
+
+def _choose_engines(requested: str | None) -> tuple[Any, str]:
+    """Load the requested engine set, else ``local`` falling back to ``test``; returns (engines, name)."""
+    from voxpipe.server.engines import EngineUnavailableError, load_engines
+
+    if requested is not None:
+        return load_engines(requested), requested
+    try:
+        return load_engines("local"), "local"
+    except EngineUnavailableError as exc:
+        print(f"voxpipe serve: the local models are not available ({exc}).", file=sys.stderr)
+        print(
+            "voxpipe serve: falling back to the deterministic TEST engines (no real speech).", file=sys.stderr
+        )
+        return load_engines("test"), "test"
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from voxpipe.server import ServerConfig, ServerLimits, serve
+    from voxpipe.server.engines import EngineUnavailableError
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        engines, name = _choose_engines(args.engines)
+    except EngineUnavailableError as exc:
+        print(f"voxpipe serve: {exc}", file=sys.stderr)
+        return 2
+    config = ServerConfig(
+        host=args.host,
+        port=args.port,
+        api_key=args.api_key or None,
+        engines=engines,
+        limits=ServerLimits(max_session_s=args.max_session_minutes * 60),
+    )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"voxpipe serve: ws://{host}:{args.port}/v1/realtime?model=<name>")
+    print("  shapes:  GA by default; beta with header 'OpenAI-Beta: realtime=v1'")
+    print("           or subprotocol 'openai-beta.realtime-v1'")
+    print(f"  engines: {name}")
+    print(f"  api key: {'required' if config.api_key else 'not required'}")
+    base = f"http://{host}:{args.port}"
+    print(f"  keys:    POST {base}/v1/realtime/sessions (beta), POST {base}/v1/realtime/client_secrets (GA)")
+    print(f"  health:  GET  {base}/health")
+    sys.stdout.flush()
+
+    async def run() -> None:
+        try:
+            await serve(config, log_level=args.log_level)
+        finally:
+            await engines.aclose()
+
+    asyncio.run(run())
+    return 0
+
+
+_COMMANDS: list[_Adder] = [_add_serve]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``voxpipe`` parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="voxpipe", description="voxpipe: realtime voice agents")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in _COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``voxpipe`` script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    return handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,168 @@
+"""The ASGI app: the realtime WebSocket, the ephemeral-key endpoints and ``/health``.
+
+Routes:
+
+* ``WS /v1/realtime?model=…``: beta shape when the client sends ``OpenAI-Beta: realtime=v1`` or offers the
+  ``openai-beta.realtime-v1`` subprotocol, GA otherwise. When the client offers subprotocols the server
+  answers ``realtime`` (browsers refuse a handshake that picks none). A missing or wrong key is answered
+  like OpenAI does: the upgrade succeeds, then an ``error`` event and close 3000 (reason
+  ``invalid_request_error.invalid_api_key``). GA without ``model`` gets ``missing_model`` and close 4000.
+* ``POST /v1/realtime/sessions`` (beta) and ``POST /v1/realtime/client_secrets`` (GA): mint ephemeral keys.
+* ``GET /health``: liveness, session count, engine set.
+
+Engines named by ``ServerConfig.engines`` are loaded and warmed up in the lifespan and closed at the end;
+ready ``Engines`` passed in are used as they are and left to their owner.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from starlette.applications import Starlette
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from voxpipe.realtime import Shape, beta, serialize_event
+from voxpipe.server.auth import KeyStore, key_from_request, mask_key
+from voxpipe.server.config import ServerConfig
+from voxpipe.server.engines.registry import Engines, load_engines
+from voxpipe.server.rest import client_secrets, health, sessions
+from voxpipe.server.session.session import RealtimeSession
+
+__all__ = ["AppState", "create_app"]
+
+logger = logging.getLogger(__name__)
+
+_BETA_SUBPROTOCOL = "openai-beta.realtime-v1"
+
+
+@dataclass
+class AppState:
+    """What every request handler of one app shares."""
+
+    config: ServerConfig
+    keys: KeyStore
+    engines: Engines | None = None
+    engine_set: str = "custom"
+    sessions: set[RealtimeSession] = field(default_factory=set)
+
+
+class _StarletteTransport:
+    """Adapts a Starlette ``WebSocket`` to the session's ``Transport``."""
+
+    def __init__(self, websocket: WebSocket) -> None:
+        self._ws = websocket
+
+    async def receive(self) -> str | bytes | None:
+        message = await self._ws.receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        text = message.get("text")
+        if text is not None:
+            return str(text)
+        return bytes(message.get("bytes") or b"")
+
+    async def send_text(self, text: str) -> None:
+        await self._ws.send_text(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._ws.close(code, reason)
+
+
+def _shape(websocket: WebSocket, subprotocols: list[str]) -> Shape:
+    beta_header = websocket.headers.get("openai-beta", "").replace(" ", "").lower()
+    return "beta" if "realtime=v1" in beta_header or _BETA_SUBPROTOCOL in subprotocols else "ga"
+
+
+async def _refuse(websocket: WebSocket, code: str | None, message: str, close_code: int) -> None:
+    """Answer a refused handshake like OpenAI: an ``error`` event, then a close whose reason names it."""
+    error = beta.ErrorEvent(
+        error=beta.ErrorDetail(
+            type="invalid_request_error", code=code, message=message, param=None, event_id=None
+        )
+    )
+    await websocket.send_text(serialize_event(error))
+    reason = "invalid_request_error" + (f".{code}" if code else "")
+    await websocket.close(close_code, reason)
+
+
+async def realtime_endpoint(websocket: WebSocket) -> None:
+    """One realtime session per connection."""
+    state: AppState = websocket.app.state.voxpipe
+    subprotocols = [
+        p.strip() for p in websocket.headers.get("sec-websocket-protocol", "").split(",") if p.strip()
+    ]
+    await websocket.accept(subprotocol="realtime" if "realtime" in subprotocols else None)
+    shape = _shape(websocket, subprotocols)
+    key = key_from_request(websocket.headers, subprotocols)
+    if not state.keys.accepts(key):
+        logger.info("refused a realtime connection: %s key", "missing" if key is None else "wrong")
+        if key is None:
+            await _refuse(websocket, None, "Missing bearer or basic authentication in header", 3000)
+        else:
+            await _refuse(
+                websocket,
+                "invalid_api_key",
+                f"Incorrect API key provided: {mask_key(key)}. Check the key given to this voxpipe server.",
+                3000,
+            )
+        return
+    model = websocket.query_params.get("model")
+    if not model and shape == "ga" and not websocket.query_params.get("call_id"):
+        await _refuse(websocket, "missing_model", "Missing required parameter: 'model'.", 4000)
+        return
+    ephemeral = state.keys.ephemeral(key)
+    initial = ephemeral.session if ephemeral is not None and ephemeral.shape == shape else None
+    assert state.engines is not None, "engines are loaded in the lifespan"
+    session = RealtimeSession(
+        shape=shape,
+        engines=state.engines,
+        config=state.config,
+        model=model or state.config.default_model,
+        initial_update=initial,
+    )
+    state.sessions.add(session)
+    try:
+        await session.run(_StarletteTransport(websocket))
+    except WebSocketDisconnect:
+        pass
+    finally:
+        state.sessions.discard(session)
+    if websocket.application_state is not WebSocketState.DISCONNECTED:
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client may be gone already
+            await websocket.close(1000)
+
+
+def create_app(config: ServerConfig) -> Starlette:
+    """Build the ASGI app for ``config`` (serve it with uvicorn, or use ``LocalRealtimeServer``)."""
+    state = AppState(config=config, keys=KeyStore(config.api_key))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = isinstance(config.engines, str)
+        if isinstance(config.engines, str):
+            state.engines = load_engines(config.engines, **dict(config.engine_options))
+            state.engine_set = config.engines
+        else:
+            state.engines = config.engines
+        await state.engines.warm_up()
+        try:
+            yield
+        finally:
+            if owned:
+                await state.engines.aclose()
+
+    app = Starlette(
+        routes=[
+            WebSocketRoute("/v1/realtime", realtime_endpoint),
+            Route("/v1/realtime/sessions", sessions, methods=["POST"]),
+            Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.voxpipe = state
+    return app

@@ -1,0 +1,94 @@
+"""Settings of ``voxpipe serve``: where to listen, which engines, which key, and the limits on input.
+
+Limits exist so that one client cannot exhaust the process: every one of them is answered with an
+``error`` event (the session goes on), except ``max_session_s`` which ends the session the way OpenAI
+does (``session_expired``). Frames larger than ``transport_max_message_bytes`` are refused by the
+WebSocket layer itself (close 1009), the only input that ends a session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.engines.registry import Engines
+
+__all__ = ["DEFAULT_INSTRUCTIONS", "ServerConfig", "ServerLimits"]
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful, friendly voice assistant. Answer briefly, in plain spoken language, and call a "
+    "function when one fits the request."
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerLimits:
+    """Per-session limits; each breach gets an ``error`` event and is otherwise ignored.
+
+    Attributes:
+        max_message_bytes: largest text frame handled; a larger one gets ``message_too_large``.
+        transport_max_message_bytes: largest frame the WebSocket layer accepts at all (close 1009 above).
+        max_append_audio_bytes: decoded audio in one ``input_audio_buffer.append`` (OpenAI: 15 MiB).
+        max_buffer_ms: audio the input buffer holds before appends are refused
+            (``input_audio_buffer_too_large``) until a commit or clear.
+        min_commit_ms: shortest buffer ``input_audio_buffer.commit`` accepts (OpenAI: 100 ms).
+        max_items: conversation items kept; creating more gets ``conversation_too_large``.
+        max_session_s: session length; then ``session_expired`` and close 1001.
+        max_event_id_chars: longest client ``event_id`` (OpenAI: 512).
+    """
+
+    max_message_bytes: int = 24 * 1024 * 1024
+    transport_max_message_bytes: int = 64 * 1024 * 1024
+    max_append_audio_bytes: int = 15 * 1024 * 1024
+    max_buffer_ms: int = 5 * 60 * 1000
+    min_commit_ms: int = 100
+    max_items: int = 2048
+    max_session_s: float = 30 * 60.0
+    max_event_id_chars: int = 512
+
+    def __post_init__(self) -> None:
+        if self.max_message_bytes > self.transport_max_message_bytes:
+            raise VoxpipeUsageError(
+                "ServerLimits.max_message_bytes must not exceed transport_max_message_bytes, got "
+                f"{self.max_message_bytes} > {self.transport_max_message_bytes}"
+            )
+        if self.max_session_s <= 0 or self.min_commit_ms < 0 or self.max_buffer_ms <= 0:
+            raise VoxpipeUsageError("ServerLimits: durations must be positive")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerConfig:
+    """Everything ``create_app`` and ``LocalRealtimeServer`` need.
+
+    Attributes:
+        host: interface to listen on (loopback by default).
+        port: TCP port; 0 picks a free one (read it back from ``LocalRealtimeServer.url``).
+        api_key: when set, clients must present it (Bearer, ``api-key`` header or the
+            ``openai-insecure-api-key.<key>`` subprotocol) or an ephemeral key minted with it.
+        engines: an engine-set name (``"test"``, ``"local"``) loaded at start-up, or ready ``Engines``
+            (then the caller owns and closes them).
+        engine_options: keyword options for the engine-set factory.
+        default_model: model reported when the URL names none.
+        instructions: the sessions' default instructions.
+        limits: per-session limits.
+        ephemeral_key_ttl_s: lifetime of beta ephemeral keys (GA requests choose their own, 10-7200 s).
+        ping_interval_s: WebSocket keepalive pings (OpenAI: about 20 s).
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    api_key: str | None = field(default=None, repr=False)
+    engines: str | Engines = "test"
+    engine_options: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    default_model: str = "gpt-realtime"
+    instructions: str = DEFAULT_INSTRUCTIONS
+    limits: ServerLimits = field(default_factory=ServerLimits)
+    ephemeral_key_ttl_s: int = 60
+    ping_interval_s: float | None = 20.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise VoxpipeUsageError(f"ServerConfig.port must be within 0..65535, got {self.port}")

@@ -1,0 +1,91 @@
+"""The tone alphabet shared by the test TTS and the test STT: text becomes audio and comes back exactly.
+
+Every character of ``ALPHABET`` is one tone of ``SEGMENT_MS`` milliseconds at ``400 + 50 * index`` Hz
+(all below 4 kHz, so the audio survives G.711 at 8 kHz). Characters outside the alphabet are dropped on
+the way in (upper case is folded to lower case first). Decoding finds the first loud sample, cuts the
+rest into segments and takes the strongest frequency of the middle of each: resampling, G.711 and a
+leading silence of any length do not change the result. Audio that is not made of these tones decodes to
+``None`` (the caller then falls back to a description such as ``"<1200 ms of audio>"``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+__all__ = ["ALPHABET", "SAMPLE_RATE", "SEGMENT_MS", "decode_tones", "encode_tones", "normalize_text"]
+
+ALPHABET = " abcdefghijklmnopqrstuvwxyz0123456789.,?!'-:"
+SAMPLE_RATE = 24000
+SEGMENT_MS = 30
+_SEGMENT = SAMPLE_RATE * SEGMENT_MS // 1000
+_AMPLITUDE = 0.3
+_BASE_HZ = 400.0
+_STEP_HZ = 50.0
+_FFT_SIZE = 8192
+_START_LEVEL = 0.05  # first sample louder than this (fraction of full scale) starts the first tone
+_PURITY = 0.4  # share of the segment's energy the strongest bin must hold to count as a tone
+
+
+def normalize_text(text: str) -> str:
+    """The text as it will sound: lower case, only characters of the alphabet."""
+    return "".join(ch for ch in text.lower() if ch in ALPHABET)
+
+
+def _frequency(index: int) -> float:
+    return _BASE_HZ + _STEP_HZ * index
+
+
+def encode_tones(text: str, *, speed: float = 1.0) -> bytes:
+    """PCM16 at 24 kHz: one tone per character of ``normalize_text(text)``; ``speed`` > 1 is shorter."""
+    segment = max(1, round(_SEGMENT / speed))
+    t = np.arange(segment, dtype=np.float64) / SAMPLE_RATE
+    ramp = np.minimum(1.0, np.minimum(np.arange(segment), np.arange(segment)[::-1]) / 48.0)
+    parts = [
+        (np.sin(2 * np.pi * _frequency(ALPHABET.index(ch)) * t) * ramp * _AMPLITUDE)
+        for ch in normalize_text(text)
+    ]
+    if not parts:
+        return b""
+    samples = np.concatenate(parts)
+    return (samples * 32767.0).astype("<i2").tobytes()
+
+
+def _strongest(segment: npt.NDArray[np.float64], sample_rate: int) -> tuple[float, float]:
+    """(frequency in Hz, share of energy) of the strongest component of one segment."""
+    windowed = segment * np.hanning(len(segment))
+    spectrum = np.abs(np.fft.rfft(windowed, _FFT_SIZE)) ** 2
+    total = float(spectrum.sum())
+    if total <= 0.0:
+        return 0.0, 0.0
+    peak = int(np.argmax(spectrum))
+    lobe = float(spectrum[max(0, peak - 40) : peak + 41].sum())
+    return peak * sample_rate / _FFT_SIZE, lobe / total
+
+
+def decode_tones(pcm16: bytes, sample_rate: int = SAMPLE_RATE) -> str | None:
+    """Read back text made by ``encode_tones`` (at ``speed`` 1), or None if the audio is not such tones.
+
+    Args:
+        pcm16: mono PCM16 audio, possibly with silence before and after the tones.
+        sample_rate: its rate (segments and frequencies are measured at this rate).
+    """
+    samples = np.frombuffer(pcm16[: len(pcm16) // 2 * 2], dtype="<i2").astype(np.float64) / 32768.0
+    loud = np.flatnonzero(np.abs(samples) > _START_LEVEL)
+    if loud.size == 0:
+        return None
+    segment = sample_rate * SEGMENT_MS // 1000
+    # The ramp keeps the first samples quiet: step back to where the tone really began.
+    start = max(0, int(loud[0]) - segment // 10)
+    chars: list[str] = []
+    while start + segment <= len(samples):
+        middle = samples[start + segment // 4 : start + segment * 3 // 4]
+        if np.max(np.abs(middle)) < _START_LEVEL:
+            break  # silence after the tones
+        frequency, purity = _strongest(middle, sample_rate)
+        index = round((frequency - _BASE_HZ) / _STEP_HZ)
+        if purity < _PURITY or not 0 <= index < len(ALPHABET):
+            return None
+        chars.append(ALPHABET[index])
+        start += segment
+    return "".join(chars) if chars else None

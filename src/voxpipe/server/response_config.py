@@ -1,0 +1,109 @@
+"""Reading ``response.create`` overrides (beta and GA) into a ``ResponseRequest``.
+
+Overrides apply to one response only: ``instructions``, output modalities, voice, output format, tools,
+tool choice, temperature (beta), token limit, ``conversation`` (``auto`` or ``none``), ``metadata`` and
+``input``. Anything invalid is a ``ProtocolError`` and no response starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from voxpipe.realtime import Shape
+from voxpipe.server.session.errors import ProtocolError
+from voxpipe.server.session.settings import AudioCodec, ResponseRequest, SessionSettings
+from voxpipe.server.session_config import check_max_tokens, check_voice, parse_tools, tool_choice_name
+
+__all__ = ["response_request"]
+
+_GA_CODECS = {"audio/pcm": AudioCodec.PCM16, "audio/pcmu": AudioCodec.ULAW, "audio/pcma": AudioCodec.ALAW}
+
+
+def response_request(
+    shape: Shape, base: SessionSettings, overrides: dict[str, Any] | None
+) -> ResponseRequest:
+    """Apply the wire ``response`` object of ``response.create`` to the session's settings.
+
+    Raises:
+        ProtocolError: an invalid override.
+    """
+    if not overrides:
+        return ResponseRequest(settings=base)
+    changes: dict[str, Any] = {}
+    if overrides.get("instructions") is not None:
+        changes["instructions"] = overrides["instructions"]
+    tools = base.tools
+    if overrides.get("tools") is not None:
+        tools = parse_tools(overrides["tools"], "response.tools")
+        changes["tools"] = tools
+    if overrides.get("tool_choice") is not None:
+        changes["tool_choice"] = tool_choice_name(overrides["tool_choice"], tools, "response.tool_choice")
+    elif "tools" in changes and base.tool_choice not in ("auto", "none", "required"):
+        changes["tool_choice"] = "auto"
+    if shape == "beta":
+        if overrides.get("modalities") is not None:
+            changes["audio_output"] = "audio" in overrides["modalities"]
+        if overrides.get("voice") is not None:
+            changes["voice"] = check_voice(overrides["voice"], "response.voice")
+        if overrides.get("output_audio_format") is not None:
+            changes["output_codec"] = AudioCodec(overrides["output_audio_format"])
+        if overrides.get("temperature") is not None:
+            changes["temperature"] = float(overrides["temperature"])
+        if overrides.get("max_response_output_tokens") is not None:
+            changes["max_output_tokens"] = check_max_tokens(
+                overrides["max_response_output_tokens"], "response.max_response_output_tokens"
+            )
+    else:
+        modalities = overrides.get("output_modalities")
+        if modalities is not None:
+            if len(modalities) != 1:
+                raise ProtocolError(
+                    "Invalid value: output_modalities must be ['audio'] or ['text'], not both.",
+                    code="invalid_value",
+                    param="response.output_modalities",
+                )
+            changes["audio_output"] = modalities == ["audio"]
+        output = (overrides.get("audio") or {}).get("output") or {}
+        if output.get("voice") is not None:
+            changes["voice"] = check_voice(output["voice"], "response.audio.output.voice")
+        fmt = output.get("format")
+        if isinstance(fmt, dict) and fmt.get("type") in _GA_CODECS:
+            changes["output_codec"] = _GA_CODECS[fmt["type"]]
+        if overrides.get("max_output_tokens") is not None:
+            changes["max_output_tokens"] = check_max_tokens(
+                overrides["max_output_tokens"], "response.max_output_tokens"
+            )
+    conversation = overrides.get("conversation") or "auto"
+    if conversation not in ("auto", "none"):
+        raise ProtocolError(
+            f"Invalid value: {str(conversation)[:64]!r}. Supported values are: 'auto' and 'none'.",
+            code="invalid_value",
+            param="response.conversation",
+        )
+    metadata = overrides.get("metadata")
+    if metadata is not None:
+        _check_metadata(metadata)
+    inputs = overrides.get("input")
+    return ResponseRequest(
+        settings=dataclasses.replace(base, **changes),
+        out_of_band=conversation == "none",
+        metadata=metadata,
+        input_items=list(inputs) if inputs is not None else None,
+    )
+
+
+def _check_metadata(metadata: dict[str, Any]) -> None:
+    if len(metadata) > 16:
+        raise ProtocolError(
+            f"Invalid 'response.metadata': at most 16 pairs, got {len(metadata)}.",
+            code="invalid_value",
+            param="response.metadata",
+        )
+    for key, value in metadata.items():
+        if len(key) > 64 or not isinstance(value, str) or len(value) > 512:
+            raise ProtocolError(
+                "Invalid 'response.metadata': keys are at most 64 characters, values strings of at most 512.",
+                code="invalid_value",
+                param=f"response.metadata.{key[:64]}",
+            )

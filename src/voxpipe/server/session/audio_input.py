@@ -1,0 +1,285 @@
+"""The audio side of a session: appends, commits, clears, turn detection and user audio items.
+
+``AudioInput`` owns the input buffer, the decoder, the turn detector and the transcriber of the
+utterance in progress. It tells its host (the session) what to send and when a turn asks for a
+response; the session owns every task (transcriptions run in tasks made by ``host.spawn``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+from voxpipe.realtime import beta, new_event_id
+from voxpipe.realtime._base import ServerEventBase
+from voxpipe.realtime.ga.input_audio_buffer import InputAudioBufferTimeoutTriggeredEvent
+from voxpipe.server.config import ServerLimits
+from voxpipe.server.engines.registry import Engines
+from voxpipe.server.engines.types import TranscriptionOptions
+from voxpipe.server.session.audio_codec import AudioDecoder, decode_base64
+from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind
+from voxpipe.server.session.errors import ProtocolError
+from voxpipe.server.session.input_buffer import InputAudioBuffer
+from voxpipe.server.session.settings import SessionSettings
+from voxpipe.server.session.state import SpeechState
+from voxpipe.server.session.transcription import UtteranceTranscriber
+from voxpipe.server.session.turn_detection import TurnDetector, TurnEventType
+from voxpipe.server.shapes import ShapeOut
+
+__all__ = ["AudioHost", "AudioInput"]
+
+logger = logging.getLogger(__name__)
+
+
+class AudioHost(Protocol):
+    """What ``AudioInput`` needs from the session."""
+
+    shape: ShapeOut
+    engines: Engines
+    conversation: Conversation
+    settings: SessionSettings
+
+    def send(self, event: ServerEventBase) -> None:
+        """Queue an event for the client."""
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Run a task owned (and awaited) by the session."""
+
+    def speech_started(self) -> None:
+        """The user started speaking (barge-in point)."""
+
+    def turn_ended(self) -> None:
+        """Turn detection ended a turn that should get a response (``create_response``)."""
+
+
+class AudioInput:
+    """See the module docstring.
+
+    Args:
+        host: the session.
+        limits: buffer and append limits.
+    """
+
+    def __init__(self, host: AudioHost, limits: ServerLimits) -> None:
+        self._host = host
+        self._limits = limits
+        self.buffer = InputAudioBuffer(limits.max_buffer_ms)
+        self._decoder = AudioDecoder(host.settings.input_codec)
+        self._detector: TurnDetector | None = None
+        self._utterance: UtteranceTranscriber | None = None
+        self._turn_item_id: str | None = None
+        self._turn_start_ms = 0
+        self.configure(host.settings, None)
+
+    def configure(self, settings: SessionSettings, previous: SessionSettings | None) -> None:
+        """Apply (new) session settings: input format and turn detection."""
+        if previous is None or previous.input_codec is not settings.input_codec:
+            self._decoder = AudioDecoder(settings.input_codec)
+        if previous is None or previous.turn_detection != settings.turn_detection:
+            old = self._detector
+            self._detector = (
+                TurnDetector(
+                    self._host.engines.vad, settings.turn_detection, self.buffer.clock_ms, self._partial
+                )
+                if settings.turn_detection is not None
+                else None
+            )
+            if old is not None:
+                self._host.spawn(old.aclose(), name="close turn detector")
+
+    async def _partial(self) -> str | None:
+        return await self._utterance.partial() if self._utterance is not None else None
+
+    def _options(self) -> TranscriptionOptions:
+        return self._host.settings.transcription or TranscriptionOptions()
+
+    async def append(self, audio_b64: str) -> None:
+        """Handle ``input_audio_buffer.append``.
+
+        Raises:
+            ProtocolError: bad base64, oversized append, or a full buffer.
+        """
+        if len(audio_b64) // 4 * 3 > self._limits.max_append_audio_bytes:
+            raise ProtocolError(
+                f"Invalid 'audio': at most {self._limits.max_append_audio_bytes} bytes of audio per append, "
+                f"got about {len(audio_b64) // 4 * 3}.",
+                code="invalid_audio",
+                param="audio",
+            )
+        pcm = self._decoder.decode(decode_base64(audio_b64, "audio"))
+        self.buffer.append(pcm)
+        if self._detector is None:
+            if self._utterance is None:
+                self._utterance = UtteranceTranscriber(self._host.engines.stt, self._options())
+            self._utterance.feed(pcm)
+            return
+        if self._utterance is not None:
+            self._utterance.feed(pcm)
+        for decision in await self._detector.process(pcm, self.buffer.clock_ms):
+            if decision.type is TurnEventType.SPEECH_STARTED:
+                self._on_speech_started(decision.audio_ms)
+            elif decision.type is TurnEventType.SPEECH_STOPPED:
+                self._on_speech_stopped(decision.audio_ms)
+            else:
+                self._on_idle_timeout(decision.start_ms, decision.audio_ms)
+        if self._detector.state is SpeechState.IDLE:
+            self.buffer.keep_last(self._detector.settings.prefix_padding_ms)
+
+    def _on_speech_started(self, audio_ms: int) -> None:
+        self._turn_item_id = new_event_id("item_")
+        self._turn_start_ms = audio_ms
+        self._host.send(
+            beta.InputAudioBufferSpeechStartedEvent(audio_start_ms=audio_ms, item_id=self._turn_item_id)
+        )
+        if self._detector is not None and self._detector.settings.interrupt_response:
+            self._host.speech_started()
+        self._drop_utterance()
+        self._utterance = UtteranceTranscriber(self._host.engines.stt, self._options())
+        self._utterance.feed(self.buffer.since(audio_ms))
+
+    def _on_speech_stopped(self, audio_ms: int) -> None:
+        item_id = self._turn_item_id or new_event_id("item_")
+        self._host.send(beta.InputAudioBufferSpeechStoppedEvent(audio_end_ms=audio_ms, item_id=item_id))
+        self._commit(item_id, self._turn_start_ms)
+        self._turn_item_id = None
+        if self._detector is not None and self._detector.settings.create_response:
+            self._host.turn_ended()
+
+    def _on_idle_timeout(self, start_ms: int, end_ms: int) -> None:
+        item_id = new_event_id("item_")
+        self._host.send(
+            InputAudioBufferTimeoutTriggeredEvent(
+                audio_start_ms=start_ms, audio_end_ms=end_ms, item_id=item_id
+            )
+        )
+        self._commit(item_id, None)
+        self._host.turn_ended()
+
+    def commit(self) -> None:
+        """Handle ``input_audio_buffer.commit``.
+
+        Raises:
+            ProtocolError: less than ``min_commit_ms`` of audio (``input_audio_buffer_commit_empty``).
+        """
+        held = self.buffer.duration_ms
+        if held < self._limits.min_commit_ms or held == 0:
+            raise ProtocolError(
+                "Error committing input audio buffer: buffer too small. Expected at least "
+                f"{self._limits.min_commit_ms}ms of audio, but buffer only has {held:.2f}ms of audio.",
+                code="input_audio_buffer_commit_empty",
+            )
+        item_id = self._turn_item_id or new_event_id("item_")
+        self._turn_item_id = None
+        self._commit(item_id, None)
+        if self._detector is not None:
+            self._detector.reset(self.buffer.clock_ms)
+
+    def clear(self) -> None:
+        """Handle ``input_audio_buffer.clear``."""
+        self.buffer.clear()
+        self._turn_item_id = None
+        self._drop_utterance()
+        if self._detector is not None:
+            self._detector.reset(self.buffer.clock_ms)
+        self._host.send(beta.InputAudioBufferClearedEvent())
+
+    def last_turn_ended(self, clock_ms: int | None = None) -> None:
+        """A response finished: the idle timeout counts from now."""
+        if self._detector is not None:
+            self._detector.start_idle_clock(self.buffer.clock_ms if clock_ms is None else clock_ms)
+
+    def _drop_utterance(self) -> None:
+        if self._utterance is not None:
+            self._host.spawn(self._utterance.aclose(), name="drop utterance")
+            self._utterance = None
+
+    def _commit(self, item_id: str, from_ms: int | None) -> None:
+        host = self._host
+        audio = self.buffer.take(from_ms)
+        utterance = self._utterance
+        self._utterance = None
+        if utterance is None:
+            utterance = UtteranceTranscriber(host.engines.stt, self._options())
+            utterance.feed(audio)
+        previous = host.conversation.last_id
+        item = Item(
+            id=item_id,
+            kind=ItemKind.MESSAGE,
+            role="user",
+            content=[Part(PartKind.INPUT_AUDIO, transcript=None, audio=bytearray(audio))],
+        )
+        item.words = asyncio.get_running_loop().create_future()
+        host.send(beta.InputAudioBufferCommittedEvent(previous_item_id=previous, item_id=item_id))
+        try:
+            previous = host.conversation.add(item)
+        except ProtocolError:
+            item.words.set_result("")
+            raise
+        for event in host.shape.item_announced(item, previous):
+            host.send(event)
+        host.spawn(self._transcribe(item, utterance), name=f"transcribe {item_id}")
+
+    async def _transcribe(self, item: Item, utterance: UtteranceTranscriber) -> None:
+        """Finish the STT for ``item``; report it when transcription is on. Always resolves ``item.words``."""
+        assert item.words is not None
+        reporting = self._host.settings.transcription is not None
+        try:
+            transcript = await utterance.finish()
+        except asyncio.CancelledError:
+            if not item.words.done():
+                item.words.set_result("")
+            raise
+        except Exception as exc:  # an engine failure fails this transcription only
+            logger.warning("transcription of %s failed: %s", item.id, type(exc).__name__)
+            if not item.words.done():
+                item.words.set_result("")
+            if reporting:
+                self._host.send(
+                    beta.ConversationItemInputAudioTranscriptionFailedEvent(
+                        item_id=item.id,
+                        content_index=0,
+                        error=beta.TranscriptionError(
+                            type="transcription_error",
+                            code="audio_unintelligible",
+                            message="Transcription failed.",
+                        ),
+                    )
+                )
+            return
+        if not item.words.done():
+            item.words.set_result(transcript.text)
+        if not reporting:
+            return
+        item.content[0].transcript = transcript.text
+        usage = transcript.usage
+        tokens = usage.input_tokens if usage else 0
+        out_tokens = usage.output_tokens if usage else 0
+        self._host.send(
+            beta.ConversationItemInputAudioTranscriptionDeltaEvent(
+                item_id=item.id, content_index=0, delta=transcript.text
+            )
+        )
+        self._host.send(
+            beta.ConversationItemInputAudioTranscriptionCompletedEvent(
+                item_id=item.id,
+                content_index=0,
+                transcript=transcript.text,
+                usage=beta.TranscriptionUsage(
+                    type="tokens",
+                    input_tokens=tokens,
+                    output_tokens=out_tokens,
+                    total_tokens=tokens + out_tokens,
+                    input_token_details={"text_tokens": 0, "audio_tokens": tokens},
+                ),
+            )
+        )
+
+    async def aclose(self) -> None:
+        """Release the VAD and STT streams."""
+        if self._utterance is not None:
+            await self._utterance.aclose()
+            self._utterance = None
+        if self._detector is not None:
+            await self._detector.aclose()

@@ -1,0 +1,260 @@
+"""The conversation of one session: ordered items, their audio, and the LLM context they make.
+
+Items are kept shape-neutral (``Item``, ``Part``) and rendered per shape by ``voxpipe.server.shapes``.
+Audio is stored as PCM16 at 24 kHz whatever the session's formats, so truncation and retrieval work
+in milliseconds. A user audio item's words come from the STT; until they are known the item holds an
+``asyncio.Future`` that the response pipeline awaits when it builds the LLM context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from voxpipe.realtime import new_event_id
+from voxpipe.server.engines.types import FunctionCall, FunctionCallOutput, LLMItem, LLMMessage
+from voxpipe.server.session.errors import ProtocolError
+
+__all__ = ["BYTES_PER_MS", "Conversation", "Item", "ItemKind", "Part", "PartKind"]
+
+BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
+
+
+class ItemKind(enum.Enum):
+    """The protocol's item ``type``."""
+
+    MESSAGE = "message"
+    FUNCTION_CALL = "function_call"
+    FUNCTION_CALL_OUTPUT = "function_call_output"
+
+
+class PartKind(enum.Enum):
+    """Content part kinds, by their beta names (GA renames ``text``/``audio`` of the assistant)."""
+
+    INPUT_TEXT = "input_text"
+    INPUT_AUDIO = "input_audio"
+    TEXT = "text"
+    AUDIO = "audio"
+
+
+@dataclass(slots=True)
+class Part:
+    """One content part; ``audio`` is PCM16 24 kHz."""
+
+    kind: PartKind
+    text: str | None = None
+    transcript: str | None = None
+    audio: bytearray | None = None
+
+    @property
+    def audio_ms(self) -> int:
+        """Length of the audio in whole milliseconds (0 without audio)."""
+        return len(self.audio) // BYTES_PER_MS if self.audio is not None else 0
+
+
+@dataclass(slots=True)
+class Item:
+    """One conversation item (see the protocol reference, section 6)."""
+
+    id: str
+    kind: ItemKind
+    role: str | None = None
+    status: str = "completed"
+    content: list[Part] = field(default_factory=list)
+    call_id: str | None = None
+    name: str | None = None
+    arguments: str | None = None
+    output: str | None = None
+    words: asyncio.Future[str] | None = None
+    """For user audio: resolves to what the STT heard (used as LLM context)."""
+
+    async def llm_item(self) -> LLMItem | None:
+        """This item as LLM context, or None when it has nothing to say (an empty message)."""
+        if self.kind is ItemKind.FUNCTION_CALL:
+            return FunctionCall(self.call_id or "", self.name or "", self.arguments or "{}")
+        if self.kind is ItemKind.FUNCTION_CALL_OUTPUT:
+            return FunctionCallOutput(self.call_id or "", self.output or "")
+        texts = []
+        for part in self.content:
+            if part.kind is PartKind.INPUT_AUDIO and self.words is not None:
+                texts.append(await self.words)
+            else:
+                texts.append(part.text or part.transcript or "")
+        text = " ".join(t for t in texts if t)
+        if not text or self.role not in ("user", "assistant", "system"):
+            return None
+        return LLMMessage(self.role, text)  # type: ignore[arg-type]
+
+
+def item_from_wire(wire: dict[str, Any], param: str = "item") -> Item:
+    """Build an ``Item`` from a client's ``conversation.item.create`` item.
+
+    Raises:
+        ProtocolError: a kind or part that a client may not create, or a missing field.
+    """
+    kind_name = wire.get("type") or "message"
+    try:
+        kind = ItemKind(kind_name)
+    except ValueError:
+        raise ProtocolError(
+            f"Invalid value: {str(kind_name)[:64]!r}. Supported values are: 'message', 'function_call', "
+            "'function_call_output'.",
+            code="invalid_value",
+            param=f"{param}.type",
+        ) from None
+    item_id = wire.get("id") or new_event_id("item_")
+    item = Item(id=item_id, kind=kind, status="completed")
+    if kind is ItemKind.MESSAGE:
+        role = wire.get("role")
+        if role not in ("user", "assistant", "system"):
+            raise ProtocolError(
+                f"Missing or invalid parameter: '{param}.role'.", code="invalid_value", param=f"{param}.role"
+            )
+        item.role = role
+        for index, raw in enumerate(wire.get("content") or []):
+            item.content.append(_part_from_wire(raw, role, f"{param}.content[{index}]"))
+    elif kind is ItemKind.FUNCTION_CALL:
+        item.call_id = _required(wire, "call_id", param)
+        item.name = _required(wire, "name", param)
+        item.arguments = wire.get("arguments") or "{}"
+    else:
+        item.call_id = _required(wire, "call_id", param)
+        item.output = wire.get("output") or ""
+    return item
+
+
+def _required(wire: dict[str, Any], key: str, param: str) -> str:
+    value = wire.get(key)
+    if not isinstance(value, str) or not value:
+        raise ProtocolError(
+            f"Missing required parameter: '{param}.{key}'.",
+            code="missing_required_parameter",
+            param=f"{param}.{key}",
+        )
+    return value
+
+
+_ALLOWED_PARTS = {
+    "user": {"input_text": PartKind.INPUT_TEXT, "input_audio": PartKind.INPUT_AUDIO},
+    "system": {"input_text": PartKind.INPUT_TEXT},
+    "assistant": {"text": PartKind.TEXT, "output_text": PartKind.TEXT},
+}
+
+
+def _part_from_wire(raw: dict[str, Any], role: str, param: str) -> Part:
+    kind = _ALLOWED_PARTS[role].get(raw.get("type") or "")
+    if kind is None:
+        raise ProtocolError(
+            f"Invalid value: {str(raw.get('type'))[:64]!r}. A {role} message takes content of type "
+            + ", ".join(repr(name) for name in _ALLOWED_PARTS[role])
+            + ".",
+            code="invalid_value",
+            param=f"{param}.type",
+        )
+    return Part(kind=kind, text=raw.get("text"), transcript=raw.get("transcript"))
+
+
+class Conversation:
+    """The ordered items of the default conversation of one session.
+
+    Args:
+        max_items: creating more is refused with ``conversation_too_large``.
+    """
+
+    def __init__(self, max_items: int) -> None:
+        self.id = new_event_id("conv_")
+        self._order: list[str] = []
+        self._items: dict[str, Item] = {}
+        self._max_items = max_items
+        self._call_ids: set[str] = set()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @property
+    def last_id(self) -> str | None:
+        """Id of the last item, or None when empty."""
+        return self._order[-1] if self._order else None
+
+    def get(self, item_id: str) -> Item | None:
+        """The item with that id, or None."""
+        return self._items.get(item_id)
+
+    def items(self) -> list[Item]:
+        """All items, oldest first."""
+        return [self._items[item_id] for item_id in self._order]
+
+    def remember_call(self, call_id: str) -> None:
+        """Note a call id the model produced (also out of band), so its output can be created later."""
+        self._call_ids.add(call_id)
+
+    def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
+        """Insert ``item`` after ``previous_item_id`` (None appends, ``"root"`` inserts first).
+
+        Returns:
+            The id of the item now before it, or None if it is first.
+
+        Raises:
+            ProtocolError: unknown ``previous_item_id``, duplicate id, unknown call id, or too many items.
+        """
+        if len(self._order) >= self._max_items:
+            raise ProtocolError(
+                f"The conversation already holds {len(self._order)} items, the limit of this server. "
+                "Delete items before creating more.",
+                code="conversation_too_large",
+            )
+        if item.id in self._items:
+            raise ProtocolError(
+                f"Item with id '{item.id}' already exists.",
+                code="item_create_duplicate_item_id",
+                param="item.id",
+            )
+        if item.kind is ItemKind.FUNCTION_CALL_OUTPUT and item.call_id not in self._call_ids:
+            raise ProtocolError(
+                f"Tool call output for call_id '{str(item.call_id)[:64]}' has no matching function call.",
+                code="invalid_call_id",
+                param="item.call_id",
+            )
+        if previous_item_id is None:
+            position = len(self._order)
+        elif previous_item_id == "root":
+            position = 0
+        elif previous_item_id in self._items:
+            position = self._order.index(previous_item_id) + 1
+        else:
+            raise ProtocolError(
+                f"Previous item with id '{previous_item_id[:64]}' does not exist.",
+                code="item_create_invalid_previous_item_id",
+                param="previous_item_id",
+            )
+        if item.kind is ItemKind.FUNCTION_CALL and item.call_id:
+            self._call_ids.add(item.call_id)
+        self._order.insert(position, item.id)
+        self._items[item.id] = item
+        return self._order[position - 1] if position > 0 else None
+
+    def delete(self, item_id: str) -> None:
+        """Remove an item.
+
+        Raises:
+            ProtocolError: no such item.
+        """
+        if item_id not in self._items:
+            raise ProtocolError(
+                f"Item with item_id '{item_id[:64]}' not found.",
+                code="item_delete_invalid_item_id",
+                param="item_id",
+            )
+        del self._items[item_id]
+        self._order.remove(item_id)
+
+    async def llm_items(self) -> list[LLMItem]:
+        """The conversation as LLM context (waits for pending user transcripts)."""
+        result = []
+        for item in self.items():
+            llm_item = await item.llm_item()
+            if llm_item is not None:
+                result.append(llm_item)
+        return result

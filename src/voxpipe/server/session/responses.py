@@ -1,0 +1,397 @@
+"""One response: LLM stream -> sentences -> TTS stream -> audio deltas, as an owned, cancellable task.
+
+``ResponseRun.run`` sends ``response.created``, runs the generation in a child task it owns and always
+awaits, then sends the closing events and ``response.done`` whatever happened (completed, cancelled by
+the client or by barge-in, cut at ``max_output_tokens``, or failed in an engine). Cancelling is prompt:
+``cancel`` cancels the child task, which stops the LLM and TTS generators at their next ``await``
+(``aclosing`` closes them), and no delta is sent after that.
+
+Inside the generation the LLM and the TTS run side by side: text deltas go out at once (as transcript
+or text deltas), each finished sentence goes to a speaker task that streams its audio. The order of
+events follows the protocol reference, section 9.2 (audio) and 9.5 (function calls).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol, TypeVar
+
+from voxpipe.realtime import beta, new_event_id
+from voxpipe.realtime._base import ServerEventBase
+from voxpipe.realtime.beta.response import ContentPart
+from voxpipe.server.engines.registry import Engines
+from voxpipe.server.engines.types import LLMItem, LLMRequest, TextDelta, ToolCall, Usage
+from voxpipe.server.session.audio_codec import AudioEncoder
+from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind, item_from_wire
+from voxpipe.server.session.settings import ResponseRequest
+from voxpipe.server.session.state import ResponseState, check_move
+from voxpipe.server.shapes import ShapeOut, UsageCounts
+
+__all__ = ["ResponseHost", "ResponseRun"]
+
+logger = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+class ResponseHost(Protocol):
+    """What a response needs from its session."""
+
+    shape: ShapeOut
+    engines: Engines
+    conversation: Conversation
+
+    def send(self, event: ServerEventBase) -> None:
+        """Queue an event for the client, in order."""
+
+
+class _MessageOutput:
+    """The assistant message being produced: its item, its part and (for audio) its speaker."""
+
+    def __init__(self, item: Item, part: Part, index: int) -> None:
+        self.item = item
+        self.part = part
+        self.index = index
+        self.pending = ""
+        self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self.speaker: asyncio.Task[None] | None = None
+
+
+class ResponseRun:
+    """One response of a session (see the module docstring).
+
+    Args:
+        host: the session.
+        request: settings and options of this response.
+        on_finished: called once, after ``response.done`` was queued.
+    """
+
+    def __init__(
+        self, host: ResponseHost, request: ResponseRequest, on_finished: Callable[[ResponseRun], None]
+    ) -> None:
+        self.id = _new_id()
+        self.request = request
+        self._host = host
+        self._on_finished = on_finished
+        self._state = ResponseState.IN_PROGRESS
+        self._output: list[Item] = []
+        self._previous: dict[str, str | None] = {}
+        self._usage: Usage | None = None
+        self._cancel_reason: str | None = None
+        self._incomplete = False
+        self._error: dict[str, Any] | None = None
+        self._generator: asyncio.Task[None] | None = None
+        self._words = 0
+        self.done = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return f"ResponseRun({self.id}, {self._state.value})"
+
+    @property
+    def state(self) -> ResponseState:
+        """Current status."""
+        return self._state
+
+    def _set_state(self, new: ResponseState) -> None:
+        check_move(f"response {self.id}", self._state, new)
+        self._state = new
+
+    def cancel(self, reason: str) -> bool:
+        """Stop generating (``client_cancelled`` or ``turn_detected``); False if already ending."""
+        if self._cancel_reason is not None or self._state is not ResponseState.IN_PROGRESS:
+            return False
+        self._cancel_reason = reason
+        if self._generator is not None:
+            self._generator.cancel()
+        return True
+
+    async def run(self) -> None:
+        """Produce the whole response. Cancelling this task (session closing) still ends it cleanly."""
+        host = self._host
+        settings = self.request.settings
+        conversation_id = None if self.request.out_of_band else host.conversation.id
+        host.send(
+            host.shape.response_created(
+                response=self._render("in_progress", None, None, conversation_id, settings)
+            )
+        )
+        # The generator is a child this method owns and always awaits: its cancellation must not
+        # cancel us, because the closing events still have to be sent.
+        self._generator = asyncio.get_running_loop().create_task(
+            self._generate(), name=f"response {self.id} generate"
+        )
+        try:
+            if self._cancel_reason is not None:
+                self._generator.cancel()
+            await asyncio.wait({self._generator})
+        finally:
+            if not self._generator.done():
+                self._cancel_reason = self._cancel_reason or "client_cancelled"
+                self._generator.cancel()
+                await asyncio.wait({self._generator})
+            self._finish(conversation_id)
+
+    def _finish(self, conversation_id: str | None) -> None:
+        assert self._generator is not None
+        details: dict[str, Any] | None = None
+        if self._generator.cancelled():
+            status = ResponseState.CANCELLED
+            details = {"type": "cancelled", "reason": self._cancel_reason or "client_cancelled"}
+        elif self._generator.exception() is not None:
+            exc = self._generator.exception()
+            logger.error("response %s failed: %s", self.id, type(exc).__name__, exc_info=exc)
+            status = ResponseState.FAILED
+            details = {
+                "type": "failed",
+                "error": {"type": "server_error", "code": "engine_error", "message": "The engine failed."},
+            }
+        elif self._incomplete:
+            status = ResponseState.INCOMPLETE
+            details = {"type": "incomplete", "reason": "max_output_tokens"}
+        else:
+            status = ResponseState.COMPLETED
+        item_status = "completed" if status is ResponseState.COMPLETED else "incomplete"
+        for item in self._output:
+            if item.status == "in_progress":
+                self._close_item(item, item_status)
+        self._set_state(status)
+        host = self._host
+        host.send(
+            host.shape.response_done(
+                response=self._render(
+                    status.value, details, self._counts(), conversation_id, self.request.settings
+                )
+            )
+        )
+        host.send(
+            beta.RateLimitsUpdatedEvent(
+                rate_limits=[
+                    beta.RateLimit(name="tokens", limit=1_000_000, remaining=1_000_000, reset_seconds=0.0)
+                ]
+            )
+        )
+        self.done.set()
+        self._on_finished(self)
+
+    def _render(
+        self, status: str, details: Any, usage: UsageCounts | None, conversation_id: str | None, settings: Any
+    ) -> Any:
+        return self._host.shape.response(
+            response_id=self.id,
+            status=status,
+            status_details=details,
+            output=self._output,
+            usage=usage,
+            conversation_id=conversation_id,
+            settings=settings,
+            metadata=dict(self.request.metadata) if self.request.metadata is not None else None,
+        )
+
+    def _counts(self) -> UsageCounts:
+        usage = self._usage or Usage(0, self._words)
+        audio_ms = sum(part.audio_ms for item in self._output for part in item.content)
+        return UsageCounts(
+            input_text=usage.input_tokens,
+            cached=usage.cached_tokens,
+            output_text=usage.output_tokens,
+            output_audio=audio_ms // 50,
+        )
+
+    async def _context(self) -> list[LLMItem]:
+        if self.request.input_items is None:
+            return await self._host.conversation.llm_items()
+        items: list[LLMItem] = []
+        for index, wire in enumerate(self.request.input_items):
+            if wire.get("type") == "item_reference":
+                item = self._host.conversation.get(str(wire.get("id")))
+            else:
+                item = item_from_wire(wire, f"response.input[{index}]")
+            llm_item = await item.llm_item() if item is not None else None
+            if llm_item is not None:
+                items.append(llm_item)
+        return items
+
+    async def _generate(self) -> None:
+        settings = self.request.settings
+        request = LLMRequest(
+            instructions=settings.instructions,
+            messages=await self._context(),
+            tools=settings.tools,
+            tool_choice=settings.tool_choice,
+            temperature=settings.temperature,
+            max_output_tokens=settings.max_output_tokens,
+        )
+        message: _MessageOutput | None = None
+        async with asyncio.TaskGroup() as group, _closing(self._host.engines.llm.stream(request)) as chunks:
+            async for chunk in chunks:
+                if isinstance(chunk, TextDelta):
+                    if message is None:
+                        message = self._open_message(group)
+                    self._on_text(message, chunk.text)
+                    if settings.max_output_tokens is not None and self._words >= settings.max_output_tokens:
+                        self._incomplete = True
+                        break
+                elif isinstance(chunk, ToolCall):
+                    if message is not None:
+                        await self._close_message(message)
+                        message = None
+                    self._on_tool_call(chunk)
+                elif isinstance(chunk, Usage):
+                    self._usage = chunk
+            if message is not None:
+                await self._close_message(message)
+
+    def _add_output(self, item: Item) -> int:
+        index = len(self._output)
+        self._output.append(item)
+        host = self._host
+        previous = None
+        if not self.request.out_of_band:
+            previous = host.conversation.add(item)
+        self._previous[item.id] = previous
+        host.send(
+            host.shape.output_item_added(response_id=self.id, output_index=index, item=host.shape.item(item))
+        )
+        if not self.request.out_of_band:
+            for event in host.shape.item_announced(item, previous):
+                host.send(event)
+        return index
+
+    def _open_message(self, group: asyncio.TaskGroup) -> _MessageOutput:
+        audio = self.request.settings.audio_output
+        item = Item(id=_new_id("item_"), kind=ItemKind.MESSAGE, role="assistant", status="in_progress")
+        index = self._add_output(item)
+        part = (
+            Part(PartKind.AUDIO, transcript="", audio=bytearray()) if audio else Part(PartKind.TEXT, text="")
+        )
+        item.content.append(part)
+        message = _MessageOutput(item, part, index)
+        self._host.send(
+            beta.ResponseContentPartAddedEvent(
+                response_id=self.id, item_id=item.id, output_index=index, content_index=0, part=_part(part)
+            )
+        )
+        if audio:
+            message.speaker = group.create_task(self._speak(message), name=f"response {self.id} speaker")
+        return message
+
+    def _on_text(self, message: _MessageOutput, text: str) -> None:
+        self._words += 1
+        shape, part = self._host.shape, message.part
+        ids = {
+            "response_id": self.id,
+            "item_id": message.item.id,
+            "output_index": message.index,
+            "content_index": 0,
+        }
+        if part.kind is PartKind.TEXT:
+            part.text = (part.text or "") + text
+            self._host.send(shape.text_delta(delta=text, **ids))
+            return
+        part.transcript = (part.transcript or "") + text
+        self._host.send(shape.transcript_delta(delta=text, **ids))
+        message.pending += text
+        *complete, message.pending = _SENTENCE_END.split(message.pending)
+        for sentence in complete:
+            if sentence.strip():
+                message.sentences.put_nowait(sentence)
+
+    async def _speak(self, message: _MessageOutput) -> None:
+        settings = self.request.settings
+        tts = self._host.engines.tts
+        encoder = AudioEncoder(tts.sample_rate, settings.output_codec)
+        shape, part = self._host.shape, message.part
+        ids = {
+            "response_id": self.id,
+            "item_id": message.item.id,
+            "output_index": message.index,
+            "content_index": 0,
+        }
+        while (sentence := await message.sentences.get()) is not None:
+            async with _closing(tts.stream(sentence, settings.voice, settings.speed)) as chunks:
+                async for pcm in chunks:
+                    self._send_audio(encoder.encode(pcm), part, shape, ids)
+        self._send_audio(encoder.flush(), part, shape, ids)
+
+    def _send_audio(
+        self, encoded: tuple[bytes, bytes], part: Part, shape: ShapeOut, ids: dict[str, Any]
+    ) -> None:
+        wire, pcm24k = encoded
+        if part.audio is not None:
+            part.audio += pcm24k
+        if wire:
+            self._host.send(shape.audio_delta(delta=base64.b64encode(wire).decode("ascii"), **ids))
+
+    async def _close_message(self, message: _MessageOutput) -> None:
+        if message.speaker is not None:
+            if message.pending.strip():
+                message.sentences.put_nowait(message.pending)
+            message.sentences.put_nowait(None)
+            await message.speaker
+        self._close_item(message.item, "completed")
+
+    def _close_item(self, item: Item, status: str) -> None:
+        """Send the done events of an output item (also after a cancel, with status ``incomplete``)."""
+        host, shape = self._host, self._host.shape
+        index = self._output.index(item)
+        item.status = status
+        if item.kind is ItemKind.MESSAGE and item.content:
+            part = item.content[0]
+            ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "content_index": 0}
+            if part.kind is PartKind.AUDIO:
+                host.send(shape.audio_done(**ids))
+                host.send(shape.transcript_done(transcript=part.transcript or "", **ids))
+            else:
+                host.send(shape.text_done(text=part.text or "", **ids))
+            host.send(beta.ResponseContentPartDoneEvent(part=_part(part), **ids))
+        if not self.request.out_of_band:
+            for event in shape.item_done(item, self._previous.get(item.id)):
+                host.send(event)
+        host.send(shape.output_item_done(response_id=self.id, output_index=index, item=shape.item(item)))
+
+    def _on_tool_call(self, call: ToolCall) -> None:
+        item = Item(
+            id=_new_id("item_"),
+            kind=ItemKind.FUNCTION_CALL,
+            status="in_progress",
+            call_id=call.call_id,
+            name=call.name,
+            arguments="",
+        )
+        self._host.conversation.remember_call(call.call_id)
+        index = self._add_output(item)
+        ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "call_id": call.call_id}
+        self._host.send(beta.ResponseFunctionCallArgumentsDeltaEvent(delta=call.arguments, **ids))
+        self._host.send(
+            beta.ResponseFunctionCallArgumentsDoneEvent(arguments=call.arguments, name=call.name, **ids)
+        )
+        item.arguments = call.arguments
+        self._close_item(item, "completed")
+
+
+@contextlib.asynccontextmanager
+async def _closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
+    """Close an engine's async generator when leaving early (cancel, max tokens), like ``aclosing``."""
+    try:
+        yield iterator
+    finally:
+        aclose = getattr(iterator, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _part(part: Part) -> ContentPart:
+    if part.kind is PartKind.AUDIO:
+        return ContentPart(type="audio", transcript=part.transcript or "")
+    return ContentPart(type="text", text=part.text or "")
+
+
+def _new_id(prefix: str = "resp_") -> str:
+    return new_event_id(prefix)

@@ -1,0 +1,418 @@
+"""One realtime session per WebSocket: reads client events, answers them, owns every task it starts.
+
+``RealtimeSession.run`` is the whole life of a connection: it sends ``session.created``, then reads
+events until the client leaves or the session expires. Each event is parsed strictly with the protocol
+models and handed to its handler through a table keyed by ``type``; a handler's ``ProtocolError`` (and
+any parse error) becomes one ``error`` event and the session goes on. Everything sent goes through one
+queue drained by one writer task, so events leave in the order they were made.
+
+Tasks: the writer, the expiry timer, responses, transcriptions: all live in one ``asyncio.TaskGroup``
+owned by ``run``; when the reader stops they are cancelled and awaited before ``run`` returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from voxpipe.realtime import (
+    EventParseError,
+    EventValidationError,
+    Shape,
+    beta,
+    new_event_id,
+    parse_client_event,
+    serialize_event,
+)
+from voxpipe.realtime._base import EventBase, ServerEventBase
+from voxpipe.server.config import ServerConfig
+from voxpipe.server.engines.registry import Engines
+from voxpipe.server.response_config import response_request
+from voxpipe.server.session.audio_input import AudioInput
+from voxpipe.server.session.conversation import Conversation, ItemKind, PartKind, item_from_wire
+from voxpipe.server.session.errors import ProtocolError
+from voxpipe.server.session.responses import ResponseRun
+from voxpipe.server.session.settings import ResponseRequest, SessionSettings
+from voxpipe.server.session.state import SessionState, check_move
+from voxpipe.server.session_config import apply_update, default_session, derive_settings
+from voxpipe.server.shapes import ShapeOut, shape_out
+
+__all__ = ["CloseRequest", "RealtimeSession", "Transport"]
+
+logger = logging.getLogger(__name__)
+
+
+class Transport(Protocol):
+    """The WebSocket as the session sees it (the app adapts Starlette's)."""
+
+    async def receive(self) -> str | bytes | None:
+        """The next message, or None once the client is gone."""
+
+    async def send_text(self, text: str) -> None:
+        """Send one text frame."""
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close the connection."""
+
+
+@dataclass(frozen=True, slots=True)
+class CloseRequest:
+    """Queued after the last event when the server ends the session."""
+
+    code: int
+    reason: str
+
+
+class RealtimeSession:
+    """See the module docstring.
+
+    Args:
+        shape: ``"beta"`` or ``"ga"``.
+        engines: the process's engines (shared by every session).
+        config: server settings and limits.
+        model: the model named in the URL.
+        initial_update: a session config to apply before ``session.created`` (from an ephemeral key).
+    """
+
+    def __init__(
+        self,
+        *,
+        shape: Shape,
+        engines: Engines,
+        config: ServerConfig,
+        model: str,
+        initial_update: dict[str, Any] | None = None,
+    ) -> None:
+        self.shape_name: Shape = shape
+        self.shape: ShapeOut = shape_out(shape)
+        self.engines = engines
+        self._config = config
+        self._limits = config.limits
+        self.id = new_event_id("sess_")
+        self.conversation = Conversation(config.limits.max_items)
+        self._started = time.time()
+        self._session = default_session(
+            shape,
+            session_id=self.id,
+            model=model,
+            expires_at=int(self._started + config.limits.max_session_s),
+            instructions=config.instructions,
+        )
+        self.settings: SessionSettings = derive_settings(shape, self._session)
+        if initial_update:
+            self._session, self.settings = apply_update(shape, self._session, initial_update)
+        self._state = SessionState.OPEN
+        self._outbox: asyncio.Queue[str | CloseRequest | None] = asyncio.Queue()
+        self._group: asyncio.TaskGroup | None = None
+        self._children: set[asyncio.Task[None]] = set()
+        self._active: ResponseRun | None = None
+        self._runs: dict[str, ResponseRun] = {}
+        self.audio = AudioInput(self, config.limits)
+        self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
+            "session.update": self._on_session_update,
+            "input_audio_buffer.append": self._on_append,
+            "input_audio_buffer.commit": self._on_commit,
+            "input_audio_buffer.clear": self._on_clear,
+            "conversation.item.create": self._on_item_create,
+            "conversation.item.retrieve": self._on_item_retrieve,
+            "conversation.item.truncate": self._on_item_truncate,
+            "conversation.item.delete": self._on_item_delete,
+            "response.create": self._on_response_create,
+            "response.cancel": self._on_response_cancel,
+            "output_audio_buffer.clear": self._on_webrtc_only,
+            "transcription_session.update": self._on_transcription_update,
+        }
+
+    def __repr__(self) -> str:
+        return f"RealtimeSession({self.id}, {self.shape_name}, {self._state.value})"
+
+    def _set_state(self, new: SessionState) -> None:
+        check_move(f"session {self.id}", self._state, new)
+        self._state = new
+
+    # -- host interface used by AudioInput and ResponseRun ------------------------------------------------
+
+    def send(self, event: ServerEventBase) -> None:
+        """Queue an event for the client (dropped once the session is closing)."""
+        if self._state is SessionState.OPEN:
+            self._outbox.put_nowait(serialize_event(event))
+
+    def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        """Start a task owned by this session's task group (cancelled and awaited when it ends)."""
+        if self._group is None:
+            coro.close()
+            return
+        task = self._group.create_task(coro, name=f"{self.id} {name}")
+        self._children.add(task)
+        task.add_done_callback(self._children.discard)
+
+    def speech_started(self) -> None:
+        """Barge-in: cancel the default-conversation response, if one is running."""
+        if self._active is not None:
+            self._active.cancel("turn_detected")
+
+    def turn_ended(self) -> None:
+        """Turn detection wants a response for the turn just committed."""
+        self._start_response(ResponseRequest(settings=self.settings))
+
+    # -- life cycle ---------------------------------------------------------------------------------------
+
+    async def run(self, transport: Transport) -> None:
+        """Serve the connection until the client leaves or the session expires; cancel-safe."""
+        logger.info("session %s opened (%s, model %s)", self.id, self.shape_name, self._session.get("model"))
+        self.send(self.shape.session_created(session=self.shape.session_model(**self._session)))
+        try:
+            async with asyncio.TaskGroup() as group:
+                self._group = group
+                writer = group.create_task(self._write(transport), name=f"{self.id} writer")
+                expiry = group.create_task(self._expire(), name=f"{self.id} expiry")
+                try:
+                    await self._read(transport)
+                finally:
+                    self._set_state(SessionState.CLOSING)
+                    expiry.cancel()
+                    for task in list(self._children):
+                        task.cancel()
+                    self._outbox.put_nowait(None)
+                    del writer  # ends on the None just queued; the group awaits it
+        finally:
+            self._group = None
+            await self.audio.aclose()
+            self._set_state(SessionState.CLOSED)
+            logger.info("session %s closed after %.1f s", self.id, time.time() - self._started)
+
+    async def _read(self, transport: Transport) -> None:
+        while (message := await transport.receive()) is not None:
+            await self.handle_message(message)
+
+    async def _write(self, transport: Transport) -> None:
+        """Send queued events in order; after a failed send, drain the queue quietly until the end."""
+        broken = False
+        while (item := await self._outbox.get()) is not None:
+            if broken:
+                continue
+            try:
+                if isinstance(item, CloseRequest):
+                    await transport.close(item.code, item.reason)
+                    broken = True
+                else:
+                    await transport.send_text(item)
+            except Exception as exc:  # the peer is gone; the reader will see it and end the session
+                logger.debug("session %s: send failed (%s)", self.id, type(exc).__name__)
+                broken = True
+
+    async def _expire(self) -> None:
+        await asyncio.sleep(max(0.0, self._started + self._limits.max_session_s - time.time()))
+        seconds = self._limits.max_session_s
+        span = f"{seconds / 60:g} minutes" if seconds >= 60 else f"{seconds:g} seconds"
+        logger.info("session %s expired after %s", self.id, span)
+        self._send_error(
+            ProtocolError(f"Your session hit the maximum duration of {span}.", code="session_expired"), None
+        )
+        for run in list(self._runs.values()):
+            run.cancel("client_cancelled")
+        self._outbox.put_nowait(CloseRequest(1001, f"Your session hit the maximum duration of {span}."))
+
+    # -- dispatch -----------------------------------------------------------------------------------------
+
+    async def handle_message(self, message: str | bytes) -> None:
+        """Parse and handle one WebSocket message; every failure becomes an ``error`` event."""
+        if not isinstance(message, str):
+            self._send_error(
+                ProtocolError(
+                    "Expected a text WebSocket message; binary frames are not supported.",
+                    code="invalid_event",
+                ),
+                None,
+            )
+            return
+        if len(message) > self._limits.max_message_bytes:
+            self._send_error(
+                ProtocolError(
+                    f"The event is {len(message)} bytes; this server accepts at most "
+                    f"{self._limits.max_message_bytes} bytes per event.",
+                    code="message_too_large",
+                ),
+                None,
+            )
+            return
+        try:
+            event: EventBase = parse_client_event(message, shape=self.shape_name, strict=True)
+        except EventValidationError as exc:
+            self._send_error(ProtocolError(exc.message, code=exc.code, param=exc.param), exc.event_id)
+            return
+        except EventParseError as exc:
+            message_text = (
+                "Invalid event: failed to parse JSON value." if exc.code == "invalid_json" else exc.message
+            )
+            self._send_error(ProtocolError(message_text, code=exc.code), None)
+            return
+        event_id = getattr(event, "event_id", None)
+        try:
+            await self._handlers[event.type](event)
+        except ProtocolError as exc:
+            self._send_error(exc, event_id)
+        except Exception as exc:  # a bug must not end the session: report it as a server error
+            logger.exception("session %s: %s handler failed", self.id, event.type)
+            self._send_error(
+                ProtocolError(
+                    f"The server failed to handle {event.type}: {type(exc).__name__}.",
+                    code="server_error",
+                    error_type="server_error",
+                ),
+                event_id,
+            )
+
+    def _send_error(self, error: ProtocolError, event_id: str | None) -> None:
+        logger.debug("session %s: error %s (param %s)", self.id, error.code, error.param)
+        self.send(
+            beta.ErrorEvent(
+                error=beta.ErrorDetail(
+                    type=error.error_type,
+                    code=error.code,
+                    message=error.message,
+                    param=error.param,
+                    event_id=event_id,
+                )
+            )
+        )
+
+    # -- handlers -----------------------------------------------------------------------------------------
+
+    async def _on_session_update(self, event: Any) -> None:
+        previous = self.settings
+        self._session, self.settings = apply_update(self.shape_name, self._session, event.session.to_dict())
+        self.audio.configure(self.settings, previous)
+        self.send(self.shape.session_updated(session=self.shape.session_model(**self._session)))
+
+    async def _on_append(self, event: Any) -> None:
+        await self.audio.append(event.audio)
+
+    async def _on_commit(self, event: Any) -> None:
+        self.audio.commit()
+
+    async def _on_clear(self, event: Any) -> None:
+        self.audio.clear()
+
+    async def _on_item_create(self, event: Any) -> None:
+        item = item_from_wire(event.item.to_dict())
+        previous_id = event.previous_item_id if "previous_item_id" in event.model_fields_set else None
+        previous = self.conversation.add(item, previous_id)
+        for announcement in self.shape.item_announced(item, previous):
+            self.send(announcement)
+
+    async def _on_item_retrieve(self, event: Any) -> None:
+        item = self.conversation.get(event.item_id)
+        if item is None:
+            raise ProtocolError(
+                f"Item with item_id '{event.item_id[:64]}' not found.",
+                code="item_retrieve_invalid_item_id",
+                param="item_id",
+            )
+        codec = self.settings.input_codec if item.role == "user" else self.settings.output_codec
+        self.send(self.shape.item_retrieved(item=self.shape.item(item, audio_codec=codec)))
+
+    async def _on_item_truncate(self, event: Any) -> None:
+        item = self.conversation.get(event.item_id)
+        if item is None:
+            raise ProtocolError(
+                f"Item with item_id '{event.item_id[:64]}' not found.",
+                code="item_truncate_invalid_item_id",
+                param="item_id",
+            )
+        if item.kind is not ItemKind.MESSAGE or item.role != "assistant" or not item.content:
+            raise ProtocolError(
+                "Only model output audio messages can be truncated", code="invalid_value", param="item_id"
+            )
+        if (
+            not 0 <= event.content_index < len(item.content)
+            or item.content[event.content_index].kind is not PartKind.AUDIO
+        ):
+            raise ProtocolError(
+                f"Content index {event.content_index} is not an audio part of item '{item.id}'.",
+                code="item_truncate_invalid_content_index",
+                param="content_index",
+            )
+        if event.audio_end_ms < 0:
+            raise ProtocolError(
+                "Invalid 'audio_end_ms': integer below minimum value. Expected a value >= 0.",
+                code="integer_below_min_value",
+                param="audio_end_ms",
+            )
+        part = item.content[event.content_index]
+        if event.audio_end_ms > part.audio_ms:
+            raise ProtocolError(
+                f"Audio content of {part.audio_ms}ms is already shorter than {event.audio_end_ms}ms",
+                code=None,
+                param="audio_end_ms",
+            )
+        if part.audio is not None:
+            del part.audio[event.audio_end_ms * 48 :]
+        part.transcript = ""
+        self.send(
+            beta.ConversationItemTruncatedEvent(
+                item_id=item.id, content_index=event.content_index, audio_end_ms=event.audio_end_ms
+            )
+        )
+
+    async def _on_item_delete(self, event: Any) -> None:
+        self.conversation.delete(event.item_id)
+        self.send(beta.ConversationItemDeletedEvent(item_id=event.item_id))
+
+    async def _on_response_create(self, event: Any) -> None:
+        overrides = event.response.to_dict() if event.response is not None else None
+        request = response_request(self.shape_name, self.settings, overrides)
+        if not request.out_of_band and self._active is not None:
+            raise ProtocolError(
+                f"Conversation already has an active response in progress: {self._active.id}. Wait until the "
+                "response is finished before creating a new one.",
+                code="conversation_already_has_active_response",
+            )
+        self._start_response(request)
+
+    async def _on_response_cancel(self, event: Any) -> None:
+        target = self._runs.get(event.response_id) if event.response_id else self._active
+        if target is None or not target.cancel("client_cancelled"):
+            raise ProtocolError(
+                "Cancellation failed: no active response found", code="response_cancel_not_active"
+            )
+
+    async def _on_webrtc_only(self, event: Any) -> None:
+        raise ProtocolError(
+            f"{event.type} is only available on WebRTC and SIP connections, not on WebSocket.",
+            code="unsupported_transport",
+            param="type",
+        )
+
+    async def _on_transcription_update(self, event: Any) -> None:
+        raise ProtocolError(
+            "transcription_session.update is only valid in transcription sessions, not in realtime ones.",
+            code="invalid_value",
+            param="type",
+        )
+
+    # -- responses ----------------------------------------------------------------------------------------
+
+    def _start_response(self, request: ResponseRequest) -> None:
+        previous = None if request.out_of_band else self._active
+        run = ResponseRun(self, request, self._response_finished)
+        self._runs[run.id] = run
+        if not request.out_of_band:
+            self._active = run
+        self.spawn(self._run_after(run, previous), name=f"response {run.id}")
+
+    async def _run_after(self, run: ResponseRun, previous: ResponseRun | None) -> None:
+        """Run ``run`` once ``previous`` (a response still finishing in the same conversation) is done."""
+        if previous is not None:
+            await previous.done.wait()
+        await run.run()
+
+    def _response_finished(self, run: ResponseRun) -> None:
+        self._runs.pop(run.id, None)
+        if self._active is run:
+            self._active = None
+            self.audio.last_turn_ended()

@@ -1,0 +1,60 @@
+"""Transcribing one user utterance while it is spoken, and reporting it when asked to.
+
+The STT runs for every user audio item, whether or not the client asked for
+``input_audio_transcription``: the LLM needs the words (the real model hears the audio; this cascade
+reads the transcript). The ``conversation.item.input_audio_transcription.*`` events are only sent when
+transcription is on, as OpenAI does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from voxpipe.audio import StreamResampler
+from voxpipe.server.engines.base import STTEngine, STTStream
+from voxpipe.server.engines.types import Transcript, TranscriptionOptions
+
+__all__ = ["UtteranceTranscriber"]
+
+logger = logging.getLogger(__name__)
+
+
+class UtteranceTranscriber:
+    """Feeds one utterance (PCM16 24 kHz) to an STT stream at the engine's rate."""
+
+    def __init__(self, engine: STTEngine, options: TranscriptionOptions) -> None:
+        self._stream: STTStream = engine.create_stream(options)
+        rate = self._stream.sample_rate
+        self._resampler = StreamResampler(24000, rate, quality="QQ") if rate != 24000 else None
+
+    def feed(self, pcm24k: bytes) -> None:
+        """Add audio (cheap; the engine may work on it in the background)."""
+        pcm = self._resampler.process(pcm24k) if self._resampler is not None else pcm24k
+        if pcm:
+            self._stream.feed(pcm)
+
+    async def partial(self) -> str | None:
+        """Interim words, if the engine has them."""
+        return await self._stream.partial()
+
+    async def finish(self) -> Transcript:
+        """The transcript of everything fed; closes the stream."""
+        try:
+            if self._resampler is not None:
+                tail = self._resampler.flush()
+                if tail:
+                    self._stream.feed(tail)
+            return await self._stream.finish()
+        finally:
+            await self._stream.aclose()
+
+    async def aclose(self) -> None:
+        """Drop the utterance without transcribing it."""
+        await self._stream.aclose()
+
+
+async def settle(future: asyncio.Future[str], text: str) -> None:
+    """Resolve a words future unless it was already resolved or cancelled."""
+    if not future.done():
+        future.set_result(text)

@@ -1,0 +1,165 @@
+"""Turn detection: server VAD, semantic VAD and the GA idle timeout, on the session's audio clock.
+
+Server VAD is the VAD engine with the session's ``threshold``, ``prefix_padding_ms`` and
+``silence_duration_ms``.
+
+Semantic VAD is a documented heuristic on top of the same VAD, not a model:
+
+* the VAD's silence window comes from ``eagerness``: ``high`` 250 ms, ``medium``/``auto`` 500 ms,
+  ``low`` 1000 ms (threshold 0.5, prefix padding 300 ms);
+* when that silence has passed, the words heard so far (the STT stream's ``partial``) are checked: if
+  they end like a sentence (``.``, ``?`` or ``!``) or the STT has no partials, the turn ends there;
+* otherwise the turn is held open (``SpeechState.ENDING``) for three times the window in all (so
+  750 / 1500 / 3000 ms of silence), never more than OpenAI's maximum waits (2 / 4 / 8 s); speech in that
+  time continues the same turn without a second ``speech_started``.
+
+Idle timeout (GA ``idle_timeout_ms``): once a response has finished, that much audio clock with no speech
+triggers ``input_audio_buffer.timeout_triggered`` (the session then commits and responds).
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from voxpipe.audio import StreamResampler
+from voxpipe.server.engines.base import VADEngine, VADStream
+from voxpipe.server.engines.types import VADConfig, VADEventType
+from voxpipe.server.session.settings import TurnDetectionKind, TurnDetectionSettings
+from voxpipe.server.session.state import SpeechState, check_move
+
+__all__ = ["TurnDetector", "TurnEvent", "TurnEventType"]
+
+_EAGERNESS_MS = {"high": 250, "medium": 500, "auto": 500, "low": 1000}
+_MAX_WAIT_MS = {"high": 2000, "medium": 4000, "auto": 4000, "low": 8000}
+_SENTENCE_END = re.compile(r"[.?!][\"')\]]*\s*$")
+
+
+class TurnEventType(enum.Enum):
+    """What the detector decided."""
+
+    SPEECH_STARTED = "speech_started"
+    SPEECH_STOPPED = "speech_stopped"
+    IDLE_TIMEOUT = "idle_timeout"
+
+
+@dataclass(frozen=True, slots=True)
+class TurnEvent:
+    """A decision, at clock time ``audio_ms`` (for a timeout: ``start_ms`` is where the idle time began)."""
+
+    type: TurnEventType
+    audio_ms: int
+    start_ms: int = 0
+
+
+class TurnDetector:
+    """Runs one session's VAD stream and applies the turn rules of the module docstring.
+
+    Args:
+        engine: the VAD engine (its stream runs at the engine's rate; the detector resamples).
+        settings: the session's turn detection.
+        clock_ms: the session clock now (the VAD's own clock starts at 0 here).
+        partial: returns the words heard so far in this turn, or None (semantic VAD only).
+    """
+
+    def __init__(
+        self,
+        engine: VADEngine,
+        settings: TurnDetectionSettings,
+        clock_ms: int,
+        partial: Callable[[], Awaitable[str | None]],
+    ) -> None:
+        self.settings = settings
+        semantic = settings.kind is TurnDetectionKind.SEMANTIC_VAD
+        window = _EAGERNESS_MS.get(settings.eagerness, 500) if semantic else settings.silence_duration_ms
+        self._semantic = semantic
+        self._hold_ms = min(window * 2, _MAX_WAIT_MS.get(settings.eagerness, 4000) - window)
+        config = VADConfig(
+            threshold=0.5 if semantic else settings.threshold,
+            prefix_padding_ms=300 if semantic else settings.prefix_padding_ms,
+            silence_duration_ms=window,
+        )
+        self._stream: VADStream = engine.create_stream(config)
+        rate = self._stream.sample_rate
+        self._resampler = StreamResampler(24000, rate, quality="QQ") if rate != 24000 else None
+        self._base_ms = clock_ms
+        self._partial = partial
+        self._state = SpeechState.IDLE
+        self._stop_ms = 0
+        self._deadline_ms: int | None = None
+        self._idle_from_ms: int | None = None
+
+    @property
+    def state(self) -> SpeechState:
+        """Current speech state."""
+        return self._state
+
+    def _set_state(self, new: SpeechState) -> None:
+        check_move("turn detector", self._state, new)
+        self._state = new
+
+    def start_idle_clock(self, clock_ms: int) -> None:
+        """A response finished at clock time ``clock_ms``: idle time counts from here."""
+        if self.settings.idle_timeout_ms is not None:
+            self._idle_from_ms = clock_ms
+
+    async def process(self, pcm24k: bytes, clock_ms: int) -> list[TurnEvent]:
+        """Feed appended audio; ``clock_ms`` is the clock after it. Returns the decisions, in order."""
+        pcm = self._resampler.process(pcm24k) if self._resampler is not None else pcm24k
+        decisions: list[TurnEvent] = []
+        for event in self._stream.process(pcm):
+            at = self._base_ms + event.audio_ms
+            if event.type is VADEventType.SPEECH_STARTED:
+                self._idle_from_ms = None
+                if self._state is SpeechState.ENDING:
+                    self._set_state(SpeechState.SPEAKING)  # the same turn goes on
+                    self._deadline_ms = None
+                elif self._state is SpeechState.IDLE:
+                    self._set_state(SpeechState.SPEAKING)
+                    decisions.append(TurnEvent(TurnEventType.SPEECH_STARTED, at))
+            elif self._state is SpeechState.SPEAKING:
+                self._stop_ms = at
+                if self._semantic and not await self._sounds_finished():
+                    self._set_state(SpeechState.ENDING)
+                    self._deadline_ms = at + self._window_ms() + self._hold_ms
+                else:
+                    self._set_state(SpeechState.IDLE)
+                    decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, at))
+        if (
+            self._state is SpeechState.ENDING
+            and self._deadline_ms is not None
+            and clock_ms >= self._deadline_ms
+        ):
+            self._set_state(SpeechState.IDLE)
+            self._deadline_ms = None
+            decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, self._stop_ms))
+        timeout = self.settings.idle_timeout_ms
+        if (
+            timeout is not None
+            and self._idle_from_ms is not None
+            and self._state is SpeechState.IDLE
+            and clock_ms - self._idle_from_ms >= timeout
+        ):
+            decisions.append(TurnEvent(TurnEventType.IDLE_TIMEOUT, clock_ms, start_ms=self._idle_from_ms))
+            self._idle_from_ms = None
+        return decisions
+
+    def _window_ms(self) -> int:
+        return _EAGERNESS_MS.get(self.settings.eagerness, 500)
+
+    async def _sounds_finished(self) -> bool:
+        words = await self._partial()
+        return words is None or not words.strip() or bool(_SENTENCE_END.search(words))
+
+    def reset(self, clock_ms: int) -> None:
+        """Forget the current turn (after a manual commit or clear); the VAD restarts at ``clock_ms``."""
+        self._stream.reset()
+        self._base_ms = clock_ms
+        self._state = SpeechState.IDLE
+        self._deadline_ms = None
+
+    async def aclose(self) -> None:
+        """Give the VAD stream back."""
+        await self._stream.aclose()
