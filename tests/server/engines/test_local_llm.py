@@ -77,8 +77,16 @@ async def test_weather_question_calls_the_declared_tool(qwen_engine: Any) -> Non
 )
 async def test_undeclared_tools_never_come_out(qwen_engine: Any, question: str) -> None:
     chunks = await collect(qwen_engine, ask(question, tools=[WEATHER]))
-    assert all(c.name == "get_weather" for c in chunks if isinstance(c, ToolCall))
+    assert not any(isinstance(c, ToolCall) for c in chunks)
+    assert text_of(chunks).strip()
     assert isinstance(chunks[-1], Usage)
+
+
+async def test_an_invented_call_becomes_a_spoken_answer(qwen_engine: Any) -> None:
+    """Qwen answers 'tell me a joke' with a call to a tool it made up; the user still gets words."""
+    chunks = await collect(qwen_engine, ask("Tell me a joke.", tools=[WEATHER]))
+    assert not any(isinstance(c, ToolCall) for c in chunks)
+    assert text_of(chunks).strip()
 
 
 async def test_without_tools_no_call_comes_out(qwen_engine: Any) -> None:

@@ -78,3 +78,14 @@ def test_validator_types() -> None:
 )  # fmt: skip
 def test_looks_like_call(text: str, verdict: bool | None) -> None:
     assert looks_like_call(text) is verdict
+
+
+def test_free_text_arguments_must_come_from_the_user() -> None:
+    call = '{"name": "get_weather", "arguments": {"location": "London", "unit": "c"}}'
+    assert parse_tool_call(call, [WEATHER], user_text="What's the weather in Paris?") is None
+    assert parse_tool_call(call, [WEATHER], user_text="Is it raining in london?") is not None
+    assert parse_tool_call(call, [WEATHER]) is not None  # no user text: no grounding check
+
+
+def test_arguments_must_be_an_object() -> None:
+    assert parse_tool_call('{"name": "get_weather", "arguments": [1]}', [WEATHER]) is None

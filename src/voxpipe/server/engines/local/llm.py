@@ -9,8 +9,10 @@ The prompt is rendered by the GGUF's own chat template (``chat_format`` left uns
 tool call comes back as JSON text which ``tools.parse_tool_call`` accepts only for a declared tool with
 arguments that validate. With ``tool_choice`` ``required`` or a tool's name, a JSON grammar forces a
 well-formed call. In ``auto`` mode the first characters decide: text that starts like JSON (``{``, a
-fence, ``<tool_call>``) is held back and parsed at the end (a call, or dropped); anything else streams
-as text at once.
+fence, ``<tool_call>``) is held back and parsed at the end; anything else streams as text at once. A
+held-back call that is not accepted (an invented tool, invalid arguments, or free-text arguments none of
+whose words the user said) is dropped, and the model answers again with the tools hidden, so the user
+gets words rather than silence (the second pass costs a prompt evaluation: a few hundred ms).
 
 Sampling follows the request (temperature, max tokens) with ``repeat_penalty`` 1.0, except that the
 temperature is capped at ``tool_temperature`` (0.2) while tools are in play: at 0.5B, hotter sampling
@@ -40,6 +42,7 @@ from voxpipe.server.engines.base import (
     LLMCapabilities,
     LLMChunk,
     LLMEngine,
+    LLMMessage,
     LLMRequest,
     TextDelta,
     ToolCall,
@@ -140,37 +143,59 @@ class LlamaLLMEngine(LLMEngine):
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         tools = tools_in_play(request) if self._spec.tool_calls else ()
         forced = request.tool_choice if tools and request.tool_choice != "auto" else None
+        usage = Usage()
+        held: list[str] = []
+        async for chunk in self._one_pass(request, tools, forced, held):
+            if isinstance(chunk, Usage):
+                usage = chunk
+            else:
+                yield chunk
+        if held:  # the answer was a call
+            user_text = " ".join(m.content for m in request.messages if isinstance(m, LLMMessage))
+            parsed = parse_tool_call(held[0], tools, None if forced else user_text)
+            if parsed is not None:
+                yield ToolCall(call_id=f"call_{secrets.token_hex(8)}", name=parsed[0], arguments=parsed[1])
+            elif forced is None:
+                # an invented tool or made-up arguments: answer in words instead of staying silent
+                logger.info("llm: no valid tool call; answering again without tools")
+                async for chunk in self._one_pass(request, (), None, []):
+                    if isinstance(chunk, Usage):
+                        usage = _add(usage, chunk)
+                    else:
+                        yield chunk
+        yield usage
+
+    async def _one_pass(
+        self, request: LLMRequest, tools: Sequence[FunctionTool], forced: str | None, held: list[str]
+    ) -> AsyncIterator[TextDelta | Usage]:
+        """Stream one generation: text as it comes, or (call-shaped output) the whole text into ``held``."""
         temperature = request.temperature
         if tools and self._tool_temperature is not None:
             temperature = min(temperature, self._tool_temperature)
         produce = partial(self._generate, request, tools, forced, temperature)
         deciding = bool(tools) and forced is None
         calling = forced is not None
-        held = ""
+        text = ""
         usage = Usage()
         async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as pieces:
             async for piece in pieces:
                 if isinstance(piece, Usage):
                     usage = piece
-                    continue
-                if not (deciding or calling):
+                elif not (deciding or calling):
                     yield TextDelta(piece)
-                    continue
-                held += piece
-                if deciding:
-                    verdict = looks_like_call(held)
+                else:
+                    text += piece
+                    verdict = looks_like_call(text) if deciding else True
                     if verdict is False:
                         deciding = False
-                        yield TextDelta(held.lstrip())
-                        held = ""
+                        yield TextDelta(text.lstrip())
+                        text = ""
                     elif verdict:
                         deciding, calling = False, True
         if calling:
-            parsed = parse_tool_call(held, tools)
-            if parsed is not None:
-                yield ToolCall(call_id=f"call_{secrets.token_hex(8)}", name=parsed[0], arguments=parsed[1])
-        elif held.strip():
-            yield TextDelta(held.lstrip())
+            held.append(text)
+        elif text.strip():
+            yield TextDelta(text.lstrip())
         yield usage
 
     def _generate(
@@ -245,6 +270,12 @@ class LlamaLLMEngine(LLMEngine):
         if schema not in self._grammars:
             self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
         return self._grammars[schema]
+
+
+def _add(a: Usage, b: Usage) -> Usage:
+    return Usage(
+        a.input_tokens + b.input_tokens, a.output_tokens + b.output_tokens, a.cached_tokens + b.cached_tokens
+    )
 
 
 def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:

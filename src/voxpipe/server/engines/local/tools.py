@@ -6,8 +6,10 @@ invents tools and calls tools for unrelated questions, so a call is accepted onl
 declared and its arguments validate against that tool's JSON schema. What is not accepted:
 
 * text that is not a call at all is the answer, given back as text;
-* a call-shaped answer for an unknown tool, or with arguments that do not validate, is *dropped* (it would
-  make no sense read aloud) and logged; the response then has neither text nor call.
+* a call-shaped answer for an unknown tool, with arguments that do not validate, or with a free-text
+  argument none of whose words the user said (``location="London"`` when the user asked about Paris) is
+  *dropped* (it would make no sense read aloud) and logged. The LLM engine then answers again without
+  tools, so the user still gets words (see ``llm``).
 
 The validator covers the schema subset function tools use: ``type`` (object, string, number, integer,
 boolean, array, null), ``enum``, ``properties``, ``required``, ``items``, ``additionalProperties: false``,
@@ -25,13 +27,14 @@ from typing import Any
 
 from voxpipe.server.engines.base import FunctionTool
 
-__all__ = ["looks_like_call", "parse_tool_call", "validate"]
+__all__ = ["looks_like_call", "parse_tool_call", "ungrounded", "validate"]
 
 logger = logging.getLogger(__name__)
 
 _FENCE = re.compile(r"^```[a-zA-Z]*\s*(.*?)\s*```$", re.DOTALL)
 _TAGS = re.compile(r"^<tool_call>\s*(.*?)\s*(</tool_call>)?$", re.DOTALL)
 _CALL_STARTS = ("{", "```", "<tool_call>", "[")
+_WORD = re.compile(r"[^\W_]{3,}")
 
 
 def looks_like_call(text: str) -> bool | None:
@@ -47,8 +50,13 @@ def looks_like_call(text: str) -> bool | None:
     return False
 
 
-def parse_tool_call(text: str, tools: Sequence[FunctionTool]) -> tuple[str, str] | None:
-    """Return ``(name, arguments_json)`` for a valid call of a declared tool in ``text``, else None."""
+def parse_tool_call(
+    text: str, tools: Sequence[FunctionTool], user_text: str | None = None
+) -> tuple[str, str] | None:
+    """Return ``(name, arguments_json)`` for a valid call of a declared tool in ``text``, else None.
+
+    With ``user_text`` (what the user said), free-text arguments must also be grounded in it.
+    """
     body = text.strip()
     for pattern in (_TAGS, _FENCE):
         match = pattern.match(body)
@@ -72,15 +80,37 @@ def parse_tool_call(text: str, tools: Sequence[FunctionTool]) -> tuple[str, str]
         except ValueError:
             logger.info("tool call to %s dropped: arguments are not JSON", name)
             return None
+    if not isinstance(arguments, dict):
+        logger.info("tool call to %s dropped: arguments are not an object", name)
+        return None
     declared = {tool.name: tool for tool in tools}
     if name not in declared:
         logger.info("tool call dropped: %s was not declared", name)
         return None
     problems = validate(arguments, declared[name].parameters)
+    if not problems and user_text is not None:
+        problems = ungrounded(arguments, declared[name].parameters, user_text)
     if problems:
         logger.info("tool call to %s dropped: %s", name, "; ".join(problems))
         return None
     return name, json.dumps(arguments, ensure_ascii=False)
+
+
+def ungrounded(arguments: Mapping[str, Any], schema: Mapping[str, Any], user_text: str) -> list[str]:
+    """Free-text top-level arguments none of whose words (3+ letters) occur in ``user_text``.
+
+    Enum arguments and short values are not checked: the user need not say ``celsius`` or ``NY``.
+    """
+    said = {word.lower() for word in _WORD.findall(user_text)}
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    problems = []
+    for key, value in arguments.items():
+        if not isinstance(value, str) or "enum" in properties.get(key, {}):
+            continue
+        words = {word.lower() for word in _WORD.findall(value)}
+        if words and not words & said:
+            problems.append(f"arguments.{key} ({len(value)} chars) does not come from the user's words")
+    return problems
 
 
 _TYPES: dict[str, tuple[type, ...]] = {
