@@ -172,6 +172,8 @@ async def test_handlers_run_in_parallel_and_results_come_in_completion_order() -
         release["slow"].set()
         await h.wait_for(lambda: len(h.results()) == 2)
     assert [r.result for r in h.results()] == ["fast", "slow"]
+    # Only the last result of the batch lets the model answer.
+    assert [r.run_llm for r in h.results()] == [False, None]
 
 
 async def test_run_function_calls_returns_before_handlers_finish() -> None:
@@ -544,3 +546,31 @@ async def test_spec_function_calling_sample_up_to_the_realtime_service() -> None
         await h.call(call("get_weather", "call_1", location="Rome"))
         await h.wait_for(lambda: len(h.results()) == 1)
     assert llm.hooked[0].result == {"conditions": "sunny", "location": "Rome"}
+
+
+async def test_handler_properties_override_the_batch_default_and_event_fires() -> None:
+    llm = ScriptedLLM()
+    started: list[list[str]] = []
+    release = asyncio.Event()
+
+    @llm.event_handler("on_function_calls_started")
+    async def on_started(service: LLMService, calls: list[FunctionCallFromLLM]) -> None:
+        started.append([c.tool_call_id for c in calls])
+
+    async def eager(params: FunctionCallParams) -> None:
+        await params.result_callback("now", properties=FunctionCallResultProperties(run_llm=True))
+
+    async def slow(params: FunctionCallParams) -> None:
+        await release.wait()
+        await params.result_callback("later")
+
+    llm.register_function("eager", eager)
+    llm.register_function("slow", slow)
+    async with Harness(llm) as h:
+        await h.call(call("eager", "e"), call("slow", "s"))
+        await h.wait_for(lambda: len(h.results()) == 1)
+        assert llm.running_function_calls == ("s",)
+        release.set()
+        await h.wait_for(lambda: len(h.results()) == 2)
+    assert [(r.tool_call_id, r.run_llm) for r in h.results()] == [("e", True), ("s", None)]
+    assert started == [["e", "s"]]

@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from voxpipe.adapters.schemas.function_schema import validate_function_name
 from voxpipe.errors import VoxpipeStateError, VoxpipeUsageError
 from voxpipe.frames.llm import FunctionCallFromLLM, FunctionCallResultProperties
 from voxpipe.frames.metrics import MetricsFrame
@@ -138,6 +139,34 @@ class FunctionRegistration:
     cancel_on_interruption: bool
     timeout_secs: float | None
 
+    @classmethod
+    def create(
+        cls,
+        function_name: str | None,
+        handler: Callable[..., Any],
+        *,
+        cancel_on_interruption: bool,
+        timeout_secs: float | None,
+    ) -> FunctionRegistration:
+        """A checked registration (see ``LLMService.register_function``).
+
+        Raises:
+            VoxpipeUsageError: invalid name, handler not callable or of neither signature, bad timeout.
+        """
+        if function_name is not None:
+            validate_function_name(function_name)
+        if not callable(handler):
+            raise VoxpipeUsageError(
+                f"handler of function {function_name!r} must be callable, got {handler!r}"
+            )
+        return cls(
+            function_name=function_name,
+            handler=handler,
+            legacy=is_legacy_handler(handler),
+            cancel_on_interruption=cancel_on_interruption,
+            timeout_secs=check_timeout(timeout_secs),
+        )
+
     async def invoke(self, params: FunctionCallParams) -> None:
         """Call the handler in its own signature; sync handlers are accepted too."""
         if self.legacy:
@@ -179,15 +208,23 @@ class FunctionCallRun:
     Attributes:
         call: the call as the model asked for it.
         registration: its handler, or None when the function is not registered.
+        batch: every run dispatched with this one (itself included), shared by them.
         started_at: ``time.perf_counter()`` at dispatch, for the call's metrics.
         task: the task running the handler.
     """
 
     call: FunctionCallFromLLM
     registration: FunctionRegistration | None
+    batch: list[FunctionCallRun] = field(default_factory=list)
     started_at: float = field(default_factory=time.perf_counter)
     task: asyncio.Task[None] | None = None
     state: CallState = CallState.RUNNING
+
+    def default_run_llm(self) -> bool | None:
+        """False while another call of the batch still awaits its result (answer once, after the last
+        result), else None: the service decides."""
+        others_pending = any(run is not self and run.state is CallState.RUNNING for run in self.batch)
+        return False if others_pending else None
 
     @property
     def cancel_on_interruption(self) -> bool:

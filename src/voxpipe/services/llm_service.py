@@ -27,7 +27,6 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from voxpipe.adapters.schemas.function_schema import validate_function_name
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.frames.base import Frame
 from voxpipe.frames.llm import (
@@ -56,7 +55,6 @@ from voxpipe.services._function_calls import (
     FunctionCallRun,
     FunctionRegistration,
     check_timeout,
-    is_legacy_handler,
 )
 
 __all__ = ["FunctionCallHandler", "FunctionCallParams", "FunctionCallResultCallback", "LLMService"]
@@ -72,6 +70,9 @@ class LLMService(FrameProcessor):
     ``await super().process_frame(frame, direction)`` first and then pushes what it wants; a subclass that
     declares ``@frame_handler`` methods instead gets the core's default of passing unhandled frames on.
 
+    Events:
+        ``on_function_calls_started(service, calls)``: the model asked for ``calls``; they are starting.
+
     Args:
         function_call_timeout_secs: default timeout of every handler (None: no timeout); a registration's
             own ``timeout_secs`` wins.
@@ -80,6 +81,7 @@ class LLMService(FrameProcessor):
 
     def __init__(self, *, function_call_timeout_secs: float | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._register_event_handler("on_function_calls_started")
         self._functions: dict[str | None, FunctionRegistration] = {}
         self._calls: dict[str, FunctionCallRun] = {}
         self._function_call_timeout_secs = check_timeout(function_call_timeout_secs)
@@ -109,18 +111,8 @@ class LLMService(FrameProcessor):
             VoxpipeUsageError: the name is invalid, the handler is not callable or takes neither one
                 argument nor six, or the timeout is not positive.
         """
-        if function_name is not None:
-            validate_function_name(function_name)
-        if not callable(handler):
-            raise VoxpipeUsageError(
-                f"handler of function {function_name!r} must be callable, got {handler!r}"
-            )
-        registration = FunctionRegistration(
-            function_name=function_name,
-            handler=handler,
-            legacy=is_legacy_handler(handler),
-            cancel_on_interruption=cancel_on_interruption,
-            timeout_secs=check_timeout(timeout_secs),
+        registration = FunctionRegistration.create(
+            function_name, handler, cancel_on_interruption=cancel_on_interruption, timeout_secs=timeout_secs
         )
         if function_name in self._functions:
             logger.debug("%s: replaced the handler of function %s", self, function_name or "<catch-all>")
@@ -142,8 +134,12 @@ class LLMService(FrameProcessor):
 
     @property
     def running_function_calls(self) -> tuple[str, ...]:
-        """The tool-call ids of the calls dispatched and not yet answered or cancelled."""
-        return tuple(self._calls)
+        """The tool-call ids of the calls whose handlers have not given a result yet (nor been cancelled).
+
+        A service that dispatches calls one at a time reads it in :meth:`on_function_call_result` to
+        answer only after the last result.
+        """
+        return tuple(call_id for call_id, run in self._calls.items() if run.state is CallState.RUNNING)
 
     # -- dispatch ---------------------------------------------------------------------------------------
     async def run_function_calls(self, calls: Sequence[FunctionCallFromLLM]) -> None:
@@ -151,16 +147,19 @@ class LLMService(FrameProcessor):
 
         Safe to call from the service's own background tasks (a websocket receive loop): it only pushes
         system frames and creates tasks. A call whose ``tool_call_id`` is already running is ignored, with
-        a warning.
+        a warning. Emits ``on_function_calls_started(service, calls)``.
         """
         calls = [call for call in calls if self._is_new_call(call)]
         if not calls:
             return
         for direction in FrameDirection:
             await self.push_frame(FunctionCallsStartedFrame(function_calls=list(calls)), direction)
+        await self._call_event_handler("on_function_calls_started", list(calls))
+        batch: list[FunctionCallRun] = []
         for call in calls:
             registration = self._functions.get(call.function_name) or self._functions.get(None)
-            run = FunctionCallRun(call=call, registration=registration)
+            run = FunctionCallRun(call=call, registration=registration, batch=batch)
+            batch.append(run)
             self._calls[call.tool_call_id] = run
             for direction in FrameDirection:
                 frame = FunctionCallInProgressFrame(
@@ -272,8 +271,11 @@ class LLMService(FrameProcessor):
         """Deliver the call's one result in a task of its own, so that cancelling the handler's task (a
         timeout, an interruption, the handler's caller) can never cut a delivery in half."""
         run.set_state(CallState.DELIVERING)
+        run_llm = properties.run_llm if properties is not None else None
+        if run_llm is None:
+            run_llm = run.default_run_llm()
         delivery = self.create_task(
-            self._deliver(run, result, properties, error), name=f"result.{run.call.tool_call_id}"
+            self._deliver(run, result, properties, run_llm, error), name=f"result.{run.call.tool_call_id}"
         )
         await asyncio.shield(delivery)
 
@@ -282,6 +284,7 @@ class LLMService(FrameProcessor):
         run: FunctionCallRun,
         result: Any,
         properties: FunctionCallResultProperties | None,
+        run_llm: bool | None,
         error: str | None,
     ) -> None:
         call = run.call
@@ -291,7 +294,7 @@ class LLMService(FrameProcessor):
                 tool_call_id=call.tool_call_id,
                 arguments=call.arguments,
                 result=result,
-                run_llm=properties.run_llm if properties is not None else None,
+                run_llm=run_llm,
                 properties=properties,
             )
             for _ in FrameDirection
@@ -321,8 +324,10 @@ class LLMService(FrameProcessor):
         """Called with each result before it is pushed; the default does nothing.
 
         A realtime service overrides it to send the result to the server (a ``function_call_output``
-        item, then a response when ``frame.run_llm`` is not False). An exception raised here is
-        reported as a non-fatal error; the result frames are pushed anyway.
+        item, then a response when ``frame.run_llm`` is not False). ``frame.run_llm`` is the handler's
+        ``properties.run_llm`` when it gave one; otherwise False while other calls dispatched in the same
+        :meth:`run_function_calls` still await their results, else None (answer). An exception raised
+        here is reported as a non-fatal error; the result frames are pushed anyway.
         """
 
     def create_context_aggregator(
