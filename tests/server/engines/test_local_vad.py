@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
+from voxpipe.errors import VoxpipeStateError
 from voxpipe.server.engines.audio import PCMResampler
 from voxpipe.server.engines.base import VADConfig, VADEvent, VADEventType
 
@@ -114,3 +115,11 @@ async def test_streams_are_independent(engine: SileroVADEngine) -> None:
     finally:
         await a.aclose()
         await b.aclose()
+
+
+async def test_process_after_close_is_a_state_error(engine: SileroVADEngine) -> None:
+    stream = engine.create_stream(VADConfig())
+    await stream.aclose()
+    await stream.aclose()  # twice is fine
+    with pytest.raises(VoxpipeStateError):
+        stream.process(bytes(1024))

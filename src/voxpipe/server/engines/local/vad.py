@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from voxpipe.errors import VoxpipeStateError
 from voxpipe.server.engines.base import VADConfig, VADEngine, VADEvent, VADEventType, VADStream
 
 __all__ = ["SileroVADEngine"]
@@ -112,7 +113,7 @@ class _SileroStream(VADStream):
     def process(self, pcm16: bytes) -> list[VADEvent]:
         """Score every complete 32 ms frame; keep the remainder for the next call."""
         if self._model is None:
-            return []
+            raise VoxpipeStateError("VAD stream: process() after aclose(); create a new stream")
         samples = np.frombuffer(pcm16, dtype="<i2")
         if self._pending.size:
             samples = np.concatenate((self._pending, samples))
