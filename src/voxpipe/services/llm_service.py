@@ -299,18 +299,19 @@ class LLMService(FrameProcessor):
             )
             for _ in FrameDirection
         ]
-        await self._guarded("on_function_call_result", self.on_function_call_result(frames[0]))
+        await self._guarded("on_function_call_result", self.on_function_call_result, frames[0])
         for frame, direction in zip(frames, FrameDirection, strict=True):
             await self.push_frame(frame, direction)
         run.set_state(CallState.DONE)
         self._calls.pop(call.tool_call_id, None)
         await self._push_call_metrics(run, error)
         if properties is not None and properties.on_context_updated is not None:
-            await self._guarded("on_context_updated", properties.on_context_updated())
+            await self._guarded("on_context_updated", properties.on_context_updated)
 
-    async def _guarded(self, what: str, outcome: Any) -> None:
-        """Await a user or subclass callback; a failure is reported, never lost and never fatal."""
+    async def _guarded(self, what: str, callback: Callable[..., Any], *args: Any) -> None:
+        """Run a user or subclass callback (sync or async); a failure is reported, never lost, never fatal."""
         try:
+            outcome = callback(*args)
             if inspect.isawaitable(outcome):
                 await outcome
         except asyncio.CancelledError:

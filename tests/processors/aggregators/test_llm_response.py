@@ -24,6 +24,7 @@ from voxpipe.frames.frames import (
     LLMTextFrame,
     StartInterruptionFrame,
     SystemFrame,
+    TextFrame,
     TranscriptionFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
@@ -106,6 +107,28 @@ async def test_transcript_after_the_end_of_speech_is_kept() -> None:
     frames = [UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), transcript("Late words.")]
     await run_test(LLMUserContextAggregator(context), frames_to_send=frames)
     assert context.messages == [{"role": "user", "content": "Late words."}]
+
+
+class RealtimeLike(FrameProcessor):
+    """Turns each plain TextFrame into a transcript pushed both ways, as the realtime service does."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        if type(frame) is TextFrame:
+            for way in (UP, DOWN):
+                await self.push_frame(transcript(frame.text), way)
+        elif type(frame) in (UserStartedSpeakingFrame, UserStoppedSpeakingFrame):
+            for way in (UP, DOWN):
+                await self.push_frame(type(frame)(), way)
+        else:
+            await self.push_frame(frame, direction)
+
+
+async def test_transcripts_coming_upstream_from_a_realtime_service_are_recorded_once() -> None:
+    context = LLMContext()
+    pair = (LLMUserContextAggregator(context), LLMAssistantContextAggregator(context))
+    frames = [UserStartedSpeakingFrame(), UserStoppedSpeakingFrame(), TextFrame("What time is it?")]
+    await run_test(Pipeline([pair[0], RealtimeLike(), pair[1]]), frames_to_send=frames)
+    assert context.messages == [{"role": "user", "content": "What time is it?"}]
 
 
 async def test_user_aggregator_pushes_a_context_frame_when_asked() -> None:

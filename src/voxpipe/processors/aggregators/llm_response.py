@@ -106,7 +106,8 @@ class LLMUserContextAggregator(LLMContextAggregator):
     pipeline has them: transcripts arriving while the user speaks are joined, and the message is added
     when the user stops. A transcript arriving while the user is not speaking (no VAD in the pipeline,
     or a realtime server's transcript that comes after the end of speech) is a turn of its own.
-    Interim transcripts are ignored.
+    Interim transcripts are ignored. Transcripts count in either direction: a speech-to-text processor
+    sends them downstream, a realtime service (after this aggregator) sends them upstream.
 
     Args:
         context: the context to add user messages to.
@@ -183,7 +184,7 @@ class LLMUserContextAggregator(LLMContextAggregator):
     @frame_handler(TranscriptionFrame)
     async def _on_transcription(self, frame: TranscriptionFrame, direction: FrameDirection) -> None:
         await self.push_frame(frame, direction)
-        if direction is not FrameDirection.DOWNSTREAM or not frame.text.strip():
+        if not frame.text.strip():
             return
         self._parts.append(frame.text.strip())
         if self._turn is UserTurnState.IDLE:
