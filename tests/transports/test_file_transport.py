@@ -63,7 +63,9 @@ async def test_input_plays_a_file_resampled_with_a_silence_tail(tmp_path: Path) 
     )
     sink = Collect()
     finished: list[bool] = []
+    speech_done_at: list[int] = []
     source.add_event_handler("on_audio_finished", lambda t: finished.append(True))
+    source.add_event_handler("on_speech_finished", lambda t: speech_done_at.append(t.frames_sent))
     task = PipelineTask(Pipeline([source, sink]), params=PipelineParams(audio_in_sample_rate=16000))
     await asyncio.wait_for(task.run(), timeout=10)
     frames = sink.of(InputAudioRawFrame)
@@ -75,6 +77,7 @@ async def test_input_plays_a_file_resampled_with_a_silence_tail(tmp_path: Path) 
     assert np.abs(pcm[16 * 150 : 16 * 550]).max() > 5000  # the tone
     assert np.abs(pcm[-16 * 180 :]).max() < 50  # the tail is silent
     assert finished == [True]
+    assert speech_done_at == [(100 + 500) // 20]  # right after the frame holding the file's last sample
     assert isinstance(sink.frames[-1][0], EndFrame)
 
 

@@ -46,7 +46,8 @@ class WavFileInputParams:
 class WavFileInputTransport(FrameProcessor):
     """Emits a WAV file as :class:`InputAudioRawFrame`\\ s, then a tail of silence.
 
-    Events: ``on_audio_finished(transport)`` once the last frame (tail included) was pushed.
+    Events: ``on_speech_finished(transport)`` once the file's own audio was pushed (the silence tail
+    follows), and ``on_audio_finished(transport)`` once the last frame (tail included) was pushed.
 
     Args:
         source: a path to a 16-bit (or 8/24/32-bit) PCM WAV file, or audio already read.
@@ -67,6 +68,7 @@ class WavFileInputTransport(FrameProcessor):
                 f"chunk_ms must be a positive multiple of 10, got {self._params.chunk_ms}"
             )
         self._audio = source if isinstance(source, WavAudio) else read_wav(source)
+        self._register_event_handler("on_speech_finished")
         self._register_event_handler("on_audio_finished")
         self.frames_sent = 0
 
@@ -83,18 +85,18 @@ class WavFileInputTransport(FrameProcessor):
         """Pass every frame on; this transport only adds audio."""
         await self.push_frame(frame, direction)
 
-    def _prepare(self, rate: int) -> tuple[bytes, int]:
+    def _prepare(self, rate: int) -> tuple[bytes, int, int]:
         audio = self._audio
         channels = 1 if self._params.mono else audio.channels
         resampler = StreamResampler(audio.sample_rate, rate, channels=audio.channels, out_channels=channels)
         pcm = resampler.process(audio.pcm) + resampler.flush()
         lead = silence(self._params.lead_in_ms, rate, channels)
         tail = silence(self._params.silence_tail_ms, rate, channels)
-        return lead + pcm + tail, channels
+        return lead + pcm + tail, channels, len(lead) + len(pcm)
 
     async def _play(self, start_rate: int) -> None:
         rate = self._params.sample_rate or start_rate
-        pcm, channels = await asyncio.to_thread(self._prepare, rate)
+        pcm, channels, speech_end = await asyncio.to_thread(self._prepare, rate)
         step = frames_for_ms(self._params.chunk_ms, rate) * SAMPLE_WIDTH * channels
         period = self._params.chunk_ms / 1000
         loop = asyncio.get_running_loop()
@@ -104,6 +106,8 @@ class WavFileInputTransport(FrameProcessor):
                 InputAudioRawFrame(audio=pcm[offset : offset + step], sample_rate=rate, num_channels=channels)
             )
             self.frames_sent += 1
+            if offset < speech_end <= offset + step:
+                await self._call_event_handler("on_speech_finished")
             if self._params.realtime:
                 next_at += period
                 await asyncio.sleep(max(0.0, next_at - loop.time()))
