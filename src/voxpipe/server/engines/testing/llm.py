@@ -11,7 +11,8 @@ request's instructions):
 3. ``replies`` (an engine option): the first key found in ``text`` (case-insensitive) gives the answer;
 4. the instructions contain a line ``Answer: <text>``: that text;
 5. ``text`` contains ``long story``: ``story_words`` numbered words (for cancel tests);
-6. otherwise ``"You said: <text>."`` (``"Hello."`` when there is no user text).
+6. otherwise ``"You said: <text>"`` plus a full stop unless it ends with one of ``.?!`` (``"Hello."``
+   when there is no user text).
 
 Text streams one word per ``TextDelta`` with ``token_delay_s`` between them; ``Usage`` counts words.
 """
@@ -112,7 +113,9 @@ class ScriptedLLMEngine(LLMEngine):
             return fixed.group(1).strip()
         if "long story" in lowered:
             return " ".join(f"word{i}" for i in range(1, self._story_words + 1)) + "."
-        return f"You said: {text.rstrip('.')}." if text else "Hello."
+        if not text:
+            return "Hello."
+        return f"You said: {text}" + ("" if text[-1] in ".?!" else ".")
 
 
 def _last_user_text(request: LLMRequest) -> str:
