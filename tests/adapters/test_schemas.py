@@ -219,3 +219,14 @@ def test_from_dict_reads_all_shapes() -> None:
     default = weather().to_default_dict()
     for shape in (default, {"type": "function", **default}, {"type": "function", "function": default}):
         assert FunctionSchema.from_dict(shape) == weather()
+
+
+def test_exported_names_exist() -> None:
+    import voxpipe.adapters as adapters
+    import voxpipe.adapters.schemas as schemas
+    import voxpipe.processors.aggregators as aggregators
+
+    for module in (adapters, schemas, aggregators):
+        assert module.__all__ == sorted(module.__all__, key=lambda n: (not n.isupper(), n))
+        for name in module.__all__:
+            assert getattr(module, name) is not None, f"{module.__name__}.{name}"

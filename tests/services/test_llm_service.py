@@ -574,3 +574,22 @@ async def test_handler_properties_override_the_batch_default_and_event_fires() -
         await h.wait_for(lambda: len(h.results()) == 2)
     assert [(r.tool_call_id, r.run_llm) for r in h.results()] == [("e", True), ("s", None)]
     assert started == [["e", "s"]]
+
+
+async def test_exception_after_the_result_only_reports_the_error(caplog) -> None:
+    llm = ScriptedLLM()
+
+    def sync_then_raise(params: FunctionCallParams) -> Any:
+        async def run() -> None:
+            await params.result_callback("delivered")
+            raise RuntimeError("cleanup failed")
+
+        return run()  # a sync callable returning an awaitable is accepted too
+
+    llm.register_function("f", sync_then_raise)
+    with caplog.at_level(logging.CRITICAL):
+        async with Harness(llm) as h:
+            await h.call(call("f", "r1"))
+            await h.wait_for(lambda: h.before.of(ErrorFrame, UP) != [])
+    assert [r.result for r in h.results()] == ["delivered"]
+    assert "cleanup failed" in h.before.of(ErrorFrame, UP)[0].error
