@@ -3,6 +3,7 @@
 from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, SessionProperties
 """
 
+from voxpipe.services.openai_realtime_beta.azure import AzureRealtimeBetaLLMService
 from voxpipe.services.openai_realtime_beta.context import OpenAIRealtimeLLMContext
 from voxpipe.services.openai_realtime_beta.events import (
     InputAudioNoiseReduction,
@@ -14,6 +15,7 @@ from voxpipe.services.openai_realtime_beta.events import (
 from voxpipe.services.openai_realtime_beta.openai import OpenAIRealtimeBetaLLMService
 
 __all__ = [
+    "AzureRealtimeBetaLLMService",
     "InputAudioNoiseReduction",
     "InputAudioTranscription",
     "OpenAIRealtimeBetaLLMService",

@@ -199,20 +199,23 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         await super().start(frame)
         from voxpipe.realtime.client import RealtimeClient  # websockets loads here, not at import
 
-        config = RealtimeClientConfig(
-            api_key=self._api_key,
-            variant=self._variant,
-            base_url=self._base_url,
-            model=self.model_name,
-            reconnect=self._reconnect,
-        )
-        self._client = RealtimeClient(config, on_connected=self._on_connected)
+        self._client = RealtimeClient(self._client_config(), on_connected=self._on_connected)
         try:
             await self._client.connect()
         except VoxpipeWorldError as exc:
             await self._fail(f"could not connect to the realtime server: {exc}", exc)
             return
         self.create_task(self._receive(), name="receive")
+
+    def _client_config(self) -> RealtimeClientConfig:
+        """Where and how to connect; variants (Azure) override it."""
+        return RealtimeClientConfig(
+            api_key=self._api_key,
+            variant=self._variant,
+            base_url=self._base_url,
+            model=self.model_name,
+            reconnect=self._reconnect,
+        )
 
     async def stop(self, frame: EndFrame) -> None:
         """Close the session after the frames before the EndFrame were handled."""
