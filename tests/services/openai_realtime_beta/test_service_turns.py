@@ -364,3 +364,34 @@ def test_api_key_falls_back_to_the_environment(monkeypatch) -> None:
     assert service.model_name == "gpt-4o-realtime-preview-2025-06-03"
     assert service._base_url == "wss://api.openai.com/v1/realtime"
     assert KEY not in repr(service)
+
+
+async def test_two_calls_in_one_answer_get_one_response_after_both_results() -> None:
+    def call(call_id: str, city: str) -> dict:
+        return {"type": "response.function_call_arguments.done", "response_id": "resp_f", "item_id": f"i_{call_id}",
+                "output_index": 0, "call_id": call_id, "name": "get_weather", "arguments": f'{{"location": "{city}"}}'}
+
+    script = [
+        expect("session.update"),
+        send({"type": "response.created", "response": {"id": "resp_f", "status": "in_progress", "output": []}}),
+        send(call("c_slow", "Oslo")),
+        send(call("c_fast", "Rome")),
+        send({"type": "response.done", "response": {"id": "resp_f", "status": "completed", "output": []}}),
+        expect("conversation.item.create", item={"call_id": "c_fast"}),
+        expect("conversation.item.create", item={"call_id": "c_slow"}),
+        expect("response.create"),
+    ]
+    release = asyncio.Event()
+
+    async def weather(params: FunctionCallParams) -> None:
+        if params.tool_call_id == "c_slow":
+            await release.wait()
+        else:
+            release.set()
+        await params.result_callback({"city": params.arguments["location"]})
+
+    async with rig(script) as r:
+        r.service.register_function("get_weather", weather)
+        await r.server.assert_done()
+        await asyncio.sleep(0.1)
+    assert len(r.server.received("response.create")) == 1

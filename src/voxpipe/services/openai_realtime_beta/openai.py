@@ -358,6 +358,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         setting = self._effective("turn_detection")
         server_interrupts = getattr(setting, "interrupt_response", None) is not False
         if self.interruptions_allowed and server_interrupts:
+            await self.cancel_function_calls()  # this interruption never passes through process_frame
             await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
         await self.push_frame(UserStartedSpeakingFrame())
         await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
@@ -434,8 +435,9 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         output = frame.result if isinstance(frame.result, str) else _json(frame.result)
         item = ConversationItem(type="function_call_output", call_id=frame.tool_call_id, output=output)
         self._send(ConversationItemCreateEvent(item=item))
-        if frame.run_llm is not False:
-            self._responses.request()
+        others = [call for call in self.running_function_calls if call != frame.tool_call_id]
+        if frame.run_llm is not False and not others:
+            self._responses.request()  # answer once, after the last result of the calls in flight
 
     async def _push_both_ways(self, make: Callable[[], Frame]) -> None:
         await self.push_frame(make())
