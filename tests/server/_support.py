@@ -108,7 +108,9 @@ class RawClient:
     async def connect(cls, url: str, shape: str, *, model: str = "gpt-realtime", **kwargs: Any) -> RawClient:
         headers = {"OpenAI-Beta": "realtime=v1"} if shape == "beta" else {}
         headers.update(kwargs.pop("headers", {}))
-        ws = await websockets.connect(f"{url}?model={model}", additional_headers=headers, max_size=None, **kwargs)
+        ws = await websockets.connect(
+            f"{url}?model={model}", additional_headers=headers, max_size=None, **kwargs
+        )
         return cls(ws, shape)
 
     async def send(self, event: dict[str, Any] | str | bytes) -> None:

@@ -45,7 +45,9 @@ class SDKSession:
 
 @asynccontextmanager
 async def sdk_session(server: LocalRealtimeServer, shape: str) -> AsyncIterator[SDKSession]:
-    client = AsyncOpenAI(api_key="sk-test", base_url=server.url + "/v1", websocket_base_url=server.websocket_base_url)
+    client = AsyncOpenAI(
+        api_key="sk-test", base_url=server.url + "/v1", websocket_base_url=server.websocket_base_url
+    )
     manager = (
         client.beta.realtime.connect(model="gpt-4o-realtime-preview")
         if shape == "beta"
@@ -71,13 +73,22 @@ async def test_text_turn(server: LocalRealtimeServer, shape: str) -> None:
         updated = await s.recv()
         assert updated["type"] == "session.updated"
         await s.conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "Hello there"}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "Hello there"}],
+            }
         )
         await s.conn.response.create()
         events = await s.until("rate_limits.updated")
     kinds = types(events)
     announce = [n["item_created"], "conversation.item.done"] if shape == "ga" else [n["item_created"]]
-    assert kinds[: len(announce) + 3] == [*announce, "response.created", "response.output_item.added", n["item_created"]]
+    assert kinds[: len(announce) + 3] == [
+        *announce,
+        "response.created",
+        "response.output_item.added",
+        n["item_created"],
+    ]
     tail = ["response.content_part.done"]
     if shape == "ga":
         tail.append("conversation.item.done")
@@ -119,7 +130,11 @@ async def test_audio_turn_with_server_vad(server: LocalRealtimeServer, shape: st
     assert stopped["audio_end_ms"] == 500 + 30 * len(normalize_text(said))  # 30 ms per character
     assert started["item_id"] == stopped["item_id"] == events[start + 2]["item_id"]
     assert n["audio_delta"] in kinds and n["transcript_delta"] in kinds
-    assert kinds.index(n["audio_done"]) < kinds.index(n["transcript_done"]) < kinds.index("response.content_part.done")
+    assert (
+        kinds.index(n["audio_done"])
+        < kinds.index(n["transcript_done"])
+        < kinds.index("response.content_part.done")
+    )
     transcript = next(e for e in events if e["type"] == n["transcript_done"])["transcript"]
     assert transcript == "You said: what time is it?"
     audio_out = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == n["audio_delta"])
@@ -170,7 +185,11 @@ async def test_cancel(slow_server: LocalRealtimeServer, shape: str) -> None:
         await s.conn.session.update(session=text_session(shape))
         await s.until("session.updated")
         await s.conn.conversation.item.create(
-            item={"type": "message", "role": "user", "content": [{"type": "input_text", "text": "a long story"}]}
+            item={
+                "type": "message",
+                "role": "user",
+                "content": [{"type": "input_text", "text": "a long story"}],
+            }
         )
         await s.conn.response.create()
         await s.until(n["text_delta"])
@@ -212,10 +231,18 @@ async def test_truncate(server: LocalRealtimeServer, shape: str) -> None:
         error = await s.recv()
         assert error["type"] == "error"
         assert error["error"]["code"] is None
-        assert error["error"]["message"] == f"Audio content of {audio_ms}ms is already shorter than {audio_ms + 500}ms"
+        assert (
+            error["error"]["message"]
+            == f"Audio content of {audio_ms}ms is already shorter than {audio_ms + 500}ms"
+        )
         await s.conn.conversation.item.truncate(item_id=item_id, content_index=0, audio_end_ms=100)
         truncated = await s.recv()
-        assert truncated == {**truncated, "type": "conversation.item.truncated", "item_id": item_id, "audio_end_ms": 100}
+        assert truncated == {
+            **truncated,
+            "type": "conversation.item.truncated",
+            "item_id": item_id,
+            "audio_end_ms": 100,
+        }
         await s.conn.conversation.item.retrieve(item_id=item_id)
         retrieved = await s.recv()
     assert retrieved["type"] == "conversation.item.retrieved"

@@ -4,8 +4,8 @@ What it answers, first rule that applies (``text`` = the last user message, ``in
 request's instructions):
 
 1. the last item is a ``function_call_output``: ``"The result is <output>."``;
-2. ``tool_choice`` allows tools and a declared tool is asked for: ``"weather in <place>"`` calls
-   ``get_weather`` with ``{"city": "<place>"}`` (title case) when ``get_weather`` is declared, and
+2. ``tool_choice`` allows tools and a declared tool is asked for: ``"weather in <word>"`` calls
+   ``get_weather`` with ``{"city": "<Word>"}`` (title case) when ``get_weather`` is declared, and
    ``"call <name>"`` calls ``<name>`` with ``{}`` when ``<name>`` is declared; ``tool_choice`` ``required``
    or a tool name forces a call (of that tool, or the first) with ``{}`` when no rule matched;
 3. ``replies`` (an engine option): the first key found in ``text`` (case-insensitive) gives the answer;
@@ -39,7 +39,7 @@ from voxpipe.server.engines.types import (
 
 __all__ = ["ScriptedLLMEngine"]
 
-_WEATHER = re.compile(r"weather in ([a-z][a-z -]*[a-z])", re.IGNORECASE)
+_WEATHER = re.compile(r"weather in ([a-z][a-z-]*)", re.IGNORECASE)
 _CALL = re.compile(r"\bcall ([A-Za-z_][A-Za-z0-9_]*)")
 _ANSWER = re.compile(r"^Answer:\s*(.+)$", re.MULTILINE)
 
