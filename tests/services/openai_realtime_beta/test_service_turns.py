@@ -368,12 +368,21 @@ def test_api_key_falls_back_to_the_environment(monkeypatch) -> None:
 
 async def test_two_calls_in_one_answer_get_one_response_after_both_results() -> None:
     def call(call_id: str, city: str) -> dict:
-        return {"type": "response.function_call_arguments.done", "response_id": "resp_f", "item_id": f"i_{call_id}",
-                "output_index": 0, "call_id": call_id, "name": "get_weather", "arguments": f'{{"location": "{city}"}}'}
+        return {
+            "type": "response.function_call_arguments.done",
+            "response_id": "resp_f",
+            "item_id": f"i_{call_id}",
+            "output_index": 0,
+            "call_id": call_id,
+            "name": "get_weather",
+            "arguments": f'{{"location": "{city}"}}',
+        }
 
     script = [
         expect("session.update"),
-        send({"type": "response.created", "response": {"id": "resp_f", "status": "in_progress", "output": []}}),
+        send(
+            {"type": "response.created", "response": {"id": "resp_f", "status": "in_progress", "output": []}}
+        ),
         send(call("c_slow", "Oslo")),
         send(call("c_fast", "Rome")),
         send({"type": "response.done", "response": {"id": "resp_f", "status": "completed", "output": []}}),

@@ -159,6 +159,7 @@ async def _function_call_done(service: OpenAIRealtimeBetaLLMService, event: Any)
         function_name=event.name, tool_call_id=event.call_id, arguments=arguments, context=service._context
     )
     service._answer.function_calls += 1
+    service._calls_in_flight.add(call.tool_call_id)
     await service.run_function_calls([call])
 
 

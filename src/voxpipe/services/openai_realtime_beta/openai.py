@@ -130,6 +130,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         self._answer = AnswerAudio()
         self._retrievals = PendingRetrievals()
         self._items: dict[str, ConversationItem] = {}
+        self._calls_in_flight: set[str] = set()  # dispatched calls whose result the model has not got
         self._context: Any = None
         self._playback_report: int | None = None
         self._playback_reported = asyncio.Event()
@@ -435,9 +436,15 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         output = frame.result if isinstance(frame.result, str) else _json(frame.result)
         item = ConversationItem(type="function_call_output", call_id=frame.tool_call_id, output=output)
         self._send(ConversationItemCreateEvent(item=item))
-        others = [call for call in self.running_function_calls if call != frame.tool_call_id]
-        if frame.run_llm is not False and not others:
+        self._calls_in_flight.discard(frame.tool_call_id)
+        if frame.run_llm is not False and not self._calls_in_flight:
             self._responses.request()  # answer once, after the last result of the calls in flight
+
+    async def cancel_function_calls(self, *, interruptible_only: bool = True) -> list[str]:
+        """Cancel running calls; a cancelled call sends no result, so no answer waits for it."""
+        cancelled = await super().cancel_function_calls(interruptible_only=interruptible_only)
+        self._calls_in_flight.difference_update(cancelled)
+        return cancelled
 
     async def _push_both_ways(self, make: Callable[[], Frame]) -> None:
         await self.push_frame(make())
