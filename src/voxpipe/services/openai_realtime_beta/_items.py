@@ -13,8 +13,6 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from voxpipe.realtime import ConversationItem
-
 __all__ = ["item_transcript", "message_to_items", "messages_to_items"]
 
 logger = logging.getLogger(__name__)
@@ -37,53 +35,57 @@ def _text_of(content: Any) -> str:
     return str(content)
 
 
-def message_to_items(message: Mapping[str, Any]) -> list[ConversationItem]:
-    """Convert one chat message to the items that carry it (none for an empty or unknown message)."""
+def message_to_items(message: Mapping[str, Any], assistant_text_type: str = "text") -> list[dict[str, Any]]:
+    """Convert one chat message to the items (wire dicts) that carry it; none for an empty message.
+
+    Args:
+        message: an OpenAI chat message.
+        assistant_text_type: the content type of assistant text: ``text`` (beta) or ``output_text`` (GA).
+    """
     role = message.get("role")
     text = _text_of(message.get("content"))
-    items: list[ConversationItem] = []
+    items: list[dict[str, Any]] = []
     if role in ("user", "system"):
         if text:
-            items.append(
-                ConversationItem(type="message", role=role, content=[{"type": "input_text", "text": text}])
-            )
+            items.append({"type": "message", "role": role, "content": [{"type": "input_text", "text": text}]})
     elif role == "assistant":
         if text:
-            items.append(
-                ConversationItem(type="message", role="assistant", content=[{"type": "text", "text": text}])
-            )
+            content = [{"type": assistant_text_type, "text": text}]
+            items.append({"type": "message", "role": "assistant", "content": content})
         for call in message.get("tool_calls") or []:
             function = call.get("function") or {}
             arguments = function.get("arguments", "{}")
             if not isinstance(arguments, str):
                 arguments = json.dumps(arguments)
             items.append(
-                ConversationItem(
-                    type="function_call",
-                    call_id=call.get("id"),
-                    name=function.get("name"),
-                    arguments=arguments,
-                )
+                {
+                    "type": "function_call",
+                    "call_id": call.get("id"),
+                    "name": function.get("name"),
+                    "arguments": arguments,
+                }
             )
     elif role == "tool":
         output = message.get("content")
         items.append(
-            ConversationItem(
-                type="function_call_output",
-                call_id=message.get("tool_call_id"),
-                output=output if isinstance(output, str) else json.dumps(output),
-            )
+            {
+                "type": "function_call_output",
+                "call_id": message.get("tool_call_id"),
+                "output": output if isinstance(output, str) else json.dumps(output),
+            }
         )
     else:
         logger.warning("message with role %r has no realtime item form; skipped", role)
     return items
 
 
-def messages_to_items(messages: Iterable[Mapping[str, Any]]) -> list[ConversationItem]:
-    """Convert a chat history to conversation items, in order."""
-    items: list[ConversationItem] = []
+def messages_to_items(
+    messages: Iterable[Mapping[str, Any]], assistant_text_type: str = "text"
+) -> list[dict[str, Any]]:
+    """Convert a chat history to conversation items (wire dicts), in order."""
+    items: list[dict[str, Any]] = []
     for message in messages:
-        items.extend(message_to_items(message))
+        items.extend(message_to_items(message, assistant_text_type))
     return items
 
 

@@ -264,7 +264,8 @@ async def handle_server_event(service: OpenAIRealtimeBetaLLMService, event: Any)
             "%s: skipped a malformed server frame (%d bytes): %s", service, event.size, event.error
         )
         return
-    handler = SERVER_EVENT_HANDLERS.get(getattr(event, "type", ""), _ignore)
+    kind = getattr(event, "type", "")
+    handler = SERVER_EVENT_HANDLERS.get(service._event_aliases.get(kind, kind), _ignore)
     await handler(service, event)
 
 

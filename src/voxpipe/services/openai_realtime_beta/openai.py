@@ -192,7 +192,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
             self._encoder = _encoder(self._session_properties.input_audio_format)
         if "output_audio_format" in fields:
             self._decoder = _decoder(self._session_properties.output_audio_format)
-        self._send(SessionUpdateEvent(session=session_for_wire(SessionProperties(**fields))))
+        self._send(self._session_update_event(SessionProperties(**fields)))
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self, frame: StartFrame) -> None:
@@ -218,6 +218,22 @@ class OpenAIRealtimeBetaLLMService(LLMService):
             reconnect=self._reconnect,
         )
 
+    # -- the protocol shape (the GA service overrides these) -------------------------------------------
+    _event_aliases: dict[str, str] = {}
+    """Server event names of another shape, mapped to the beta names the handlers are keyed by."""
+
+    def _session_update_event(self, properties: SessionProperties) -> Any:
+        """The ``session.update`` that carries ``properties``."""
+        return SessionUpdateEvent(session=session_for_wire(properties))
+
+    def _item_create_event(self, item: dict[str, Any]) -> Any:
+        """The ``conversation.item.create`` that adds ``item`` (a wire dict)."""
+        return ConversationItemCreateEvent(item=ConversationItem(**item))
+
+    def _history_items(self, messages: Any) -> list[dict[str, Any]]:
+        """Chat messages as conversation items of this protocol shape."""
+        return messages_to_items(messages)
+
     async def stop(self, frame: EndFrame) -> None:
         """Close the session after the frames before the EndFrame were handled."""
         await super().stop(frame)
@@ -235,12 +251,12 @@ class OpenAIRealtimeBetaLLMService(LLMService):
 
     async def _on_connected(self, connection: ConnectionInfo) -> None:
         """Runs on every (re)connection, before queued events: settings first, then the history."""
-        await connection.send(SessionUpdateEvent(session=session_for_wire(self._session_properties)))
+        await connection.send(self._session_update_event(self._session_properties))
         if connection.reason is not ConnectReason.INITIAL:
             self._responses.reset()
             if self._context is not None:
-                for item in messages_to_items(self._context.get_messages()):
-                    await connection.send(ConversationItemCreateEvent(item=item))
+                for item in self._history_items(self._context.get_messages()):
+                    await connection.send(self._item_create_event(item))
 
     def _on_connection_lost(self) -> None:
         self._encoder.reset()
@@ -314,8 +330,8 @@ class OpenAIRealtimeBetaLLMService(LLMService):
 
     @frame_handler(LLMMessagesAppendFrame)
     async def _on_messages_append(self, frame: LLMMessagesAppendFrame, direction: FrameDirection) -> None:
-        for item in messages_to_items(frame.messages):
-            self._send(ConversationItemCreateEvent(item=item))
+        for item in self._history_items(frame.messages):
+            self._send(self._item_create_event(item))
         if self._context is not None:
             self._context.add_messages(frame.messages)
         last_role = frame.messages[-1].get("role") if frame.messages else None
@@ -349,8 +365,8 @@ class OpenAIRealtimeBetaLLMService(LLMService):
             updates["tools"] = tools
         if updates:
             await self.update_session(**updates)
-        for item in messages_to_items(context.get_messages()):
-            self._send(ConversationItemCreateEvent(item=item))
+        for item in self._history_items(context.get_messages()):
+            self._send(self._item_create_event(item))
         self._responses.request()
 
     # -- interruptions --------------------------------------------------------------------------------
@@ -434,8 +450,8 @@ class OpenAIRealtimeBetaLLMService(LLMService):
     async def on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
         """Give the model a function's result, then let it answer (unless ``run_llm`` is False)."""
         output = frame.result if isinstance(frame.result, str) else _json(frame.result)
-        item = ConversationItem(type="function_call_output", call_id=frame.tool_call_id, output=output)
-        self._send(ConversationItemCreateEvent(item=item))
+        item = {"type": "function_call_output", "call_id": frame.tool_call_id, "output": output}
+        self._send(self._item_create_event(item))
         self._calls_in_flight.discard(frame.tool_call_id)
         if frame.run_llm is not False and not self._calls_in_flight:
             self._responses.request()  # answer once, after the last result of the calls in flight
