@@ -4,13 +4,12 @@ per-response overrides, token limits, idle timeout and session expiry."""
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
 
 import pytest
 import websockets
 
-from voxpipe.audio import silence, ulaw_decode, ulaw_encode
 from voxpipe.audio import resample as resample_clip
+from voxpipe.audio import silence, ulaw_decode, ulaw_encode
 from voxpipe.server import LocalRealtimeServer, ServerConfig, ServerLimits
 from voxpipe.server.engines.testing import decode_tones, encode_tones
 
