@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from voxpipe.adapters import to_openai_realtime_tools
 from voxpipe.realtime import FunctionTool, SessionProperties
 
-__all__ = ["session_for_wire"]
+__all__ = ["session_for_wire", "wire_tools"]
+
+
+def wire_tools(tools: Any) -> list[dict[str, Any]]:
+    """Tools in the realtime shape, from a ``ToolsSchema``, function schemas or tools, or dicts."""
+    if isinstance(tools, list):
+        tools = [t.to_dict() if isinstance(t, FunctionTool) else t for t in tools]
+    return to_openai_realtime_tools(tools)
 
 
 def session_for_wire(properties: SessionProperties) -> SessionProperties:
@@ -16,10 +25,5 @@ def session_for_wire(properties: SessionProperties) -> SessionProperties:
     if "tools" not in properties.model_fields_set or properties.tools is None:
         return properties
     fields = properties.model_dump(exclude_unset=True)
-    tools = (
-        [t.to_dict() if isinstance(t, FunctionTool) else t for t in properties.tools]
-        if isinstance(properties.tools, list)
-        else properties.tools
-    )
-    fields["tools"] = to_openai_realtime_tools(tools)
+    fields["tools"] = wire_tools(properties.tools)
     return SessionProperties(**fields)
