@@ -107,7 +107,13 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS: list[_Adder] = [_add_serve]
+def _add_demo(subparsers: Any) -> None:
+    from voxpipe.demo import add_demo_parser
+
+    add_demo_parser(subparsers)
+
+
+_COMMANDS: list[_Adder] = [_add_serve, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -162,7 +162,10 @@ async def run_demo(
     question = input_path or bundled_question()
     report = DemoReport()
     async with contextlib.AsyncExitStack() as stack:
-        url = base_url or await stack.enter_async_context(_embedded_server(engines, out))
+        if base_url is None:
+            url = await stack.enter_async_context(_embedded_server(engines, out))
+        else:
+            url = base_url
         done = asyncio.Event()
         reporter = _Reporter(report, done)
         source = WavFileInputTransport(
