@@ -24,6 +24,7 @@ from voxpipe.server.engines.base import (
     TranscriptionOptions,
     Usage,
     VADConfig,
+    VADEventType,
 )
 from voxpipe.server.engines.local.llm import LlamaLLMEngine
 from voxpipe.server.engines.local.models import qwen_gguf_path
@@ -82,7 +83,7 @@ def show(what: str, value: float, unit: str = "s") -> None:
     print(f"{what:<58} {value:9.3f} {unit}")
 
 
-async def bench_vad() -> None:
+async def bench_vad() -> SileroVADEngine:
     engine = SileroVADEngine()
     started = time.perf_counter()
     await engine.warm_up()
@@ -93,7 +94,7 @@ async def bench_vad() -> None:
     stream.process(audio.tobytes())
     show("VAD real-time factor", (time.perf_counter() - started) / (audio.size / 16_000), "x")
     await stream.aclose()
-    await engine.aclose()
+    return engine
 
 
 async def bench_stt() -> WhisperSTTEngine:
@@ -125,7 +126,7 @@ async def bench_stt() -> WhisperSTTEngine:
     return engine
 
 
-async def bench_tts() -> None:
+async def bench_tts() -> PiperTTSEngine:
     engine = PiperTTSEngine()
     started = time.perf_counter()
     await engine.warm_up()
@@ -141,7 +142,7 @@ async def bench_tts() -> None:
     seconds = total / 2 / engine.sample_rate
     show("TTS first sentence ready", first or 0.0)
     show(f"TTS real-time factor ({seconds:.1f} s of speech)", elapsed / seconds, "x")
-    await engine.aclose()
+    return engine
 
 
 async def timed(engine: LlamaLLMEngine, request: LLMRequest) -> tuple[float, float, Usage, str]:
@@ -161,12 +162,54 @@ async def timed(engine: LlamaLLMEngine, request: LLMRequest) -> tuple[float, flo
     return first, rate, usage, out
 
 
+async def bench_cascade(vad: SileroVADEngine, stt: WhisperSTTEngine, tts: PiperTTSEngine) -> None:
+    """End of speech to first audio: VAD + incremental STT in real time, then LLM to TTS sentence."""
+    llm = LlamaLLMEngine()
+    await llm.warm_up()
+    system = "You are a helpful voice assistant. Answer briefly."
+    await timed(llm, LLMRequest(system, [LLMMessage("user", "Hello.")], temperature=0.0))  # cache the prefix
+    audio = np.concatenate([speech("en_espeak_capital_of_france_16k.wav"), np.zeros(16_000, dtype="<i2")])
+    data = audio.tobytes()
+    vad_stream = vad.create_stream(VADConfig(silence_duration_ms=500))
+    stt_stream = stt.create_stream(TranscriptionOptions())
+    stopped = 0.0
+    for start in range(0, len(data), 3_200):
+        chunk = data[start : start + 3_200]
+        stt_stream.feed(chunk)
+        if any(e.type is VADEventType.SPEECH_STOPPED for e in vad_stream.process(chunk)):
+            stopped = time.perf_counter()
+            break
+        await asyncio.sleep(0.1)
+    transcript = await stt_stream.finish()
+    transcribed = time.perf_counter()
+    request = LLMRequest(system, [LLMMessage("user", transcript.text)], temperature=0.0)
+    sentence = ""
+    stream = llm.stream(request)
+    async for chunk in stream:
+        if isinstance(chunk, TextDelta):
+            sentence += chunk.text
+            if sentence.rstrip().endswith((".", "!", "?")):
+                break
+    await stream.aclose()  # type: ignore[attr-defined]
+    answered = time.perf_counter()
+    async for _pcm in tts.stream(sentence, "alloy"):
+        break
+    spoken = time.perf_counter()
+    show("cascade: VAD end of speech -> transcript", transcribed - stopped)
+    show("cascade: transcript -> first LLM sentence", answered - transcribed)
+    show("cascade: first sentence -> first TTS audio", spoken - answered)
+    show("cascade: VAD end of speech -> first audio (plus 500 ms silence)", spoken - stopped)
+    await vad_stream.aclose()
+    await stt_stream.aclose()
+    await llm.aclose()
+
+
 async def bench_llm(model: str, threads: int) -> None:
-    name = f"LLM {model} (n_threads={threads})"
-    engine = LlamaLLMEngine(model, n_threads=threads)
+    name = f"LLM {model} ({threads} thread{'s' if threads > 1 else ''})"
+    engine = LlamaLLMEngine(model, n_threads=threads, n_threads_batch=threads)
     started = time.perf_counter()
     await engine.warm_up()
-    show(f"{name} load", time.perf_counter() - started)
+    show(f"{name} load + prime", time.perf_counter() - started)
     show(f"{name} RSS after load", rss_mb(), "MB")
     for label, tools in (("short prompt", ()), ("tools prompt", (WEATHER,))):
         system = f"You are a helpful voice assistant ({label}, {time.time()}). Answer briefly."
@@ -213,20 +256,20 @@ async def main() -> None:
     started = time.perf_counter()
     qwen_gguf_path()
     show("Qwen GGUF ready (join+verify first time, stamp check later)", time.perf_counter() - started)
-    stt = None
     if not args.only_llm:
-        await bench_vad()
+        vad = await bench_vad()
         stt = await bench_stt()
         show("RSS with VAD + STT", rss_mb(), "MB")
-        await bench_tts()
+        tts = await bench_tts()
         show("RSS with VAD + STT + TTS", rss_mb(), "MB")
+        await bench_cascade(vad, stt, tts)
+        for engine in (vad, stt, tts):
+            await engine.aclose()
     for threads in args.llm_threads:
         await bench_llm("qwen2.5-coder-0.5b-instruct", threads)
     if not args.skip_smollm:
         await bench_llm("smollm2-135m-instruct", args.llm_threads[0])
     show("RSS at end (all models were loaded once)", rss_mb(), "MB")
-    if stt is not None:
-        await stt.aclose()
 
 
 if __name__ == "__main__":

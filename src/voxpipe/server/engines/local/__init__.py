@@ -50,7 +50,7 @@ def load_engines(
     *,
     llm_model: str = "qwen2.5-coder-0.5b-instruct",
     llm_threads: int = 1,
-    llm_batch_threads: int = 2,
+    llm_batch_threads: int = 1,
     llm_context: int = 4096,
     stt_threads: int = 2,
     stt_beam_size: int = 5,

@@ -77,8 +77,9 @@ class LlamaLLMEngine(LLMEngine):
     Args:
         model: a key of ``LLM_MODELS``: Qwen (better answers, tool calls) or SmolLM2 (light, no tools).
         n_threads: threads while generating. 1 by default: on 2 shared cores, 2 threads were measured at
-            40-45 tok/s when idle but down to 5 tok/s under contention, 1 thread a steady 25-30 tok/s.
-        n_threads_batch: threads while evaluating the prompt.
+            40-45 tok/s when idle but down to 5 tok/s under contention, 1 thread a steady 23-30 tok/s.
+        n_threads_batch: threads while evaluating the prompt. 1 by default for the same reason: a
+            52-token prompt took a steady 0.40-0.48 s with 1 thread, 0.24 s to 2.2 s with 2.
         n_ctx: context window in tokens; the oldest messages are left out of longer conversations.
         max_output_tokens: cap when the request sets none.
         tool_temperature: temperature cap while tools are in play, or None to honour the request.
@@ -89,7 +90,7 @@ class LlamaLLMEngine(LLMEngine):
         model: str = "qwen2.5-coder-0.5b-instruct",
         *,
         n_threads: int = 1,
-        n_threads_batch: int = 2,
+        n_threads_batch: int = 1,
         n_ctx: int = 4096,
         max_output_tokens: int = 1024,
         tool_temperature: float | None = 0.2,
@@ -134,7 +135,14 @@ class LlamaLLMEngine(LLMEngine):
         return self._llm
 
     async def warm_up(self) -> None:
-        await asyncio.wrap_future(self._executor.submit(self._load))
+        """Load the model and evaluate a few tokens, so the weights are paged in before a session waits."""
+        await asyncio.wrap_future(self._executor.submit(self._prime))
+
+    def _prime(self) -> None:
+        started = time.perf_counter()
+        llm = self._load()
+        llm.eval(llm.tokenize(b"Hello", add_bos=False))
+        logger.info("primed the LLM in %.2f s", time.perf_counter() - started)
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)

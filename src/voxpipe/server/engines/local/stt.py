@@ -57,7 +57,9 @@ class WhisperSTTEngine(STTEngine):
 
     Args:
         cpu_threads: CTranslate2 threads per call (2 on a 2-core machine).
-        beam_size: beam width (5 is Whisper's default; 1 is faster and a little less accurate).
+        beam_size: beam width. 5 (Whisper's default) by default: greedy decoding (1) is about 0.2 s
+            faster on a 3 s clip but heard "What's the weather like in Paris today?" as "But when
+            they're liking Paris today."
     """
 
     capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
