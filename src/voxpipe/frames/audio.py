@@ -48,8 +48,30 @@ def validate_audio(frame_name: str, audio: bytes, sample_rate: int, num_channels
         )
 
 
+class _RawAudio:
+    """What every raw audio frame knows about its samples (a mixin: methods only, no fields)."""
+
+    __slots__ = ()
+    audio: bytes
+    sample_rate: int
+    num_channels: int
+
+    def __post_init__(self) -> None:
+        validate_audio(type(self).__name__, self.audio, self.sample_rate, self.num_channels)
+
+    @property
+    def num_frames(self) -> int:
+        """Samples per channel."""
+        return len(self.audio) // (SAMPLE_WIDTH * self.num_channels)
+
+    @property
+    def duration_ms(self) -> float:
+        """How long the audio plays, in milliseconds."""
+        return 1000.0 * self.num_frames / self.sample_rate
+
+
 @dataclass(slots=True, kw_only=True)
-class InputAudioRawFrame(SystemFrame):
+class InputAudioRawFrame(SystemFrame, _RawAudio):
     """Audio captured from the user (microphone, phone line, file), handled at once by every processor.
 
     Attributes:
@@ -62,22 +84,9 @@ class InputAudioRawFrame(SystemFrame):
     sample_rate: int
     num_channels: int = 1
 
-    def __post_init__(self) -> None:
-        validate_audio(type(self).__name__, self.audio, self.sample_rate, self.num_channels)
-
-    @property
-    def num_frames(self) -> int:
-        """Samples per channel."""
-        return len(self.audio) // (SAMPLE_WIDTH * self.num_channels)
-
-    @property
-    def duration_ms(self) -> float:
-        """How long the audio plays, in milliseconds."""
-        return 1000.0 * self.num_frames / self.sample_rate
-
 
 @dataclass(slots=True, kw_only=True)
-class OutputAudioRawFrame(DataFrame):
+class OutputAudioRawFrame(DataFrame, _RawAudio):
     """Audio for the output transport to play, in order.
 
     Attributes:
@@ -89,19 +98,6 @@ class OutputAudioRawFrame(DataFrame):
     audio: bytes = field(repr=False)
     sample_rate: int
     num_channels: int = 1
-
-    def __post_init__(self) -> None:
-        validate_audio(type(self).__name__, self.audio, self.sample_rate, self.num_channels)
-
-    @property
-    def num_frames(self) -> int:
-        """Samples per channel."""
-        return len(self.audio) // (SAMPLE_WIDTH * self.num_channels)
-
-    @property
-    def duration_ms(self) -> float:
-        """How long the audio plays, in milliseconds."""
-        return 1000.0 * self.num_frames / self.sample_rate
 
 
 @dataclass(slots=True, kw_only=True)
