@@ -50,6 +50,7 @@ def text_of(chunks: list[LLMChunk]) -> str:
 
 def ask(question: str, **kwargs: Any) -> LLMRequest:
     kwargs.setdefault("temperature", 0.0)
+    kwargs.setdefault("max_output_tokens", 60)  # enough for every check; keeps the suite short
     return LLMRequest(instructions=SYSTEM, messages=[LLMMessage("user", question)], **kwargs)
 
 
