@@ -160,8 +160,12 @@ async def test_semantic_vad_waits_longer_for_unfinished_words(server: LocalRealt
         for chunk in chunks(audio, 20):
             await client.send({"type": "input_audio_buffer.append", "audio": chunk})
             sent_ms += 20
-            for event in await client.quiet(0.002):
-                if event["type"] == "input_audio_buffer.speech_stopped" and stop_at < 0:
+            # a marker whose error answer arrives after whatever this append caused (events are in order)
+            await client.send(
+                {"type": "conversation.item.retrieve", "item_id": "none", "event_id": f"m{sent_ms}"}
+            )
+            for event in await client.recv_until("error"):
+                if event["type"] == "input_audio_buffer.speech_stopped":
                     stop_at = sent_ms
                     assert event["audio_end_ms"] == 300 + 30 * len(words)
         await client.aclose()

@@ -7,7 +7,9 @@ the client or by barge-in, cut at ``max_output_tokens``, or failed in an engine)
 (``aclosing`` closes them), and no delta is sent after that.
 
 Inside the generation the LLM and the TTS run side by side: text deltas go out at once (as transcript
-or text deltas), each finished sentence goes to a speaker task that streams its audio. The order of
+or text deltas), each finished sentence goes to a speaker task that streams its audio. To cut the time to
+the first audio, the first chunk may end at a clause boundary (``,``, ``;``, ``:``) once it holds at least
+8 characters; later chunks are whole sentences (better prosody). The order of
 events follows the protocol reference, section 9.2 (audio) and 9.5 (function calls).
 """
 
@@ -38,7 +40,11 @@ logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# Split before the whitespace that follows the punctuation: the next chunk keeps its leading space, so
+# the chunks put together are exactly the text.
+_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)")
+_CLAUSE_END = re.compile(r"(?<=[,;:])(?=\s)")
+_FIRST_CHUNK_MIN_CHARS = 8  # a first clause shorter than this waits for more words
 
 
 class ResponseHost(Protocol):
@@ -61,6 +67,7 @@ class _MessageOutput:
         self.index = index
         self.pending = ""
         self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
+        self.spoken = False  # a first chunk went to the TTS
         self.speaker: asyncio.Task[None] | None = None
 
 
@@ -298,9 +305,13 @@ class ResponseRun:
         part.transcript = (part.transcript or "") + text
         self._host.send(shape.transcript_delta(delta=text, **ids))
         message.pending += text
-        *complete, message.pending = _SENTENCE_END.split(message.pending)
+        splitter = _SENTENCE_END
+        if not message.spoken and len(message.pending) >= _FIRST_CHUNK_MIN_CHARS:
+            splitter = _CLAUSE_END if not _SENTENCE_END.search(message.pending) else _SENTENCE_END
+        *complete, message.pending = splitter.split(message.pending)
         for sentence in complete:
             if sentence.strip():
+                message.spoken = True
                 message.sentences.put_nowait(sentence)
 
     async def _speak(self, message: _MessageOutput) -> None:

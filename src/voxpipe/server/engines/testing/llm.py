@@ -75,7 +75,7 @@ class ScriptedLLMEngine(LLMEngine):
             return
         words = self._answer(request).split(" ")
         for index, word in enumerate(words):
-            if index:
+            if index and self._token_delay_s:
                 await asyncio.sleep(self._token_delay_s)
             yield TextDelta(word if index == 0 else " " + word)
         yield Usage(input_tokens=input_tokens, output_tokens=len(words))

@@ -22,7 +22,7 @@ _SEGMENT = SAMPLE_RATE * SEGMENT_MS // 1000
 _AMPLITUDE = 0.3
 _BASE_HZ = 400.0
 _STEP_HZ = 50.0
-_FFT_SIZE = 8192
+_FFT_SIZE = 2048
 _START_LEVEL = 0.05  # first sample louder than this (fraction of full scale) starts the first tone
 _PURITY = 0.4  # share of the segment's energy the strongest bin must hold to count as a tone
 
@@ -59,7 +59,7 @@ def _strongest(segment: npt.NDArray[np.float64], sample_rate: int) -> tuple[floa
     if total <= 0.0:
         return 0.0, 0.0
     peak = int(np.argmax(spectrum))
-    lobe = float(spectrum[max(0, peak - 40) : peak + 41].sum())
+    lobe = float(spectrum[max(0, peak - 10) : peak + 11].sum())
     return peak * sample_rate / _FFT_SIZE, lobe / total
 
 

@@ -39,4 +39,4 @@ class ToneTTSEngine(TTSEngine):
             chunk = encode_tones(word if index == 0 else " " + word, speed=speed)
             if chunk:
                 yield chunk
-            await asyncio.sleep(self._chunk_delay_s)
+            await asyncio.sleep(self._chunk_delay_s)  # also with 0: let other sessions run between words
