@@ -40,7 +40,11 @@ _MEASURED = (TextFrame, InputAudioRawFrame)
 _STOP_TIMEOUT_S = 10.0
 
 CONFIGS: dict[str, tuple[dict[str, Any], str]] = {
-    "default": ({}, "PipelineTask(pipeline): turn tracking on, idle timeout 300 s, run by PipelineRunner"),
+    "default": (
+        {},
+        "PipelineTask(pipeline): turn tracking on, idle timeout 300 s, run by PipelineRunner; "
+        "loguru handler at WARNING in both pipecat configurations",
+    ),
     "fastest": (
         {"enable_turn_tracking": False, "idle_timeout_secs": None},
         "PipelineTask(pipeline, enable_turn_tracking=False, idle_timeout_secs=None): no TurnTrackingObserver "
