@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any
 
 from voxpipe.realtime import Shape
+from voxpipe.server.session.conversation import item_from_wire
 from voxpipe.server.session.errors import ProtocolError
 from voxpipe.server.session.settings import AudioCodec, ResponseRequest, SessionSettings
 from voxpipe.server.session_config import check_max_tokens, check_voice, parse_tools, tool_choice_name
@@ -85,6 +86,9 @@ def response_request(
     if metadata is not None:
         _check_metadata(metadata)
     inputs = overrides.get("input")
+    for index, wire in enumerate(inputs or []):
+        if wire.get("type") != "item_reference":
+            item_from_wire(wire, f"response.input[{index}]")  # raises on an item that cannot be used
     return ResponseRequest(
         settings=dataclasses.replace(base, **changes),
         out_of_band=conversation == "none",

@@ -250,6 +250,50 @@ class Conversation:
         del self._items[item_id]
         self._order.remove(item_id)
 
+    def truncate(self, item_id: str, content_index: int, audio_end_ms: int) -> None:
+        """Cut an assistant audio part at ``audio_end_ms`` and drop its transcript (what was not heard).
+
+        Raises:
+            ProtocolError: unknown item, not an assistant audio message, bad index, or past the end (with
+                OpenAI's message and code ``null``).
+        """
+        item = self._items.get(item_id)
+        if item is None:
+            raise ProtocolError(
+                f"Item with item_id '{item_id[:64]}' not found.",
+                code="item_truncate_invalid_item_id",
+                param="item_id",
+            )
+        if item.kind is not ItemKind.MESSAGE or item.role != "assistant" or not item.content:
+            raise ProtocolError(
+                "Only model output audio messages can be truncated", code="invalid_value", param="item_id"
+            )
+        if (
+            not 0 <= content_index < len(item.content)
+            or item.content[content_index].kind is not PartKind.AUDIO
+        ):
+            raise ProtocolError(
+                f"Content index {content_index} is not an audio part of item '{item.id}'.",
+                code="item_truncate_invalid_content_index",
+                param="content_index",
+            )
+        if audio_end_ms < 0:
+            raise ProtocolError(
+                "Invalid 'audio_end_ms': integer below minimum value. Expected a value >= 0.",
+                code="integer_below_min_value",
+                param="audio_end_ms",
+            )
+        part = item.content[content_index]
+        if audio_end_ms > part.audio_ms:
+            raise ProtocolError(
+                f"Audio content of {part.audio_ms}ms is already shorter than {audio_end_ms}ms",
+                code=None,
+                param="audio_end_ms",
+            )
+        if part.audio is not None:
+            del part.audio[audio_end_ms * BYTES_PER_MS :]
+        part.transcript = ""
+
     async def llm_items(self) -> list[LLMItem]:
         """The conversation as LLM context (waits for pending user transcripts)."""
         result = []

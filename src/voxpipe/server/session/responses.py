@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from voxpipe.realtime import beta, new_event_id
 from voxpipe.realtime._base import ServerEventBase
@@ -32,13 +31,12 @@ from voxpipe.server.session.audio_codec import AudioEncoder
 from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind, item_from_wire
 from voxpipe.server.session.settings import ResponseRequest
 from voxpipe.server.session.state import ResponseState, check_move
+from voxpipe.server.session.streams import closing
 from voxpipe.server.shapes import ShapeOut, UsageCounts
 
 __all__ = ["ResponseHost", "ResponseRun"]
 
 logger = logging.getLogger(__name__)
-
-_T = TypeVar("_T")
 
 # Split before the whitespace that follows the punctuation: the next chunk keeps its leading space, so
 # the chunks put together are exactly the text.
@@ -236,7 +234,7 @@ class ResponseRun:
             max_output_tokens=settings.max_output_tokens,
         )
         message: _MessageOutput | None = None
-        async with asyncio.TaskGroup() as group, _closing(self._host.engines.llm.stream(request)) as chunks:
+        async with asyncio.TaskGroup() as group, closing(self._host.engines.llm.stream(request)) as chunks:
             async for chunk in chunks:
                 if isinstance(chunk, TextDelta):
                     if message is None:
@@ -326,7 +324,7 @@ class ResponseRun:
             "content_index": 0,
         }
         while (sentence := await message.sentences.get()) is not None:
-            async with _closing(tts.stream(sentence, settings.voice, settings.speed)) as chunks:
+            async with closing(tts.stream(sentence, settings.voice, settings.speed)) as chunks:
                 async for pcm in chunks:
                     self._send_audio(encoder.encode(pcm), part, shape, ids)
         self._send_audio(encoder.flush(), part, shape, ids)
@@ -385,17 +383,6 @@ class ResponseRun:
         )
         item.arguments = call.arguments
         self._close_item(item, "completed")
-
-
-@contextlib.asynccontextmanager
-async def _closing(iterator: AsyncIterator[_T]) -> AsyncIterator[AsyncIterator[_T]]:
-    """Close an engine's async generator when leaving early (cancel, max tokens), like ``aclosing``."""
-    try:
-        yield iterator
-    finally:
-        aclose = getattr(iterator, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 def _part(part: Part) -> ContentPart:

@@ -33,7 +33,7 @@ from voxpipe.server.config import ServerConfig
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.response_config import response_request
 from voxpipe.server.session.audio_input import AudioInput
-from voxpipe.server.session.conversation import Conversation, ItemKind, PartKind, item_from_wire
+from voxpipe.server.session.conversation import Conversation, item_from_wire
 from voxpipe.server.session.errors import ProtocolError
 from voxpipe.server.session.responses import ResponseRun
 from voxpipe.server.session.settings import ResponseRequest, SessionSettings
@@ -317,45 +317,10 @@ class RealtimeSession:
         self.send(self.shape.item_retrieved(item=self.shape.item(item, audio_codec=codec)))
 
     async def _on_item_truncate(self, event: Any) -> None:
-        item = self.conversation.get(event.item_id)
-        if item is None:
-            raise ProtocolError(
-                f"Item with item_id '{event.item_id[:64]}' not found.",
-                code="item_truncate_invalid_item_id",
-                param="item_id",
-            )
-        if item.kind is not ItemKind.MESSAGE or item.role != "assistant" or not item.content:
-            raise ProtocolError(
-                "Only model output audio messages can be truncated", code="invalid_value", param="item_id"
-            )
-        if (
-            not 0 <= event.content_index < len(item.content)
-            or item.content[event.content_index].kind is not PartKind.AUDIO
-        ):
-            raise ProtocolError(
-                f"Content index {event.content_index} is not an audio part of item '{item.id}'.",
-                code="item_truncate_invalid_content_index",
-                param="content_index",
-            )
-        if event.audio_end_ms < 0:
-            raise ProtocolError(
-                "Invalid 'audio_end_ms': integer below minimum value. Expected a value >= 0.",
-                code="integer_below_min_value",
-                param="audio_end_ms",
-            )
-        part = item.content[event.content_index]
-        if event.audio_end_ms > part.audio_ms:
-            raise ProtocolError(
-                f"Audio content of {part.audio_ms}ms is already shorter than {event.audio_end_ms}ms",
-                code=None,
-                param="audio_end_ms",
-            )
-        if part.audio is not None:
-            del part.audio[event.audio_end_ms * 48 :]
-        part.transcript = ""
+        self.conversation.truncate(event.item_id, event.content_index, event.audio_end_ms)
         self.send(
             beta.ConversationItemTruncatedEvent(
-                item_id=item.id, content_index=event.content_index, audio_end_ms=event.audio_end_ms
+                item_id=event.item_id, content_index=event.content_index, audio_end_ms=event.audio_end_ms
             )
         )
 
