@@ -142,3 +142,9 @@ register_engine_set(
     extra=None,
     description="deterministic fake engines for protocol tests: fast, exact, no models",
 )
+register_engine_set(
+    "http",
+    "voxpipe.server.engines.http:load_engines",
+    extra="server",
+    description="STT, LLM and TTS on OpenAI-compatible servers (VOXPIPE_LLM_BASE_URL ...), VAD in process",
+)
