@@ -51,12 +51,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def proc_cpu_s(pid: int) -> float:
+def proc_cpu_s(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def proc_rss_mb(pid: int) -> float:
+def proc_rss_mb(pid: int | None) -> float:
+    if pid is None:
+        return 0.0
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
@@ -178,13 +182,17 @@ async def main() -> int:
     parser.add_argument(
         "--manual", action="store_true", help="commit + response.create instead of server VAD"
     )
+    parser.add_argument("--url", help="use a running server (ws://host:port/v1/realtime); no CPU/RSS figures")
     parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate (the SDK's default)")
     args = parser.parse_args()
 
-    port = free_port()
-    command = [sys.executable, "-m", "voxpipe.cli", "serve", "--engines", "test", "--port", str(port)]
-    server = subprocess.Popen([*command, "--log-level", "warning"], stdout=subprocess.DEVNULL)  # noqa: ASYNC220
-    try:
+    server: subprocess.Popen[bytes] | None = None
+    if args.url:
+        url = args.url
+    else:
+        port = free_port()
+        command = [sys.executable, "-m", "voxpipe.cli", "serve", "--engines", "test", "--port", str(port)]
+        server = subprocess.Popen([*command, "--log-level", "warning"], stdout=subprocess.DEVNULL)  # noqa: ASYNC220
         url = f"ws://127.0.0.1:{port}/v1/realtime"
         for _ in range(100):
             try:
@@ -192,16 +200,19 @@ async def main() -> int:
                     break
             except OSError:
                 await asyncio.sleep(0.1)
+    pid = server.pid if server is not None else None
+    try:
         compression = "deflate" if args.deflate else None
-        cpu0, wall0 = proc_cpu_s(server.pid), time.perf_counter()
+        cpu0, wall0 = proc_cpu_s(pid), time.perf_counter()
         client_cpu0 = time.process_time()
+        load0 = os.getloadavg()[0]
         results = Results()
-        peak_rss = proc_rss_mb(server.pid)
+        peak_rss = proc_rss_mb(pid)
 
         async def sample_rss() -> None:
             nonlocal peak_rss
             while True:
-                peak_rss = max(peak_rss, proc_rss_mb(server.pid))
+                peak_rss = max(peak_rss, proc_rss_mb(pid))
                 await asyncio.sleep(0.25)
 
         sampler = asyncio.create_task(sample_rss())
@@ -216,11 +227,13 @@ async def main() -> int:
             sampler.cancel()
             await asyncio.gather(sampler, return_exceptions=True)
         wall = time.perf_counter() - wall0
-        cpu = proc_cpu_s(server.pid) - cpu0
+        cpu = proc_cpu_s(pid) - cpu0
         client_cpu = time.process_time() - client_cpu0
+        load1 = os.getloadavg()[0]
     finally:
-        server.terminate()
-        server.wait(10)
+        if server is not None:
+            server.terminate()
+            server.wait(10)
 
     lat = results.latencies_ms
     start = "commit+response.create" if args.manual else "speech_stopped"
@@ -241,6 +254,7 @@ async def main() -> int:
         f"client CPU         {client_cpu:.1f} s = {100 * client_cpu / wall:.0f}% of one core (same machine)"
     )
     print(f"compression        {'permessage-deflate' if args.deflate else 'off'}")
+    print(f"load average       {load0:.2f} at start, {load1:.2f} at end ({os.cpu_count()} CPUs, shared)")
     return 0 if not results.errors and results.sessions_ok == args.sessions else 1
 
 

@@ -10,6 +10,8 @@ leading silence of any length do not change the result. Audio that is not made o
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -36,24 +38,31 @@ def _frequency(index: int) -> float:
     return _BASE_HZ + _STEP_HZ * index
 
 
-def encode_tones(text: str, *, speed: float = 1.0) -> bytes:
-    """PCM16 at 24 kHz: one tone per character of ``normalize_text(text)``; ``speed`` > 1 is shorter."""
-    segment = max(1, round(_SEGMENT / speed))
+@functools.lru_cache(maxsize=16)
+def _tone_table(segment: int) -> dict[str, bytes]:
+    """The PCM16 tone of every character for one segment length (made once; encoding is then a join)."""
     t = np.arange(segment, dtype=np.float64) / SAMPLE_RATE
     ramp = np.minimum(1.0, np.minimum(np.arange(segment), np.arange(segment)[::-1]) / 48.0)
-    parts = [
-        (np.sin(2 * np.pi * _frequency(ALPHABET.index(ch)) * t) * ramp * _AMPLITUDE)
-        for ch in normalize_text(text)
-    ]
-    if not parts:
-        return b""
-    samples = np.concatenate(parts)
-    return (samples * 32767.0).astype("<i2").tobytes()
+    return {
+        ch: (np.sin(2 * np.pi * _frequency(index) * t) * ramp * _AMPLITUDE * 32767.0).astype("<i2").tobytes()
+        for index, ch in enumerate(ALPHABET)
+    }
+
+
+def encode_tones(text: str, *, speed: float = 1.0) -> bytes:
+    """PCM16 at 24 kHz: one tone per character of ``normalize_text(text)``; ``speed`` > 1 is shorter."""
+    table = _tone_table(max(1, round(_SEGMENT / speed)))
+    return b"".join(table[ch] for ch in normalize_text(text))
+
+
+@functools.lru_cache(maxsize=8)
+def _window(size: int) -> npt.NDArray[np.float64]:
+    return np.hanning(size)
 
 
 def _strongest(segment: npt.NDArray[np.float64], sample_rate: int) -> tuple[float, float]:
     """(frequency in Hz, share of energy) of the strongest component of one segment."""
-    windowed = segment * np.hanning(len(segment))
+    windowed = segment * _window(len(segment))
     spectrum = np.abs(np.fft.rfft(windowed, _FFT_SIZE)) ** 2
     total = float(spectrum.sum())
     if total <= 0.0:
