@@ -60,20 +60,10 @@ def _window(size: int) -> npt.NDArray[np.float64]:
     return np.hanning(size)
 
 
-def _strongest(segment: npt.NDArray[np.float64], sample_rate: int) -> tuple[float, float]:
-    """(frequency in Hz, share of energy) of the strongest component of one segment."""
-    windowed = segment * _window(len(segment))
-    spectrum = np.abs(np.fft.rfft(windowed, _FFT_SIZE)) ** 2
-    total = float(spectrum.sum())
-    if total <= 0.0:
-        return 0.0, 0.0
-    peak = int(np.argmax(spectrum))
-    lobe = float(spectrum[max(0, peak - 10) : peak + 11].sum())
-    return peak * sample_rate / _FFT_SIZE, lobe / total
-
-
 def decode_tones(pcm16: bytes, sample_rate: int = SAMPLE_RATE) -> str | None:
     """Read back text made by ``encode_tones`` (at ``speed`` 1), or None if the audio is not such tones.
+
+    All segments are analysed in one batched FFT (this runs on the event loop in every test turn).
 
     Args:
         pcm16: mono PCM16 audio, possibly with silence before and after the tones.
@@ -86,15 +76,22 @@ def decode_tones(pcm16: bytes, sample_rate: int = SAMPLE_RATE) -> str | None:
     segment = sample_rate * SEGMENT_MS // 1000
     # The ramp keeps the first samples quiet: step back to where the tone really began.
     start = max(0, int(loud[0]) - segment // 10)
-    chars: list[str] = []
-    while start + segment <= len(samples):
-        middle = samples[start + segment // 4 : start + segment * 3 // 4]
-        if np.max(np.abs(middle)) < _START_LEVEL:
-            break  # silence after the tones
-        frequency, purity = _strongest(middle, sample_rate)
-        index = round((frequency - _BASE_HZ) / _STEP_HZ)
-        if purity < _PURITY or not 0 <= index < len(ALPHABET):
-            return None
-        chars.append(ALPHABET[index])
-        start += segment
-    return "".join(chars) if chars else None
+    count = (len(samples) - start) // segment
+    if count == 0:
+        return None
+    segments = samples[start : start + count * segment].reshape(count, segment)
+    middles = segments[:, segment // 4 : segment * 3 // 4]
+    tones = np.max(np.abs(middles), axis=1) >= _START_LEVEL
+    if not tones[0]:
+        return None
+    count = int(np.argmin(tones)) if not tones.all() else count  # stop at the first silent segment
+    spectra = np.abs(np.fft.rfft(middles[:count] * _window(middles.shape[1]), _FFT_SIZE, axis=1)) ** 2
+    peaks = np.argmax(spectra, axis=1)
+    totals = spectra.sum(axis=1)
+    bins = np.arange(spectra.shape[1])
+    in_lobe = np.abs(bins[None, :] - peaks[:, None]) <= 10
+    purity = (spectra * in_lobe).sum(axis=1) / np.maximum(totals, 1e-12)
+    indices = np.rint((peaks * sample_rate / _FFT_SIZE - _BASE_HZ) / _STEP_HZ).astype(int)
+    if (purity < _PURITY).any() or (indices < 0).any() or (indices >= len(ALPHABET)).any():
+        return None
+    return "".join(ALPHABET[index] for index in indices)
