@@ -144,6 +144,15 @@ async def test_max_output_tokens_is_honoured(qwen_engine: Any) -> None:
     assert isinstance(usage, Usage) and usage.output_tokens <= 5
 
 
+async def test_two_sessions_at_once_are_served_in_turn(qwen_engine: Any) -> None:
+    france, italy = await asyncio.gather(
+        collect(qwen_engine, ask("What is the capital of France?")),
+        collect(qwen_engine, ask("What is the capital of Italy?")),
+    )
+    assert "paris" in normalise(text_of(france))
+    assert "rome" in normalise(text_of(italy))
+
+
 async def test_closing_the_stream_mid_generation_is_fast(qwen_engine: Any) -> None:
     stream = qwen_engine.stream(ask("Tell me a long story about a cat.", max_output_tokens=400))
     seen = 0

@@ -91,3 +91,34 @@ async def test_close_without_finish(whisper_engine: Any) -> None:
     stream = whisper_engine.create_stream(TranscriptionOptions())
     stream.feed(load_speech("en_librivox_amiable_16k.wav").tobytes())
     await stream.aclose()
+
+
+async def test_finish_reuses_the_pass_made_during_the_pause(
+    whisper_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Speech, then silence: the pass started at the pause is the transcript; finish() runs no other."""
+    audio = np.concatenate([load_speech("en_librivox_amiable_16k.wav"), np.zeros(9_600, dtype="<i2")])
+    submitted: list[int] = []
+    original = whisper_engine.submit
+
+    def counting_submit(audio: np.ndarray, prompt: str | None) -> Any:
+        submitted.append(audio.size)
+        return original(audio, prompt)
+
+    monkeypatch.setattr(whisper_engine, "submit", counting_submit)
+    stream = whisper_engine.create_stream(TranscriptionOptions())
+    try:
+        data = audio.tobytes()
+        for start in range(0, len(data), 3200):
+            stream.feed(data[start : start + 3200])
+            await asyncio.sleep(0.01)
+        for _ in range(600):  # until the pass made at the pause has finished
+            if "himself" in normalise(await stream.partial() or ""):
+                break
+            await asyncio.sleep(0.05)
+        passes = len(submitted)
+        transcript = await stream.finish()
+    finally:
+        await stream.aclose()
+    assert "amiable" in normalise(transcript.text)
+    assert len(submitted) == passes

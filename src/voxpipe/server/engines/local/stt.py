@@ -176,6 +176,10 @@ class _WhisperStream(STTStream):
         else:
             self._quiet_run += samples.size
         self._collect()
+        self._maybe_start()
+
+    def _maybe_start(self) -> None:
+        """Start a background pass if one is due and none is running."""
         if self._step is None or self._pending is not None:
             return
         # a pause after speech the last pass did not hear: likely the end of the turn, so transcribe now
@@ -228,6 +232,8 @@ class _WhisperStream(STTStream):
 
     async def partial(self) -> str | None:
         self._collect()
+        if not self._finished:
+            self._maybe_start()
         if self._last is None and not self._committed:
             return None
         tail = self._last.tail_text if self._last else ""
