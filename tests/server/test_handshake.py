@@ -120,3 +120,14 @@ async def test_health(server: LocalRealtimeServer) -> None:
     async with httpx.AsyncClient(base_url=server.url) as http:
         reply = await http.get("/health")
     assert reply.json() == {"status": "ok", "sessions": 0, "engines": "test"}
+
+
+async def test_server_stop_closes_open_sessions() -> None:
+    running = LocalRealtimeServer(ServerConfig(port=0, engines="test"))
+    await running.start()
+    async with websockets.connect(running.realtime_url + "?model=gpt-realtime") as ws:
+        await ws.recv()
+        await running.aclose()
+        with pytest.raises(websockets.ConnectionClosed):
+            await ws.recv()
+    assert ws.close_code == 1012  # uvicorn's "service restart" on shutdown
