@@ -114,11 +114,13 @@ class FrameProcessor(EventEmitter):
 
     _frame_handlers: ClassVar[HandlerTable]
     _has_frame_handlers: ClassVar[bool] = False
+    _plain_queue: ClassVar[bool] = True  # queue_frame not overridden: ordered frames may be appended directly
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._frame_handlers = HandlerTable.collect(cls)
         cls._has_frame_handlers = bool(cls._frame_handlers)
+        cls._plain_queue = cls.queue_frame is FrameProcessor.queue_frame
 
     def __init__(self, *, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -253,10 +255,7 @@ class FrameProcessor(EventEmitter):
     async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
         """Give this processor a frame: system frames are handled now, others join the ordered lane."""
         if not isinstance(frame, SystemFrame):
-            self._lane.append((frame, direction))
-            waiter = self._lane_waiter
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+            self._enqueue(frame, direction)
             return
         try:
             hook = _LIFECYCLE.lookup(type(frame))
@@ -267,6 +266,13 @@ class FrameProcessor(EventEmitter):
             raise
         except Exception as exc:
             await self._report_exception(exc, frame)
+
+    def _enqueue(self, frame: Frame, direction: FrameDirection) -> None:
+        """Add an ordered frame to the lane and wake the lane task if it waits."""
+        self._lane.append((frame, direction))
+        waiter = self._lane_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def _drain_lane(self) -> None:
         """The lane task: process ordered frames one at a time, in arrival order."""
@@ -382,6 +388,9 @@ class FrameProcessor(EventEmitter):
                     if pushed is None:
                         pushed = FramePushed(self, target, frame, direction, time.monotonic_ns())
                     feed.put(pushed)
+        if target._plain_queue and not isinstance(frame, SystemFrame):
+            target._enqueue(frame, direction)  # what queue_frame does, without a coroutine per hop
+            return
         await target.queue_frame(frame, direction)
 
     async def push_error(
