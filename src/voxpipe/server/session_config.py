@@ -209,7 +209,7 @@ def derive_settings(shape: Shape, session: dict[str, Any]) -> SessionSettings:
         input_codec=input_codec,
         output_codec=output_codec,
         transcription=_transcription(transcription),
-        turn_detection=_turn_detection(turn, turn_param),
+        turn_detection=_turn_detection(turn, turn_param, idle_timeout=shape == "ga"),
         tools=tools,
         tool_choice=tool_choice_name(session.get("tool_choice"), tools, "session.tool_choice"),
         temperature=float(temperature if temperature is not None else 0.8),
@@ -291,7 +291,10 @@ def _transcription(value: Any) -> TranscriptionOptions | None:
     )
 
 
-def _turn_detection(value: Any, param: str) -> TurnDetectionSettings | None:
+def _turn_detection(value: Any, param: str, *, idle_timeout: bool) -> TurnDetectionSettings | None:
+    """Read a ``turn_detection`` object; ``idle_timeout_ms`` only acts in GA, whose protocol has
+    ``input_audio_buffer.timeout_triggered`` (beta servers echo the field but the beta event set lacks it).
+    """
     if not isinstance(value, dict):
         return None
     kind = TurnDetectionKind(value.get("type") or "server_vad")
@@ -318,7 +321,7 @@ def _turn_detection(value: Any, param: str) -> TurnDetectionSettings | None:
         eagerness=value.get("eagerness") or "auto",
         create_response=value.get("create_response") is not False,
         interrupt_response=value.get("interrupt_response") is not False,
-        idle_timeout_ms=idle,
+        idle_timeout_ms=idle if idle_timeout else None,
     )
 
 
