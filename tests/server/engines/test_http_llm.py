@@ -499,3 +499,31 @@ def test_request_body_is_plain_json() -> None:
     assert body["repeat_penalty"] == 1.0
     assert body["max_tokens"] == 100
     assert "tools" not in body
+
+
+async def test_a_connection_dropped_mid_answer_is_a_retryable_connection_error() -> None:
+    """A raw loopback server that sends the headers and one event, then closes the socket."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        event = sse_chunk("Hel")
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        writer.write(f"{len(event):x}\r\n".encode() + event + b"\r\n")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    got: list[LLMChunk] = []
+    try:
+        async with HTTPLLMEngine(f"http://127.0.0.1:{port}/v1", "m") as llm:
+            with pytest.raises(BackendConnectionError) as info:
+                async for chunk in llm.stream(QUESTION):
+                    got.append(chunk)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert got == [TextDelta("Hel")]
+    assert (info.value.code, info.value.retryable) == ("backend_connection_lost", True)
