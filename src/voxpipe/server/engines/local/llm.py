@@ -48,6 +48,7 @@ from voxpipe.server.engines.base import (
     ToolCall,
     Usage,
 )
+from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.chat import call_schema, render_inputs, tools_in_play
 from voxpipe.server.engines.local.models import qwen_gguf_path, smollm2_gguf_path
@@ -115,21 +116,22 @@ class LlamaLLMEngine(LLMEngine):
     def _load(self) -> Any:
         """Load the model (in the worker thread; the single worker makes this race-free)."""
         if self._llm is None:
-            from llama_cpp import Llama, llama_chat_format
-
             started = time.perf_counter()
             path = self._spec.path()
-            llm = Llama(
-                model_path=str(path),
-                n_ctx=self._n_ctx,
-                n_threads=self._n_threads,
-                n_threads_batch=self._n_threads_batch,
-                verbose=False,
-            )
-            self._eos = llm._model.token_get_text(llm.token_eos())
-            self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                template=llm.metadata["tokenizer.chat_template"], eos_token=self._eos, bos_token=""
-            )
+            with model_errors(f"loading {path.name}", recoverable=False):
+                from llama_cpp import Llama, llama_chat_format
+
+                llm = Llama(
+                    model_path=str(path),
+                    n_ctx=self._n_ctx,
+                    n_threads=self._n_threads,
+                    n_threads_batch=self._n_threads_batch,
+                    verbose=False,
+                )
+                self._eos = llm._model.token_get_text(llm.token_eos())
+                self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                    template=llm.metadata["tokenizer.chat_template"], eos_token=self._eos, bos_token=""
+                )
             self._llm = llm
             logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
         return self._llm
@@ -141,7 +143,8 @@ class LlamaLLMEngine(LLMEngine):
     def _prime(self) -> None:
         started = time.perf_counter()
         llm = self._load()
-        llm.eval(llm.tokenize(b"Hello", add_bos=False))
+        with model_errors("priming the LLM", recoverable=False):
+            llm.eval(llm.tokenize(b"Hello", add_bos=False))
         logger.info("primed the LLM in %.2f s", time.perf_counter() - started)
 
     async def aclose(self) -> None:
@@ -216,6 +219,21 @@ class LlamaLLMEngine(LLMEngine):
     ) -> Iterator[str | Usage]:
         """Run one completion in the worker thread, yielding text pieces then the ``Usage``."""
         llm = self._load()
+        with model_errors("llama.cpp generation"):
+            yield from self._complete(
+                llm, request, tools=tools, forced=forced, temperature=temperature, stop=stop
+            )
+
+    def _complete(
+        self,
+        llm: Any,
+        request: LLMRequest,
+        *,
+        tools: Sequence[FunctionTool],
+        forced: str | None,
+        temperature: float,
+        stop: threading.Event,
+    ) -> Iterator[str | Usage]:
         tokens = self._prompt_tokens(llm, request, tools)
         cached = _common_prefix(llm._input_ids[: llm.n_tokens], tokens)
         budget = self._n_ctx - len(tokens)

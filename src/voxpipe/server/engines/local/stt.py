@@ -35,6 +35,7 @@ from voxpipe.server.engines.base import (
     Transcript,
     TranscriptionOptions,
 )
+from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local.models import whisper_tiny_en_path
 
 __all__ = ["WhisperSTTEngine"]
@@ -77,33 +78,35 @@ class WhisperSTTEngine(STTEngine):
     def _load(self) -> Any:
         with self._load_lock:
             if self._model is None:
-                from faster_whisper import WhisperModel
-
                 started = time.perf_counter()
-                self._model = WhisperModel(
-                    str(whisper_tiny_en_path()),
-                    device="cpu",
-                    compute_type="int8",
-                    cpu_threads=self._cpu_threads,
-                    local_files_only=True,
-                )
+                with model_errors("loading Whisper tiny.en", recoverable=False):
+                    from faster_whisper import WhisperModel
+
+                    self._model = WhisperModel(
+                        str(whisper_tiny_en_path()),
+                        device="cpu",
+                        compute_type="int8",
+                        cpu_threads=self._cpu_threads,
+                        local_files_only=True,
+                    )
                 logger.info("loaded Whisper tiny.en in %.2f s", time.perf_counter() - started)
             return self._model
 
     def _run(self, audio: np.ndarray, prompt: str | None) -> list[Any]:
         """Transcribe float32 16 kHz audio into segments; runs in the worker thread."""
         model = self._load()
-        segments, _info = model.transcribe(
-            audio,
-            language="en",
-            beam_size=self._beam_size,
-            temperature=0.0,
-            initial_prompt=prompt or None,
-            condition_on_previous_text=False,
-            vad_filter=False,
-            without_timestamps=False,
-        )
-        return list(segments)
+        with model_errors("Whisper transcription"):
+            segments, _info = model.transcribe(
+                audio,
+                language="en",
+                beam_size=self._beam_size,
+                temperature=0.0,
+                initial_prompt=prompt or None,
+                condition_on_previous_text=False,
+                vad_filter=False,
+                without_timestamps=False,
+            )
+            return list(segments)
 
     def submit(self, audio: np.ndarray, prompt: str | None) -> Future[list[Any]]:
         """Queue a transcription on the worker thread (for streams)."""

