@@ -255,7 +255,7 @@ class FrameProcessor(EventEmitter):
     async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
         """Give this processor a frame: system frames are handled now, others join the ordered lane."""
         if not isinstance(frame, SystemFrame):
-            self._enqueue(frame, direction)
+            self._lane_put(frame, direction)
             return
         try:
             hook = _LIFECYCLE.lookup(type(frame))
@@ -267,7 +267,7 @@ class FrameProcessor(EventEmitter):
         except Exception as exc:
             await self._report_exception(exc, frame)
 
-    def _enqueue(self, frame: Frame, direction: FrameDirection) -> None:
+    def _lane_put(self, frame: Frame, direction: FrameDirection) -> None:
         """Add an ordered frame to the lane and wake the lane task if it waits."""
         self._lane.append((frame, direction))
         waiter = self._lane_waiter
@@ -389,7 +389,7 @@ class FrameProcessor(EventEmitter):
                         pushed = FramePushed(self, target, frame, direction, time.monotonic_ns())
                     feed.put(pushed)
         if target._plain_queue and not isinstance(frame, SystemFrame):
-            target._enqueue(frame, direction)  # what queue_frame does, without a coroutine per hop
+            target._lane_put(frame, direction)  # what queue_frame does, without a coroutine per hop
             return
         await target.queue_frame(frame, direction)
 
