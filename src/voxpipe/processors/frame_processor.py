@@ -127,14 +127,14 @@ class FrameProcessor(EventEmitter):
         self._name = name or _default_name(type(self))
         self._prev: FrameProcessor | None = None
         self._next: FrameProcessor | None = None
-        self._state = ProcessorState.CREATED
+        self._processor_state = ProcessorState.CREATED
         self._observer_feeds: tuple[ObserverFeed, ...] = ()
         # The ordered lane: a FIFO of (frame, direction), drained by one task.
         self._lane: deque[tuple[Frame, FrameDirection]] = deque()
         self._lane_waiter: asyncio.Future[None] | None = None
         self._lane_task: asyncio.Task[None] | None = None
-        self._current: Frame | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._lane_frame: Frame | None = None
+        self._owned_tasks: set[asyncio.Task[Any]] = set()
         # Settings from the StartFrame.
         self._allow_interruptions = False
         self._enable_metrics = False
@@ -154,20 +154,20 @@ class FrameProcessor(EventEmitter):
         return self._name
 
     def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self._name} {self._state.value}>"
+        return f"<{type(self).__name__} {self._name} {self._processor_state.value}>"
 
     @property
     def state(self) -> ProcessorState:
         """Where the processor is in its life."""
-        return self._state
+        return self._processor_state
 
     def _set_state(self, new: ProcessorState) -> None:
-        old = self._state
+        old = self._processor_state
         if new is old:
             return
         if new not in _ALLOWED_MOVES[old]:
             raise VoxpipeStateError(f"{self}: cannot move from {old.value} to {new.value}")
-        self._state = new
+        self._processor_state = new
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s -> %s", self, old.value, new.value)
 
@@ -230,14 +230,14 @@ class FrameProcessor(EventEmitter):
 
         Safe to call twice. Subclasses that hold resources override it and call ``super().cleanup()``.
         """
-        if self._state is ProcessorState.CLOSED:
+        if self._processor_state is ProcessorState.CLOSED:
             return
-        tasks = set(self._tasks)
+        tasks = set(self._owned_tasks)
         if self._lane_task is not None:
             tasks.add(self._lane_task)
             self._lane_task = None
         await _cancel_and_wait(tasks, owner=self)
-        self._tasks.clear()
+        self._owned_tasks.clear()
         await self._close_event_handlers()
         self._set_state(ProcessorState.CLOSED)
 
@@ -286,7 +286,7 @@ class FrameProcessor(EventEmitter):
                 finally:
                     self._lane_waiter = None
             frame, direction = lane.popleft()
-            self._current = frame
+            self._lane_frame = frame
             try:
                 if isinstance(frame, EndFrame):
                     await self._on_end(frame)
@@ -296,15 +296,15 @@ class FrameProcessor(EventEmitter):
             except Exception as exc:
                 await self._report_exception(exc, frame)
             finally:
-                self._current = None
+                self._lane_frame = None
 
     def _start_lane(self) -> None:
         if self._lane_task is None or self._lane_task.done():
             self._lane_task = asyncio.get_running_loop().create_task(self._drain_lane(), name=f"{self}.lane")
 
     async def _on_start(self, frame: StartFrame, direction: FrameDirection) -> None:
-        if self._state is not ProcessorState.CREATED:
-            logger.warning("%s: ignored a second StartFrame (state %s)", self, self._state.value)
+        if self._processor_state is not ProcessorState.CREATED:
+            logger.warning("%s: ignored a second StartFrame (state %s)", self, self._processor_state.value)
             return
         self._allow_interruptions = frame.allow_interruptions
         self._enable_metrics = frame.enable_metrics
@@ -317,12 +317,12 @@ class FrameProcessor(EventEmitter):
         await self.start(frame)
 
     async def _on_end(self, frame: EndFrame) -> None:
-        if self._state is ProcessorState.STARTED:
+        if self._processor_state is ProcessorState.STARTED:
             self._set_state(ProcessorState.ENDED)
         await self.stop(frame)
 
     async def _on_cancel(self, frame: CancelFrame, direction: FrameDirection) -> None:
-        if self._state in (ProcessorState.CANCELLED, ProcessorState.CLOSED):
+        if self._processor_state in (ProcessorState.CANCELLED, ProcessorState.CLOSED):
             return
         self._set_state(ProcessorState.CANCELLED)
         self._lane.clear()
@@ -343,7 +343,7 @@ class FrameProcessor(EventEmitter):
             lane.clear()
             lane.extend(kept)
         task = self._lane_task
-        current = self._current
+        current = self._lane_frame
         if (
             task is None
             or current is None
@@ -353,7 +353,7 @@ class FrameProcessor(EventEmitter):
             return
         self._lane_task = None
         await _cancel_and_wait({task}, owner=self)
-        if self._state is ProcessorState.STARTED or self._state is ProcessorState.ENDED:
+        if self._processor_state is ProcessorState.STARTED or self._processor_state is ProcessorState.ENDED:
             self._start_lane()
 
     # -- processing -----------------------------------------------------------------------------------
@@ -419,8 +419,8 @@ class FrameProcessor(EventEmitter):
         """
         task_name = f"{self}.{name or getattr(coro, '__name__', 'task')}"
         task = asyncio.get_running_loop().create_task(self._guard(coro), name=task_name)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._owned_tasks.add(task)
+        task.add_done_callback(self._owned_tasks.discard)
         return task
 
     async def _guard(self, coro: Coroutine[Any, Any, _T]) -> _T:
