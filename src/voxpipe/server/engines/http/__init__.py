@@ -117,7 +117,7 @@ def load_engines(
         value = options.get(name)
         if value is None:
             value = env.get(f"VOXPIPE_{name.upper()}")
-        return value or None
+        return None if value is None else str(value).strip() or None  # a pasted newline is no value
 
     missing = [name for name in _REQUIRED if setting(name) is None]
     if missing:

@@ -76,6 +76,13 @@ class BackendConfig:
                 f"{self.env_prefix}BASE_URL must be an http(s) URL such as http://127.0.0.1:8080/v1, "
                 f"got {display_url(self.base_url)!r}"
             )
+        key = self.api_key
+        if key is not None and (not key or not key.isascii() or not key.isprintable() or " " in key):
+            # said without the key: a header h11 refuses would quote it in the exception chain
+            raise VoxpipeUsageError(
+                f"{self.env_prefix}API_KEY is empty or holds spaces, line breaks or non-ASCII characters; "
+                "copy the key again"
+            )
         if self.timeout_s <= 0 or self.connect_timeout_s <= 0:
             raise VoxpipeUsageError(
                 f"timeouts must be positive, got timeout_s={self.timeout_s} and "
