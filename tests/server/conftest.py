@@ -18,7 +18,8 @@ async def server() -> AsyncIterator[LocalRealtimeServer]:
 
 @pytest.fixture
 async def slow_server() -> AsyncIterator[LocalRealtimeServer]:
-    """A server whose LLM pauses 10 ms between words, so responses can be cancelled mid-way."""
-    config = ServerConfig(port=0, engines="test", engine_options={"token_delay_s": 0.01})
+    """A server whose LLM and TTS pause between words, so a "long story" (60 words) can be cut mid-way."""
+    options = {"token_delay_s": 0.005, "tts_chunk_delay_s": 0.01, "story_words": 60}
+    config = ServerConfig(port=0, engines="test", engine_options=options)
     async with LocalRealtimeServer(config) as running:
         yield running

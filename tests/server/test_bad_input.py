@@ -182,6 +182,7 @@ async def test_second_response_create_while_active(slow_server: LocalRealtimeSer
     await client.send(
         {"type": "response.create", "response": {"conversation": "none", "metadata": {"k": "v"}, "input": []}}
     )
+    await client.send({"type": "response.cancel", "response_id": created[-1]["response"]["id"]})
     dones = []
     while len(dones) < 2:
         event = await client.recv()
