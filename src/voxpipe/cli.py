@@ -90,7 +90,14 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(f"voxpipe serve: ws://{host}:{args.port}/v1/realtime?model=<name>")
     print("  shapes:  GA by default; beta with header 'OpenAI-Beta: realtime=v1'")
     print("           or subprotocol 'openai-beta.realtime-v1'")
-    print(f"  engines: {name}")
+    print(
+        f"  engines: {name}"
+        + (
+            " (loading the models first: connections are accepted once they are in)"
+            if name == "local"
+            else ""
+        )
+    )
     print(f"  api key: {'required' if config.api_key else 'not required'}")
     base = f"http://{host}:{args.port}"
     print(f"  keys:    POST {base}/v1/realtime/sessions (beta), POST {base}/v1/realtime/client_secrets (GA)")

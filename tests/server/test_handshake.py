@@ -8,6 +8,9 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 import websockets
+from openai.types.beta.realtime import SessionCreateResponse
+from openai.types.realtime import ClientSecretCreateResponse
+from pydantic import TypeAdapter
 
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 
@@ -89,6 +92,7 @@ async def test_ephemeral_key_carries_its_session(keyed: LocalRealtimeServer, sha
                 "/v1/realtime/sessions", json={"instructions": "Answer: minted", "voice": "sage"}
             )
             assert reply.status_code == 200
+            TypeAdapter(SessionCreateResponse).validate_python(reply.json())
             secret = reply.json()["client_secret"]["value"]
             assert reply.json()["voice"] == "sage"
         else:
@@ -100,6 +104,7 @@ async def test_ephemeral_key_carries_its_session(keyed: LocalRealtimeServer, sha
                 },
             )
             assert reply.status_code == 200
+            TypeAdapter(ClientSecretCreateResponse).validate_python(reply.json())
             secret = reply.json()["value"]
         assert secret.startswith("ek_")
         denied = await http.post("/v1/realtime/sessions", json={}, headers={"Authorization": "Bearer nope"})

@@ -94,6 +94,7 @@ async def client_secrets(request: Request) -> JSONResponse:
     except ProtocolError as exc:
         return _error(400, exc.message, exc.code, exc.param)
     key = state.keys.mint("ga", update, seconds)
+    session["client_secret"] = {"value": key.value, "expires_at": key.expires_at}  # the SDK type requires it
     return JSONResponse({"value": key.value, "expires_at": key.expires_at, "session": session})
 
 
