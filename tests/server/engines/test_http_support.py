@@ -13,15 +13,33 @@ import email.parser
 import email.policy
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-__all__ = ["free_port", "multipart_fields", "serve", "sse", "sse_chunk"]
+from voxpipe.server.engines.base import FunctionTool, LLMChunk, LLMMessage, LLMRequest
+from voxpipe.server.engines.http import HTTPLLMEngine
+
+__all__ = [
+    "KEY",
+    "QUESTION",
+    "STALL",
+    "USAGE",
+    "WEATHER",
+    "ChatBackend",
+    "backend_and_engine",
+    "collect",
+    "free_port",
+    "multipart_fields",
+    "serve",
+    "sse",
+    "sse_chunk",
+]
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -113,3 +131,83 @@ async def multipart_fields(request: Request) -> dict[str, tuple[str | None, byte
         payload = part.get_payload(decode=True)
         fields[str(name)] = (part.get_filename(), payload if isinstance(payload, bytes) else b"")
     return fields
+
+
+STALL = b"<stall>"
+WEATHER = FunctionTool(
+    name="get_weather",
+    description="Weather of a city",
+    parameters={"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
+QUESTION = LLMRequest(
+    instructions="Be brief.",
+    messages=[LLMMessage("user", "What is the weather in Paris?")],
+    tools=[WEATHER],
+)
+USAGE = sse(
+    {"id": "c", "choices": [], "usage": {"prompt_tokens": 21, "completion_tokens": 3, "total_tokens": 24}}
+)
+
+
+class ChatBackend:
+    """A chat-completions endpoint that streams ``events`` (``STALL`` waits forever) and records requests.
+
+    Args:
+        events: SSE bytes to send, in order.
+        forever: after ``events``, keep streaming a word every 20 ms until the client goes away.
+        status / error: answer with this HTTP status and JSON body instead of streaming.
+    """
+
+    def __init__(
+        self,
+        events: Sequence[bytes] = (),
+        *,
+        forever: bool = False,
+        status: int = 200,
+        error: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.events = list(events)
+        self.forever = forever
+        self.status = status
+        self.error = error
+        self.headers = headers or {}
+        self.bodies: list[dict[str, Any]] = []
+        self.auth: list[str | None] = []
+        self.sent = 0
+        self.closed = asyncio.Event()
+
+    @property
+    def routes(self) -> list[Route]:
+        return [Route("/v1/chat/completions", self._endpoint, methods=["POST"])]
+
+    async def _endpoint(self, request: Request) -> Response:
+        self.bodies.append(await request.json())
+        self.auth.append(request.headers.get("authorization"))
+        if self.status != 200:
+            return JSONResponse(self.error, status_code=self.status, headers=self.headers)
+        return StreamingResponse(self._stream(), media_type="text/event-stream")
+
+    async def _stream(self) -> AsyncIterator[bytes]:
+        try:
+            for event in self.events:
+                if event == STALL:
+                    await asyncio.sleep(3600)
+                yield event
+                self.sent += 1
+            while self.forever:
+                yield sse_chunk(" word")
+                self.sent += 1
+                await asyncio.sleep(0.02)
+        finally:
+            self.closed.set()
+
+
+@contextlib.asynccontextmanager
+async def backend_and_engine(backend: ChatBackend, **options: Any) -> AsyncIterator[HTTPLLMEngine]:
+    async with serve(backend.routes) as url, HTTPLLMEngine(url, "m", api_key=KEY, **options) as llm:
+        yield llm
+
+
+async def collect(llm: HTTPLLMEngine, request: LLMRequest = QUESTION) -> list[LLMChunk]:
+    return [chunk async for chunk in llm.stream(request)]
