@@ -204,10 +204,11 @@ class _WhisperStream(STTStream):
         parts = [p for p in (self._options.prompt, " ".join(self._committed)) if p]
         return " ".join(parts) or None
 
-    def _start_pass(self) -> None:
+    def _start_pass(self) -> Future[list[Any]]:
         audio = self._audio()
         self._pending_end = audio.size
         self._pending = self._engine.submit(audio, self._prompt())
+        return self._pending
 
     def _collect(self) -> None:
         """Take a finished background pass: remember it, commit its closed segments."""
@@ -243,18 +244,18 @@ class _WhisperStream(STTStream):
         return " ".join(p for p in (*self._committed, tail) if p).strip() or None
 
     async def finish(self) -> Transcript:
-        """Wait for a running pass, then transcribe only what it did not cover (unless that is silence)."""
+        """Wait for a running pass; run one more over the uncommitted audio unless all it missed is silence.
+
+        Every pass is kept in ``_pending`` so that ``aclose`` waits for it even if this is cancelled.
+        """
         self._finished = True
         if self._pending is not None:
-            future = self._pending
-            await asyncio.wrap_future(future)
+            await asyncio.wrap_future(self._pending)
             self._collect()
-        audio = self._audio()
-        rest = audio[self._covered() :]
+        rest = self._audio()[self._covered() :]
         if self._last is None or (rest.size and float(np.max(np.abs(rest))) >= self._silence_peak):
-            end = audio.size
-            segments = await asyncio.wrap_future(self._engine.submit(audio, self._prompt()))
-            self._apply(segments, end)
+            await asyncio.wrap_future(self._start_pass())
+            self._collect()
         tail = self._last.tail_text if self._last else ""
         text = " ".join(p for p in (*self._committed, tail) if p).strip()
         return Transcript(text=text, language="en", duration_s=self._total_samples / _RATE)
