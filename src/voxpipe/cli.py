@@ -41,7 +41,7 @@ def _add_serve(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--engines",
-        choices=["local", "test"],
+        choices=["local", "test", "http"],
         default=None,
         help="engine set: 'local' (offline models) or 'test' (deterministic fakes); "
         "default: local when installed, else test",

@@ -238,7 +238,9 @@ def add_demo_parser(subparsers: Any) -> None:
         "--base-url", default=None, help="a Realtime server's WebSocket URL (default: embedded)"
     )
     parser.add_argument("--api-key", default=None, help="key for --base-url (default: $OPENAI_API_KEY)")
-    parser.add_argument("--engines", choices=["local", "test"], default=None, help="embedded server engines")
+    parser.add_argument(
+        "--engines", choices=["local", "test", "http"], default=None, help="embedded server engines"
+    )
     parser.add_argument("--instructions", default=DEFAULT_INSTRUCTIONS, help="the bot's instructions")
     parser.add_argument("--timeout", type=float, default=90.0, help="give up after this many seconds")
     parser.set_defaults(handler=_run_demo_command)
