@@ -404,3 +404,32 @@ async def test_two_calls_in_one_answer_get_one_response_after_both_results() -> 
         await r.server.assert_done()
         await asyncio.sleep(0.1)
     assert len(r.server.received("response.create")) == 1
+
+
+async def test_semantic_vad_without_interrupt_response_lets_the_answer_play() -> None:
+    from voxpipe.services.openai_realtime_beta.events import SemanticTurnDetection
+
+    props = SessionProperties(turn_detection=SemanticTurnDetection(eagerness="low", interrupt_response=False))
+    script = [
+        expect(
+            "session.update",
+            session={
+                "turn_detection": {
+                    "type": "semantic_vad",
+                    "eagerness": "low",
+                    "create_response": True,
+                    "interrupt_response": False,
+                }
+            },
+        ),
+        *map(send, audio_turn(item="item_keep", chunks=3)[:4]),
+        send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 10, "item_id": "item_u3"}),
+        send({"type": "rate_limits.updated", "rate_limits": []}),
+    ]
+    async with rig(script, service_kwargs={"session_properties": props}) as r:
+        await r.server.assert_done()
+        await r.down.wait_for(lambda: bool(r.down.of(UserStartedSpeakingFrame)))
+        await asyncio.sleep(0.05)
+    assert not r.down.of(StartInterruptionFrame)
+    assert r.server.received("conversation.item.truncate") == []
+    assert r.server.received("conversation.item.delete") == []
