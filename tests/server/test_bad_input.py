@@ -122,6 +122,12 @@ CASES: list[tuple[str, Any, str | None, str | None]] = [
         "invalid_value",
         "response.conversation",
     ),
+    (
+        "unknown input reference",
+        {"type": "response.create", "response": {"input": [{"type": "item_reference", "id": "item_nope"}]}},
+        "invalid_value",
+        "response.input[0].id",
+    ),
     ("webrtc only", {"type": "output_audio_buffer.clear"}, "unsupported_transport", "type"),
 ]
 

@@ -8,8 +8,8 @@ import base64
 import pytest
 import websockets
 
+from voxpipe.audio import alaw_decode, alaw_encode, silence, ulaw_decode, ulaw_encode
 from voxpipe.audio import resample as resample_clip
-from voxpipe.audio import silence, ulaw_decode, ulaw_encode
 from voxpipe.server import LocalRealtimeServer, ServerConfig, ServerLimits
 from voxpipe.server.engines.testing import decode_tones, encode_tones
 
@@ -72,22 +72,27 @@ async def test_partial_updates_merge(server: LocalRealtimeServer) -> None:
     await ga.aclose()
 
 
-@pytest.mark.parametrize("shape", ["beta", "ga"])
-async def test_manual_turn_in_g711_with_transcription(server: LocalRealtimeServer, shape: str) -> None:
+@pytest.mark.parametrize(
+    ("shape", "law"), [("beta", "ulaw"), ("ga", "ulaw"), ("beta", "alaw"), ("ga", "alaw")]
+)
+async def test_manual_turn_in_g711_with_transcription(
+    server: LocalRealtimeServer, shape: str, law: str
+) -> None:
     n = names(shape)
     client = await connect(server, shape)
+    encode, decode = (ulaw_encode, ulaw_decode) if law == "ulaw" else (alaw_encode, alaw_decode)
     if shape == "beta":
         await update(
             client,
             {
                 "turn_detection": None,
-                "input_audio_format": "g711_ulaw",
-                "output_audio_format": "g711_ulaw",
+                "input_audio_format": f"g711_{law}",
+                "output_audio_format": f"g711_{law}",
                 "input_audio_transcription": {"model": "whisper-1"},
             },
         )
     else:
-        fmt = {"type": "audio/pcmu"}
+        fmt = {"type": "audio/pcmu" if law == "ulaw" else "audio/pcma"}
         await update(
             client,
             {
@@ -98,7 +103,7 @@ async def test_manual_turn_in_g711_with_transcription(server: LocalRealtimeServe
                 },
             },
         )
-    narrow = ulaw_encode(resample_clip(speech("call me maybe", lead_ms=100, tail_ms=100), 24000, 8000))
+    narrow = encode(resample_clip(speech("call me maybe", lead_ms=100, tail_ms=100), 24000, 8000))
     for start in range(0, len(narrow), 320):
         await client.send(
             {
@@ -118,7 +123,7 @@ async def test_manual_turn_in_g711_with_transcription(server: LocalRealtimeServe
     transcript = next(e for e in events if e["type"] == n["transcript_done"])["transcript"]
     assert transcript == "You said: call me maybe."
     audio = b"".join(base64.b64decode(e["delta"]) for e in events if e["type"] == n["audio_delta"])
-    assert decode_tones(ulaw_decode(audio), 8000) == "you said: call me maybe."
+    assert decode_tones(decode(audio), 8000) == "you said: call me maybe."
     await client.aclose()
 
 

@@ -331,6 +331,13 @@ class RealtimeSession:
     async def _on_response_create(self, event: Any) -> None:
         overrides = event.response.to_dict() if event.response is not None else None
         request = response_request(self.shape_name, self.settings, overrides)
+        for index, wire in enumerate(request.input_items or []):
+            if wire.get("type") == "item_reference" and self.conversation.get(str(wire.get("id"))) is None:
+                raise ProtocolError(
+                    f"Item with id '{str(wire.get('id'))[:64]}' referenced in response.input does not exist.",
+                    code="invalid_value",
+                    param=f"response.input[{index}].id",
+                )
         if not request.out_of_band and self._active is not None:
             raise ProtocolError(
                 f"Conversation already has an active response in progress: {self._active.id}. Wait until the "
