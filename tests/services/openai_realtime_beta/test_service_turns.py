@@ -21,6 +21,7 @@ from voxpipe.frames.frames import (
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
 )
+from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
 from voxpipe.services.llm_service import FunctionCallParams
 from voxpipe.services.openai_realtime_beta._state import ItemNotFoundError
 from voxpipe.services.openai_realtime_beta.events import SessionProperties
@@ -83,6 +84,21 @@ async def test_barge_in_before_any_audio_played_deletes_the_item() -> None:
         await r.server.assert_done()
 
 
+class PlayedSoFar(FrameProcessor):
+    """Stands for an output transport that had played ``position_ms`` when the user interrupted."""
+
+    def __init__(self, position_ms: int) -> None:
+        super().__init__()
+        self.position_ms = position_ms
+
+    async def process_frame(self, frame, direction) -> None:
+        if isinstance(frame, StartInterruptionFrame):
+            await self.push_frame(
+                PlaybackPositionFrame(position_ms=self.position_ms), FrameDirection.UPSTREAM
+            )
+        await self.push_frame(frame, direction)
+
+
 async def test_manual_turns_commit_create_and_cancel() -> None:
     props = SessionProperties(turn_detection=False)
     script = [
@@ -91,17 +107,29 @@ async def test_manual_turns_commit_create_and_cancel() -> None:
         expect("response.create"),
         *map(send, audio_turn(item="item_b", chunks=2)[:4]),
         expect("response.cancel"),
-        expect("conversation.item.truncate", item_id="item_b"),
+        expect("conversation.item.truncate", item_id="item_b", content_index=0, audio_end_ms=60),
         send(
             {"type": "response.done", "response": response_done("resp_1", "item_b", "", status="cancelled")}
         ),
     ]
-    async with rig(script, service_kwargs={"session_properties": props}) as r:
+    async with rig(script, service_kwargs={"session_properties": props}, extra=[PlayedSoFar(60)]) as r:
         await r.task.queue_frames([UserStartedSpeakingFrame(), UserStoppedSpeakingFrame()])
         await r.down.wait_for(lambda: bool(r.down.of(TTSAudioRawFrame)))
         await r.task.queue_frame(StartInterruptionFrame())
         await r.server.assert_done()
     assert r.down.of(StartInterruptionFrame)
+
+
+def test_without_an_output_report_the_played_position_is_estimated_and_clamped() -> None:
+    from voxpipe.services.openai_realtime_beta._state import AnswerAudio
+
+    answer = AnswerAudio()
+    assert answer.played_estimate_ms(5.0) == 0  # no audio yet
+    answer.start_audio("item_e", now=10.0)
+    answer.add_audio("item_e", 100.0)
+    assert answer.played_estimate_ms(10.05) == 50  # wall clock since the first audio...
+    assert answer.played_estimate_ms(12.0) == 100  # ...never more than the audio received
+    assert answer.clamp_ms(250) == 100 and answer.clamp_ms(-5) == 0
 
 
 async def test_no_second_response_create_while_one_is_active() -> None:
@@ -431,5 +459,27 @@ async def test_semantic_vad_without_interrupt_response_lets_the_answer_play() ->
         await r.down.wait_for(lambda: bool(r.down.of(UserStartedSpeakingFrame)))
         await asyncio.sleep(0.05)
     assert not r.down.of(StartInterruptionFrame)
+    assert r.server.received("conversation.item.truncate") == []
+    assert r.server.received("conversation.item.delete") == []
+
+
+async def test_speech_after_a_fully_played_answer_truncates_nothing() -> None:
+    script = [
+        expect("session.update"),
+        *map(send, audio_turn(item="item_done", chunks=2)),
+        send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 5000, "item_id": "item_u4"}),
+        send({"type": "rate_limits.updated", "rate_limits": []}),
+    ]
+
+    class Heard(FrameProcessor):  # an output that played all 200 ms of the answer
+        async def process_frame(self, frame, direction) -> None:
+            if isinstance(frame, StartInterruptionFrame):
+                await self.push_frame(PlaybackPositionFrame(position_ms=200), FrameDirection.UPSTREAM)
+            await self.push_frame(frame, direction)
+
+    async with rig(script, extra=[Heard()]) as r:
+        await r.server.assert_done()
+        await r.down.wait_for(lambda: bool(r.down.of(UserStartedSpeakingFrame)))
+        await asyncio.sleep(0.05)
     assert r.server.received("conversation.item.truncate") == []
     assert r.server.received("conversation.item.delete") == []

@@ -397,6 +397,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         if answer.item_id is None or answer.truncated:
             return
         answer.truncated = True
+        interrupted_at = asyncio.get_running_loop().time()  # before any wait: the estimate is as of now
         if self._playback_report is None:
             try:
                 async with asyncio.timeout(PLAYBACK_REPORT_TIMEOUT_S):
@@ -406,8 +407,10 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         if self._playback_report is not None:
             played = answer.clamp_ms(self._playback_report)
         else:
-            played = answer.played_estimate_ms(asyncio.get_running_loop().time())
-        if played <= 0:
+            played = answer.played_estimate_ms(interrupted_at)
+        if played >= answer.received_ms.get(answer.item_id, 0.0):
+            pass  # the whole answer was heard: the server's memory of it is already right
+        elif played <= 0:
             self._send(ConversationItemDeleteEvent(item_id=answer.item_id))
         else:
             self._send(
