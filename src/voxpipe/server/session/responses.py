@@ -1,10 +1,10 @@
 """One response: LLM stream -> sentences -> TTS stream -> audio deltas, as an owned, cancellable task.
 
-``ResponseRun.run`` sends ``response.created``, runs the generation in a child task it owns and always
-awaits, then sends the closing events and ``response.done`` whatever happened (completed, cancelled by
-the client or by barge-in, cut at ``max_output_tokens``, or failed in an engine). Cancelling is prompt:
-``cancel`` cancels the child task, which stops the LLM and TTS generators at their next ``await``
-(``aclosing`` closes them), and no delta is sent after that.
+``ResponseRun.run`` sends ``response.created``, runs the generation, then sends the closing events and
+``response.done`` whatever happened (completed, cancelled by the client or by barge-in, cut at
+``max_output_tokens``, or failed in an engine). Cancelling is prompt: ``cancel`` cancels the task, which
+stops the LLM and TTS generators at their next ``await`` (``closing`` closes them), and no delta is sent
+after that; ``run`` then takes the cancellation back and finishes the response.
 
 Inside the generation the LLM and the TTS run side by side: text deltas go out at once (as transcript
 or text deltas), each finished sentence goes to a speaker task that streams its audio. To cut the time to
@@ -92,7 +92,7 @@ class ResponseRun:
         self._cancel_reason: str | None = None
         self._incomplete = False
         self._error: dict[str, Any] | None = None
-        self._generator: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
         self._words = 0
         self.done = asyncio.Event()
 
@@ -113,45 +113,56 @@ class ResponseRun:
         if self._cancel_reason is not None or self._state is not ResponseState.IN_PROGRESS:
             return False
         self._cancel_reason = reason
-        if self._generator is not None:
-            self._generator.cancel()
+        if self._task is not None:
+            self._task.cancel()  # taken back with uncancel() in run(): the closing events still go out
         return True
 
     async def run(self) -> None:
-        """Produce the whole response. Cancelling this task (session closing) still ends it cleanly."""
+        """Produce the whole response and end it with ``response.done`` whatever happens.
+
+        Generation runs in this task (no extra hop before the first delta). ``cancel`` cancels this task and
+        ``run`` takes that cancellation back (``Task.uncancel``, as ``asyncio.timeout`` does) once the
+        generation has stopped; any other cancellation (the session closing) still ends the response
+        cleanly and then propagates.
+        """
         host = self._host
-        settings = self.request.settings
+        task = asyncio.current_task()
+        assert task is not None, "ResponseRun.run must run in a task"
         conversation_id = None if self.request.out_of_band else host.conversation.id
         host.send(
             host.shape.response_created(
-                response=self._render("in_progress", None, None, conversation_id, settings)
+                response=self._render("in_progress", None, None, conversation_id, self.request.settings)
             )
         )
-        # The generator is a child this method owns and always awaits: its cancellation must not
-        # cancel us, because the closing events still have to be sent.
-        self._generator = asyncio.get_running_loop().create_task(
-            self._generate(), name=f"response {self.id} generate"
-        )
+        outcome: BaseException | None = None
         try:
-            if self._cancel_reason is not None:
-                self._generator.cancel()
-            await asyncio.wait({self._generator})
-        finally:
-            if not self._generator.done():
+            if self._cancel_reason is None:
+                self._task = task
+                await self._generate()
+        except asyncio.CancelledError as exc:
+            self._task = None
+            if self._cancel_reason is None or task.uncancel() > 0:
                 self._cancel_reason = self._cancel_reason or "client_cancelled"
-                self._generator.cancel()
-                await asyncio.wait({self._generator})
-            self._finish(conversation_id)
+                self._finish(conversation_id, ResponseState.CANCELLED, None)
+                raise
+            outcome = exc
+        except Exception as exc:  # an engine failed: the response fails, the session goes on
+            outcome = exc
+        self._task = None
+        if isinstance(outcome, asyncio.CancelledError) or self._cancel_reason is not None:
+            self._finish(conversation_id, ResponseState.CANCELLED, None)
+        else:
+            self._finish(conversation_id, None, outcome)
 
-    def _finish(self, conversation_id: str | None) -> None:
-        assert self._generator is not None
+    def _finish(
+        self, conversation_id: str | None, forced: ResponseState | None, error: BaseException | None
+    ) -> None:
         details: dict[str, Any] | None = None
-        if self._generator.cancelled():
+        if forced is ResponseState.CANCELLED:
             status = ResponseState.CANCELLED
             details = {"type": "cancelled", "reason": self._cancel_reason or "client_cancelled"}
-        elif self._generator.exception() is not None:
-            exc = self._generator.exception()
-            logger.error("response %s failed: %s", self.id, type(exc).__name__, exc_info=exc)
+        elif error is not None:
+            logger.error("response %s failed: %s", self.id, type(error).__name__, exc_info=error)
             status = ResponseState.FAILED
             details = {
                 "type": "failed",
