@@ -153,6 +153,8 @@ class LlamaLLMEngine(LLMEngine):
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         tools = tools_in_play(request) if self._spec.tool_calls else ()
+        if request.tools and not self._spec.tool_calls:
+            logger.info("llm: %s cannot call tools; %d ignored", self.capabilities.model, len(request.tools))
         forced = request.tool_choice if tools and request.tool_choice != "auto" else None
         usage = Usage()
         held: list[str] = []

@@ -63,14 +63,20 @@ class WhisperSTTEngine(STTEngine):
         beam_size: beam width. 5 (Whisper's default) by default: greedy decoding (1) is about 0.2 s
             faster on a 3 s clip but heard "What's the weather like in Paris today?" as "But when
             they're liking Paris today."
+        step_ms: while audio arrives, a background pass per this much new audio (each costs ~0.4 s).
+        pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn).
     """
 
     capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
     sample_rate = _RATE
 
-    def __init__(self, cpu_threads: int = 2, beam_size: int = 5) -> None:
+    def __init__(
+        self, cpu_threads: int = 2, beam_size: int = 5, step_ms: int = 1000, pause_ms: int = 200
+    ) -> None:
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
+        self._step_ms = step_ms
+        self._pause_ms = pause_ms
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-whisper")
@@ -116,7 +122,7 @@ class WhisperSTTEngine(STTEngine):
         await asyncio.wrap_future(self._executor.submit(self._load))
 
     def create_stream(self, options: TranscriptionOptions) -> STTStream:
-        return _WhisperStream(self, options)
+        return _WhisperStream(self, options, step_ms=self._step_ms, pause_ms=self._pause_ms)
 
     async def transcribe(self, pcm16: bytes, options: TranscriptionOptions) -> Transcript:
         stream = _WhisperStream(self, options, step_ms=None)
