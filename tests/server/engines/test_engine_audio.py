@@ -1,4 +1,5 @@
-"""The caller-side PCM helpers: conversion and the stream resampler."""
+"""The caller-side PCM helpers re-exported for engines: the same objects as ``voxpipe.audio``'s, and
+the behaviour engine code relies on (exact duration across chunks, pass-through, misuse errors)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import pytest
 
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.audio import PCMResampler, float32_to_pcm16, pcm16_to_float32
+
+
+def test_one_definition() -> None:
+    import voxpipe.audio
+
+    assert PCMResampler is voxpipe.audio.StreamResampler
+    assert pcm16_to_float32 is voxpipe.audio.pcm16_to_float32
 
 
 def test_resampler_keeps_duration_across_chunks() -> None:

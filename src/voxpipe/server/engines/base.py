@@ -9,8 +9,9 @@ Audio contract:
     Audio crosses every interface as PCM16 (signed 16-bit little-endian), mono, as ``bytes``, at the rate
     the engine declares in its ``sample_rate`` (or its stream's). **The caller resamples**: the session
     turns the protocol's 24 kHz into the engine's rate (one resampler can feed both VAD and STT when they
-    share a rate, which they usually do: 16 kHz) and turns TTS output into 24 kHz. ``PCMResampler`` in
-    ``voxpipe.server.engines.audio`` does this incrementally. Engines never guess the input rate.
+    share a rate, which they usually do: 16 kHz) and turns TTS output into 24 kHz.
+    ``voxpipe.audio.StreamResampler`` (also ``voxpipe.server.engines.audio.PCMResampler``) does this
+    incrementally. Engines never guess the input rate.
 
 The values that cross these interfaces (``VADConfig``, ``LLMRequest``, ``Transcript`` ...) are in
 ``voxpipe.server.engines.types`` and re-exported here.
