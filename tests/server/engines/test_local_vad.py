@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from voxpipe.errors import VoxpipeStateError
+from voxpipe.errors import VoxpipeStateError, VoxpipeUsageError
 from voxpipe.server.engines.audio import PCMResampler
 from voxpipe.server.engines.base import VADConfig, VADEvent, VADEventType
 
@@ -123,3 +123,12 @@ async def test_process_after_close_is_a_state_error(engine: SileroVADEngine) -> 
     await stream.aclose()  # twice is fine
     with pytest.raises(VoxpipeStateError):
         stream.process(bytes(1024))
+
+
+async def test_half_a_sample_is_misuse(engine: SileroVADEngine) -> None:
+    stream = engine.create_stream(VADConfig())
+    try:
+        with pytest.raises(VoxpipeUsageError):
+            stream.process(b"\x00\x00\x00")
+    finally:
+        await stream.aclose()

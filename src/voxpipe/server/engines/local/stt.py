@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from voxpipe.audio import pcm16_to_float32
 from voxpipe.errors import VoxpipeStateError
 from voxpipe.server.engines.base import (
     STTCapabilities,
@@ -175,7 +176,7 @@ class _WhisperStream(STTStream):
         """Append audio; start a background pass every ``step_ms``, or at once when the speaker pauses."""
         if self._finished:
             raise VoxpipeStateError("STT stream: feed() after finish(); start a new stream per utterance")
-        samples = np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32768.0
+        samples = pcm16_to_float32(pcm16)
         self._chunks.append(samples)
         self._fed += samples.size
         self._total_samples += samples.size

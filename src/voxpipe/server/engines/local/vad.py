@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from voxpipe.audio import pcm16_array
 from voxpipe.errors import VoxpipeStateError
 from voxpipe.server.engines.base import VADConfig, VADEngine, VADEvent, VADEventType, VADStream
 from voxpipe.server.engines.local._errors import model_errors
@@ -116,7 +117,7 @@ class _SileroStream(VADStream):
         """Score every complete 32 ms frame; keep the remainder for the next call."""
         if self._model is None:
             raise VoxpipeStateError("VAD stream: process() after aclose(); create a new stream")
-        samples = np.frombuffer(pcm16, dtype="<i2")
+        samples = pcm16_array(pcm16)[:, 0]  # checks for whole samples
         if self._pending.size:
             samples = np.concatenate((self._pending, samples))
         whole = samples.size - samples.size % _FRAME
