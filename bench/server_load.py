@@ -183,7 +183,11 @@ async def main() -> int:
         "--manual", action="store_true", help="commit + response.create instead of server VAD"
     )
     parser.add_argument("--url", help="use a running server (ws://host:port/v1/realtime); no CPU/RSS figures")
-    parser.add_argument("--deflate", action="store_true", help="offer permessage-deflate (the SDK's default)")
+    parser.add_argument(
+        "--deflate",
+        action="store_true",
+        help="offer permessage-deflate (the SDK's default) and let the server take it",
+    )
     args = parser.parse_args()
 
     server: subprocess.Popen[bytes] | None = None
@@ -192,6 +196,8 @@ async def main() -> int:
     else:
         port = free_port()
         command = [sys.executable, "-m", "voxpipe.cli", "serve", "--engines", "test", "--port", str(port)]
+        if args.deflate:
+            command.append("--deflate")
         server = subprocess.Popen([*command, "--log-level", "warning"], stdout=subprocess.DEVNULL)  # noqa: ASYNC220
         url = f"ws://127.0.0.1:{port}/v1/realtime"
         for _ in range(100):

@@ -46,6 +46,9 @@ def _add_serve(subparsers: Any) -> None:
         help="engine set: 'local' (offline models) or 'test' (deterministic fakes); "
         "default: local when installed, else test",
     )
+    parser.add_argument(
+        "--deflate", action="store_true", help="accept permessage-deflate (costs CPU; off by default)"
+    )
     parser.add_argument("--max-session-minutes", type=float, default=30.0, help="session length limit")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(handler=_run_serve)
@@ -85,6 +88,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         api_key=args.api_key or None,
         engines=engines,
         limits=ServerLimits(max_session_s=args.max_session_minutes * 60),
+        per_message_deflate=args.deflate,
     )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"voxpipe serve: ws://{host}:{args.port}/v1/realtime?model=<name>")

@@ -46,6 +46,7 @@ def _uvicorn_config(config: ServerConfig, *, log_level: str) -> uvicorn.Config:
         ws_max_size=config.limits.transport_max_message_bytes,
         ws_ping_interval=config.ping_interval_s,
         ws_ping_timeout=config.ping_interval_s,
+        ws_per_message_deflate=config.per_message_deflate,
         lifespan="on",
         log_config=None,
         log_level=log_level,
