@@ -55,19 +55,23 @@ def _add_serve(subparsers: Any) -> None:
 
 
 def _choose_engines(requested: str | None) -> tuple[Any, str]:
-    """Load the requested engine set, else ``local`` falling back to ``test``; returns (engines, name)."""
-    from voxpipe.server.engines import EngineUnavailableError, load_engines
+    """Load the requested engine set, else ``local`` falling back to ``test``; returns (engines, name).
+
+    Loading a set is cheap (models load on first use or at warm-up), so this trial load only finds out
+    whether the set can be used; the server then loads the chosen set by name and owns it.
+    """
+    from voxpipe.server import engines as engine_sets
 
     if requested is not None:
-        return load_engines(requested), requested
+        return engine_sets.load_engines(requested), requested
     try:
-        return load_engines("local"), "local"
-    except EngineUnavailableError as exc:
+        return engine_sets.load_engines("local"), "local"
+    except engine_sets.EngineUnavailableError as exc:
         print(f"voxpipe serve: the local models are not available ({exc}).", file=sys.stderr)
         print(
             "voxpipe serve: falling back to the deterministic TEST engines (no real speech).", file=sys.stderr
         )
-        return load_engines("test"), "test"
+        return engine_sets.load_engines("test"), "test"
 
 
 def _run_serve(args: argparse.Namespace) -> int:
@@ -78,15 +82,16 @@ def _run_serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        engines, name = _choose_engines(args.engines)
+        trial, name = _choose_engines(args.engines)
     except EngineUnavailableError as exc:
         print(f"voxpipe serve: {exc}", file=sys.stderr)
         return 2
+    asyncio.run(trial.aclose())
     config = ServerConfig(
         host=args.host,
         port=args.port,
         api_key=args.api_key or None,
-        engines=engines,
+        engines=name,
         limits=ServerLimits(max_session_s=args.max_session_minutes * 60),
         per_message_deflate=args.deflate,
     )
@@ -108,13 +113,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(f"  health:  GET  {base}/health")
     sys.stdout.flush()
 
-    async def run() -> None:
-        try:
-            await serve(config, log_level=args.log_level)
-        finally:
-            await engines.aclose()
-
-    asyncio.run(run())
+    asyncio.run(serve(config, log_level=args.log_level))
     return 0
 
 

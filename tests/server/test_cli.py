@@ -46,3 +46,36 @@ def test_explicit_engines_do_not_fall_back(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(engines_module, "load_engines", load)
     with pytest.raises(EngineUnavailableError):
         cli._choose_engines("local")
+
+
+def test_serve_subprocess_prints_where_and_answers_health() -> None:
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [sys.executable, "-m", "voxpipe.cli", "serve", "--engines", "test", "--port", str(port)]
+    process = subprocess.Popen([*command, "--log-level", "warning"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        first = process.stdout.readline()
+        assert first.strip() == f"voxpipe serve: ws://127.0.0.1:{port}/v1/realtime?model=<name>"
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                reply = httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "voxpipe serve did not answer within 10 s"
+                time.sleep(0.1)
+        assert reply.json()["engines"] == "test"
+    finally:
+        process.terminate()
+        assert process.wait(10) in (0, -15)  # uvicorn re-raises the SIGTERM it handled
+        if process.stdout is not None:
+            process.stdout.close()
