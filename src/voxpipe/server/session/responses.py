@@ -7,10 +7,8 @@ stops the LLM and TTS generators at their next ``await`` (``closing`` closes the
 after that; ``run`` then takes the cancellation back and finishes the response.
 
 Inside the generation the LLM and the TTS run side by side: text deltas go out at once (as transcript
-or text deltas), each finished sentence goes to a speaker task that streams its audio. To cut the time to
-the first audio, the first chunk may end at a clause boundary (``,``, ``;``, ``:``) once it holds at least
-8 characters; later chunks are whole sentences (better prosody). The order of
-events follows the protocol reference, section 9.2 (audio) and 9.5 (function calls).
+or text deltas), each piece cut by ``SpeechChunker`` goes to a speaker task that streams its audio. The
+order of events follows the protocol reference, section 9.2 (audio) and 9.5 (function calls).
 """
 
 from __future__ import annotations
@@ -18,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -30,6 +27,7 @@ from voxpipe.server.engines.types import LLMItem, LLMRequest, TextDelta, ToolCal
 from voxpipe.server.session.audio_codec import AudioEncoder
 from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind, item_from_wire
 from voxpipe.server.session.settings import ResponseRequest
+from voxpipe.server.session.speech_chunks import SpeechChunker
 from voxpipe.server.session.state import ResponseState, check_move
 from voxpipe.server.session.streams import closing
 from voxpipe.server.shapes import ShapeOut, UsageCounts
@@ -37,12 +35,6 @@ from voxpipe.server.shapes import ShapeOut, UsageCounts
 __all__ = ["ResponseHost", "ResponseRun"]
 
 logger = logging.getLogger(__name__)
-
-# Split before the whitespace that follows the punctuation: the next chunk keeps its leading space, so
-# the chunks put together are exactly the text.
-_SENTENCE_END = re.compile(r"(?<=[.!?])(?=\s)")
-_CLAUSE_END = re.compile(r"(?<=[,;:])(?=\s)")
-_FIRST_CHUNK_MIN_CHARS = 8  # a first clause shorter than this waits for more words
 
 
 class ResponseHost(Protocol):
@@ -63,9 +55,8 @@ class _MessageOutput:
         self.item = item
         self.part = part
         self.index = index
-        self.pending = ""
+        self.chunker = SpeechChunker()
         self.sentences: asyncio.Queue[str | None] = asyncio.Queue()
-        self.spoken = False  # a first chunk went to the TTS
         self.speaker: asyncio.Task[None] | None = None
 
 
@@ -313,15 +304,8 @@ class ResponseRun:
             return
         part.transcript = (part.transcript or "") + text
         self._host.send(shape.transcript_delta(delta=text, **ids))
-        message.pending += text
-        splitter = _SENTENCE_END
-        if not message.spoken and len(message.pending) >= _FIRST_CHUNK_MIN_CHARS:
-            splitter = _CLAUSE_END if not _SENTENCE_END.search(message.pending) else _SENTENCE_END
-        *complete, message.pending = splitter.split(message.pending)
-        for sentence in complete:
-            if sentence.strip():
-                message.spoken = True
-                message.sentences.put_nowait(sentence)
+        for piece in message.chunker.push(text):
+            message.sentences.put_nowait(piece)
 
     async def _speak(self, message: _MessageOutput) -> None:
         settings = self.request.settings
@@ -351,8 +335,9 @@ class ResponseRun:
 
     async def _close_message(self, message: _MessageOutput) -> None:
         if message.speaker is not None:
-            if message.pending.strip():
-                message.sentences.put_nowait(message.pending)
+            rest = message.chunker.rest()
+            if rest:
+                message.sentences.put_nowait(rest)
             message.sentences.put_nowait(None)
             await message.speaker
         self._close_item(message.item, "completed")
