@@ -20,12 +20,10 @@ per-type handlers with :func:`frame_handler`. Lifecycle hooks (:meth:`start`, :m
 from __future__ import annotations
 
 import asyncio
-import enum
-import itertools
 import logging
 import time
 from collections import deque
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from voxpipe.errors import VoxpipeStateError
@@ -34,7 +32,16 @@ from voxpipe.frames.control import CancelFrame, EndFrame, ErrorFrame, StartFrame
 from voxpipe.frames.speech import StartInterruptionFrame
 from voxpipe.metrics.processor_metrics import FrameProcessorMetrics
 from voxpipe.observers.base_observer import FramePushed
+from voxpipe.processors._metrics import ProcessorMetricsMixin
+from voxpipe.processors._tasks import CLEANUP_TIMEOUT_S, cancel_and_wait
 from voxpipe.processors.dispatch import HandlerTable, frame_handler
+from voxpipe.processors.types import (
+    ALLOWED_MOVES,
+    FrameDirection,
+    FrameProcessorSetup,
+    ProcessorState,
+    default_name,
+)
 from voxpipe.utils.event_emitter import EventEmitter
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,67 +52,11 @@ __all__ = ["FrameDirection", "FrameProcessor", "FrameProcessorSetup", "Processor
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
-
-CLEANUP_TIMEOUT_S = 2.0
-"""How long cleanup waits for a processor's tasks to finish after cancelling them."""
-
-
-class FrameDirection(enum.IntEnum):
-    """Which way a frame travels: towards the output (downstream) or towards the input (upstream)."""
-
-    DOWNSTREAM = 1
-    UPSTREAM = 2
-
-
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
 """A module constant: reading an enum member through its class costs ten times more, on every push."""
 
 
-class ProcessorState(enum.Enum):
-    """Where a processor is in its life. Moves only forward; see ``FrameProcessor._set_state``."""
-
-    CREATED = "created"
-    STARTED = "started"
-    ENDED = "ended"
-    CANCELLED = "cancelled"
-    CLOSED = "closed"
-
-
-_ALLOWED_MOVES: dict[ProcessorState, frozenset[ProcessorState]] = {
-    ProcessorState.CREATED: frozenset(
-        {ProcessorState.STARTED, ProcessorState.CANCELLED, ProcessorState.CLOSED}
-    ),
-    ProcessorState.STARTED: frozenset(
-        {ProcessorState.ENDED, ProcessorState.CANCELLED, ProcessorState.CLOSED}
-    ),
-    ProcessorState.ENDED: frozenset({ProcessorState.CANCELLED, ProcessorState.CLOSED}),
-    ProcessorState.CANCELLED: frozenset({ProcessorState.CLOSED}),
-    ProcessorState.CLOSED: frozenset(),
-}
-
-
-class FrameProcessorSetup:
-    """What a task hands every processor before the run: where observers listen.
-
-    Attributes:
-        observer_feeds: the queues of the task's observers; every push is put on each.
-    """
-
-    __slots__ = ("observer_feeds",)
-
-    def __init__(self, observer_feeds: Iterable[ObserverFeed] = ()) -> None:
-        self.observer_feeds = tuple(observer_feeds)
-
-
-_counters: dict[str, Iterable[int]] = {}
-
-
-def _default_name(cls: type) -> str:
-    counter = _counters.setdefault(cls.__name__, itertools.count(0))
-    return f"{cls.__name__}#{next(counter)}"  # type: ignore[call-overload]
-
-
-class FrameProcessor(EventEmitter):
+class FrameProcessor(EventEmitter, ProcessorMetricsMixin):
     """A stage of a pipeline.
 
     Args:
@@ -124,7 +75,7 @@ class FrameProcessor(EventEmitter):
 
     def __init__(self, *, name: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._name = name or _default_name(type(self))
+        self._name = name or default_name(type(self))
         self._prev: FrameProcessor | None = None
         self._next: FrameProcessor | None = None
         self._processor_state = ProcessorState.CREATED
@@ -165,7 +116,7 @@ class FrameProcessor(EventEmitter):
         old = self._processor_state
         if new is old:
             return
-        if new not in _ALLOWED_MOVES[old]:
+        if new not in ALLOWED_MOVES[old]:
             raise VoxpipeStateError(f"{self}: cannot move from {old.value} to {new.value}")
         self._processor_state = new
         if logger.isEnabledFor(logging.DEBUG):
@@ -236,7 +187,7 @@ class FrameProcessor(EventEmitter):
         if self._lane_task is not None:
             tasks.add(self._lane_task)
             self._lane_task = None
-        await _cancel_and_wait(tasks, owner=self)
+        await cancel_and_wait(tasks, owner=self)
         self._owned_tasks.clear()
         await self._close_event_handlers()
         self._set_state(ProcessorState.CLOSED)
@@ -329,7 +280,7 @@ class FrameProcessor(EventEmitter):
         task = self._lane_task
         if task is not None and task is not asyncio.current_task():
             self._lane_task = None
-            await _cancel_and_wait({task}, owner=self)
+            await cancel_and_wait({task}, owner=self)
         await self.cancel(frame)
 
     async def _on_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
@@ -352,7 +303,7 @@ class FrameProcessor(EventEmitter):
         ):
             return
         self._lane_task = None
-        await _cancel_and_wait({task}, owner=self)
+        await cancel_and_wait({task}, owner=self)
         if self._processor_state is ProcessorState.STARTED or self._processor_state is ProcessorState.ENDED:
             self._start_lane()
 
@@ -434,60 +385,7 @@ class FrameProcessor(EventEmitter):
 
     async def cancel_task(self, task: asyncio.Task[Any], timeout: float = CLEANUP_TIMEOUT_S) -> None:
         """Cancel a task created with :meth:`create_task` and wait (up to ``timeout``) for it to end."""
-        await _cancel_and_wait({task}, owner=self, timeout=timeout)
-
-    # -- metrics --------------------------------------------------------------------------------------
-    def can_generate_metrics(self) -> bool:
-        """Whether this processor measures itself; services override it to return True."""
-        return False
-
-    async def start_ttfb_metrics(self) -> None:
-        """Start timing the time to first byte (when metrics are enabled)."""
-        if self._enable_metrics and self.can_generate_metrics():
-            self._metrics.start_ttfb()
-
-    async def stop_ttfb_metrics(self) -> None:
-        """Stop timing TTFB and push the measurement, if one was started."""
-        if self._enable_metrics and self.can_generate_metrics():
-            frame = self._metrics.stop_ttfb(only_initial=self._report_only_initial_ttfb)
-            if frame is not None:
-                await self.push_frame(frame)
-
-    async def start_processing_metrics(self) -> None:
-        """Start timing the processing of a response."""
-        if self._enable_metrics and self.can_generate_metrics():
-            self._metrics.start_processing()
-
-    async def stop_processing_metrics(self) -> None:
-        """Stop timing the processing of a response and push the measurement."""
-        if self._enable_metrics and self.can_generate_metrics():
-            frame = self._metrics.stop_processing()
-            if frame is not None:
-                await self.push_frame(frame)
-
-    def set_metrics_model(self, model: str | None) -> None:
-        """Name the model that metrics of this processor refer to."""
-        self._metrics.model = model
-
-
-async def _cancel_and_wait(
-    tasks: set[asyncio.Task[Any]], *, owner: object, timeout: float = CLEANUP_TIMEOUT_S
-) -> None:
-    """Cancel ``tasks`` and wait for them to end; warn about any that ignore cancellation.
-
-    Never swallows the caller's own cancellation: ``asyncio.wait`` raises it.
-    """
-    current = asyncio.current_task()
-    pending = {task for task in tasks if task is not current and not task.done()}
-    for task in pending:
-        task.cancel()
-    if not pending:
-        return
-    _, still_running = await asyncio.wait(pending, timeout=timeout)
-    for task in still_running:
-        logger.warning(
-            "%s: task %s did not stop within %.1f s of cancellation", owner, task.get_name(), timeout
-        )
+        await cancel_and_wait({task}, owner=self, timeout=timeout)
 
 
 _LIFECYCLE = HandlerTable(
