@@ -1,0 +1,396 @@
+"""Voice latency of the local server with the default local models: spoken fixtures in, first audio out.
+
+Run: ``.venv/bin/python bench/voice_latency.py [--rounds 3] [--silence-ms 500]``. Needs the ``local`` extra,
+the LLM weights and the speech fixtures (``<repo>/../shared`` or ``$VOXPIPE_SHARED_DIR``). Prints figures
+and a PASS/FAIL line per DESIGN.md section 8 target; always exits 0 (STYLE.md practice 17).
+
+How it measures:
+
+* **The server** runs in a child process (this script with ``--serve``): the default local engine set
+  (``load_engines("local")``), warmed up as ``voxpipe serve`` does, behind ``LocalRealtimeServer`` on a free
+  loopback port. Each engine is wrapped in a thin timing proxy that prints one JSON line per model call
+  (the server has no per-stage hook); the proxies add microseconds. Peak RSS is the child's ``VmHWM``
+  from ``/proc/<pid>/status``, so the client's memory is not counted.
+* **The client** (this process) opens one beta-shape WebSocket session per turn with plain ``websockets``:
+  server VAD with ``silence_duration_ms`` (500 by default: the protocol default; threshold 0.5, prefix
+  padding 300 ms), transcription on. It streams each English fixture, resampled to 24 kHz PCM16 and padded
+  with 0.3 s of silence before and 1 s after, in real time: 40 ms chunks, each sent when a microphone would
+  have delivered it. Silence keeps flowing (a live microphone) until ``response.done``.
+* **Latencies**: ``input_audio_buffer.speech_stopped`` received -> first ``response.audio.delta`` received;
+  and the end of the user's audio (the send time of the chunk holding the last sample above -40 dBFS) ->
+  first audio delta. The second includes the VAD's silence window.
+* **Stages**: CLOCK_MONOTONIC is shared by both processes, so the child's records are placed on each turn's
+  timeline relative to ``speech_stopped``: STT done, LLM called, LLM first token, first TTS call (the first
+  piece of text is cut), first TTS chunk, first delta at the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import sys
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SHARED = Path(os.environ.get("VOXPIPE_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
+SPEECH = SHARED / "fixtures" / "speech"
+RATE = 24_000
+CHUNK_MS = 40
+LEAD_S, TAIL_S = 0.3, 1.0
+VOICED = 10 ** (-40 / 20) * 32768  # -40 dBFS
+TARGET_P50_S, TARGET_RSS_MB = 0.450, 1200.0
+
+
+def _emit(**record: Any) -> None:
+    print(json.dumps(record), flush=True)
+
+
+def _instrument(engines: Any) -> None:
+    """Wrap the engines' entry points (in place) so every model call prints a timing record."""
+    vad_create, stt, run = engines.vad.create_stream, engines.stt, engines.stt._run
+
+    def create_vad(config: Any) -> Any:
+        stream = vad_create(config)
+        process, aclose, spent = stream.process, stream.aclose, [0.0, 0]
+
+        def timed_process(pcm: bytes) -> Any:
+            started = time.perf_counter()
+            events = process(pcm)
+            spent[0] += time.perf_counter() - started
+            spent[1] += len(pcm) // 2
+            return events
+
+        async def timed_close() -> None:
+            _emit(stage="vad", cpu_s=spent[0], audio_s=spent[1] / stream.sample_rate)
+            await aclose()
+
+        stream.process, stream.aclose = timed_process, timed_close
+        return stream
+
+    def timed_run(audio: Any, prompt: Any) -> Any:  # one Whisper pass (float32 16 kHz), in its thread
+        started = time.monotonic()
+        segments = run(audio, prompt)
+        _emit(stage="stt_pass", start=started, end=time.monotonic(), audio_s=audio.size / 16_000)
+        return segments
+
+    def create_stt(options: Any, create: Callable[[Any], Any] = stt.create_stream) -> Any:
+        stream = create(options)
+        finish = stream.finish
+
+        async def timed_finish() -> Any:
+            started = time.monotonic()
+            transcript = await finish()
+            _emit(stage="stt_finish", start=started, end=time.monotonic())
+            return transcript
+
+        stream.finish = timed_finish
+        return stream
+
+    engines.vad.create_stream, stt._run, stt.create_stream = create_vad, timed_run, create_stt
+    engines.llm.stream = _timed_stream(engines.llm.stream, "llm")
+    engines.tts.stream = _timed_stream(engines.tts.stream, "tts")
+
+
+def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Callable[..., AsyncIterator[Any]]:
+    async def timed(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        started, first, size, usage = time.monotonic(), None, 0, None
+        try:
+            async with contextlib.aclosing(stream(*args, **kwargs)) as chunks:  # type: ignore[type-var]
+                async for chunk in chunks:
+                    if isinstance(chunk, bytes):
+                        size += len(chunk)
+                    elif type(chunk).__name__ == "Usage":
+                        usage = chunk
+                    if first is None and type(chunk).__name__ != "Usage":
+                        first = time.monotonic()
+                    yield chunk
+        finally:
+            _emit(
+                stage=stage,
+                start=started,
+                first=first,
+                end=time.monotonic(),
+                audio_s=size / 2 / 22_050,  # Piper joe-medium
+                tokens=usage.output_tokens if usage else 0,
+                prompt_tokens=usage.input_tokens if usage else 0,
+                cached=usage.cached_tokens if usage else 0,
+            )
+
+    return timed
+
+
+async def serve_child() -> None:
+    """Load, warm up and serve the local engines; print ``{"ready": port}`` then timing records."""
+    import logging
+
+    from voxpipe.server import LocalRealtimeServer, ServerConfig
+    from voxpipe.server.engines import load_engines
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="server %(name)s: %(message)s")
+    engines = load_engines("local")
+    started = time.perf_counter()
+    await engines.warm_up()
+    _instrument(engines)
+    async with engines, LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
+        _emit(ready=server.port, warm_up_s=time.perf_counter() - started)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes it
+
+
+@dataclass
+class Turn:
+    """One spoken question and what came back (times are CLOCK_MONOTONIC)."""
+
+    name: str
+    speech_end: float = 0.0
+    stopped: float | None = None
+    first_audio: float | None = None
+    heard: str = ""
+    answer: str = ""
+    status: str = ""
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+
+def load_fixture(path: Path) -> tuple[bytes, int]:
+    """PCM16 24 kHz with the lead-in and tail, and the index of the chunk holding the last voiced sample."""
+    import soxr
+
+    from voxpipe.audio import read_wav
+
+    wav = read_wav(path)
+    samples = np.frombuffer(wav.pcm, dtype="<i2")
+    if wav.sample_rate != RATE:
+        samples = soxr.resample(samples, wav.sample_rate, RATE)
+    padded = np.concatenate(
+        [np.zeros(int(LEAD_S * RATE), "<i2"), samples, np.zeros(int(TAIL_S * RATE), "<i2")]
+    )
+    last = int(np.nonzero(np.abs(padded.astype(np.int32)) > VOICED)[0][-1])
+    return padded.astype("<i2").tobytes(), last // (RATE * CHUNK_MS // 1000)
+
+
+async def run_turn(url: str, name: str, audio: bytes, end_chunk: int, silence_ms: int) -> Turn:
+    """Stream one padded fixture in real time and wait for the response to finish."""
+    import websockets
+
+    turn = Turn(name)
+    done = asyncio.Event()
+    vad = {
+        "type": "server_vad",
+        "threshold": 0.5,
+        "prefix_padding_ms": 300,
+        "silence_duration_ms": silence_ms,
+    }
+    session = {
+        "modalities": ["audio", "text"],
+        "voice": "alloy",
+        "input_audio_transcription": {"model": "whisper-1", "language": "en"},
+        "turn_detection": vad,
+    }
+    headers = {"OpenAI-Beta": "realtime=v1", "Authorization": "Bearer local"}
+    async with websockets.connect(
+        f"{url}?model=gpt-4o-realtime-preview", additional_headers=headers, max_size=None
+    ) as ws:
+        await ws.send(json.dumps({"type": "session.update", "session": session}))
+        while json.loads(await ws.recv())["type"] != "session.updated":
+            pass
+
+        async def read() -> None:
+            async for raw in ws:
+                now = time.monotonic()
+                event = json.loads(raw)
+                kind = event["type"]
+                if kind == "input_audio_buffer.speech_stopped":
+                    turn.stopped, turn.first_audio = now, None
+                elif kind == "response.audio.delta" and turn.first_audio is None:
+                    turn.first_audio = now
+                elif kind == "conversation.item.input_audio_transcription.completed":
+                    turn.heard = event["transcript"]
+                elif kind == "response.audio_transcript.done":
+                    turn.answer = event["transcript"]
+                elif kind == "response.done":
+                    turn.status = event["response"]["status"]
+                    if turn.status != "cancelled":
+                        done.set()
+                        return
+
+        reader = asyncio.create_task(read(), name=f"read {name}")
+        size = RATE * CHUNK_MS // 1000 * 2
+        silence = b"\0" * size
+        started = time.monotonic()
+        n = 0
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(len(audio) / 2 / RATE + 60):
+                while not done.is_set():
+                    chunk = audio[n * size : (n + 1) * size] or silence
+                    await asyncio.sleep(max(0.0, started + (n + 1) * CHUNK_MS / 1000 - time.monotonic()))
+                    audio_b64 = base64.b64encode(chunk).decode()
+                    await ws.send(json.dumps({"type": "input_audio_buffer.append", "audio": audio_b64}))
+                    if n == end_chunk:
+                        turn.speech_end = time.monotonic()
+                    n += 1
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    return turn
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def show(what: str, values: list[float], unit: str = "ms", scale: float = 1000.0) -> None:
+    if not values:
+        print(f"{what:<62} (no data)")
+        return
+    v = [x * scale for x in values]
+    print(f"{what:<62} p50 {pct(v, 50):8.1f}  p95 {pct(v, 95):8.1f}  {unit}  (n={len(v)})")
+
+
+def proc_status(pid: int) -> dict[str, float]:
+    """VmRSS and VmHWM (peak) of ``pid`` in MB."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) / 1024
+    return out
+
+
+def _since(records: list[dict[str, Any]], stage: str, key: str, origin: float) -> float | None:
+    """``key`` of the first record of ``stage`` in a turn, relative to ``origin``."""
+    found = [r for r in records if r["stage"] == stage and r.get(key)]
+    return found[0][key] - origin if found else None
+
+
+def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) -> None:
+    ok = [t for t in turns if t.stopped is not None and t.first_audio is not None]
+    print(f"\nturns answered with audio: {len(ok)} of {len(turns)}")
+    first_audio = [t.first_audio - t.stopped for t in ok]  # type: ignore[operator]
+    show("speech_stopped -> first audio delta", first_audio)
+    show("end of user audio -> first audio delta", [t.first_audio - t.speech_end for t in ok])  # type: ignore[operator]
+    show("end of user audio -> speech_stopped (VAD silence window)", [t.stopped - t.speech_end for t in ok])  # type: ignore[operator]
+    print("\ntimeline after speech_stopped (first of each in the turn):")
+    marks = (
+        ("STT done", "stt_finish", "end"),
+        ("LLM called", "llm", "start"),
+        ("LLM first token", "llm", "first"),
+        ("TTS called (first text piece)", "tts", "start"),
+        ("TTS first chunk", "tts", "first"),
+    )
+    for what, stage_name, key in marks:
+        found = [_since(t.records, stage_name, key, t.stopped) for t in ok]  # type: ignore[arg-type]
+        show(f"  {what}", [x for x in found if x is not None])
+    show("  first audio delta at the client", first_audio)
+
+    def stage(kind: str) -> list[dict[str, Any]]:
+        return [r for t in ok for r in t.records if r["stage"] == kind and r.get("first", 1)]
+
+    print("\nstages:")
+    vad_audio = sum(r["audio_s"] for r in vad) or float("nan")
+    vad_rtf = sum(r["cpu_s"] for r in vad) / vad_audio
+    print(f"{'VAD real-time factor (Silero, on the event loop)':<62} {vad_rtf:.4f} x")
+    passes = stage("stt_pass")
+    show("STT pass time (Whisper tiny.en)", [r["end"] - r["start"] for r in passes])
+    rtf = [(r["end"] - r["start"]) / r["audio_s"] for r in passes if r["audio_s"]]
+    show("STT real-time factor per pass (pass time / audio)", rtf, "x", 1.0)
+    show("STT finish() (speech_stopped -> transcript)", [r["end"] - r["start"] for r in stage("stt_finish")])
+    llm = stage("llm")
+    show("LLM first token (from the call, prompt built inside)", [r["first"] - r["start"] for r in llm])
+    rate = [
+        (r["tokens"] - 1) / (r["end"] - r["first"]) for r in llm if r["tokens"] > 1 and r["end"] > r["first"]
+    ]
+    show("LLM generation rate after the first token", rate, "tok/s", 1.0)
+    show("LLM prompt tokens", [r["prompt_tokens"] for r in llm], "tok", 1.0)
+    show("LLM cached prompt tokens", [r["cached"] for r in llm], "tok", 1.0)
+    tts = [r for r in stage("tts") if r["audio_s"]]
+    show("TTS first chunk (per piece)", [r["first"] - r["start"] for r in tts])
+    show("TTS real-time factor (per piece)", [(r["end"] - r["start"]) / r["audio_s"] for r in tts], "x", 1.0)
+    now, peak = rss.get("VmRSS", float("nan")), rss.get("VmHWM", float("inf"))
+    print(f"\nserver RSS now {now:.0f} MB, peak (VmHWM) {peak:.0f} MB\n")
+    target_ms = TARGET_P50_S * 1000
+    for what, value, limit, unit in (
+        (
+            f"p50 speech_stopped -> first audio < {target_ms:.0f} ms",
+            pct(first_audio, 50) * 1000,
+            target_ms,
+            "ms",
+        ),
+        (f"server peak RSS < {TARGET_RSS_MB:.0f} MB", peak, TARGET_RSS_MB, "MB"),
+    ):
+        print(f"TARGET {what}: {value:.0f} {unit} {'PASS' if value < limit else 'FAIL'}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    fixtures = sorted(SPEECH.glob("en_*.wav"))
+    if not fixtures:
+        print(f"no English fixtures in {SPEECH} (set VOXPIPE_SHARED_DIR)")
+        return
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    pipe, log = asyncio.subprocess.PIPE, None if args.server_log else asyncio.subprocess.DEVNULL
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, __file__, "--serve", stdin=pipe, stdout=pipe, stderr=log
+    )
+    records: list[dict[str, Any]] = []
+    assert child.stdout is not None and child.stdin is not None
+    started = time.monotonic()
+    ready = json.loads(await asyncio.wait_for(child.stdout.readline(), 600))
+    print(
+        f"server (pid {child.pid}) loaded and warmed up the local engines in {ready['warm_up_s']:.1f} s "
+        f"(process start to ready {time.monotonic() - started:.1f} s)"
+    )
+
+    async def collect() -> None:
+        assert child.stdout is not None
+        while line := await child.stdout.readline():
+            records.append(json.loads(line))
+
+    collector = asyncio.create_task(collect(), name="collect records")
+    url = f"ws://127.0.0.1:{ready['ready']}/v1/realtime"
+    audio = {path.name: load_fixture(path) for path in fixtures}
+    turns: list[Turn] = []
+    nan = float("nan")
+    try:
+        for round_ in range(args.rounds):
+            for name, (pcm, end_chunk) in audio.items():
+                mark = len(records)
+                turn = await run_turn(url, name, pcm, end_chunk, args.silence_ms)
+                await asyncio.sleep(0.3)  # let the session's closing records arrive
+                turn.records = records[mark:]
+                turns.append(turn)
+                lat = (turn.first_audio or nan) - (turn.stopped or nan)
+                print(
+                    f"round {round_ + 1} {name:<38} {lat * 1000:7.0f} ms  heard {turn.heard!r:<44} "
+                    f"answer {turn.answer[:60]!r} [{turn.status}]",
+                    flush=True,
+                )
+        rss = proc_status(child.pid)
+    finally:
+        child.stdin.close()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(child.wait(), 20)
+        if child.returncode is None:
+            child.kill()
+            await child.wait()
+        collector.cancel()
+    report(turns, [r for r in records if r.get("stage") == "vad"], rss)
+    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the fixtures (default 3)")
+    parser.add_argument("--silence-ms", type=int, default=500, help="server VAD silence_duration_ms")
+    parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
+    parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    parsed = parser.parse_args()
+    asyncio.run(serve_child() if parsed.serve else main(parsed))
