@@ -212,7 +212,7 @@ async def test_transcription_frames_can_be_switched_off() -> None:
 
 async def test_retrieve_conversation_item(monkeypatch) -> None:
     ids = iter(["evt_ok", "evt_missing", "evt_slow"])
-    monkeypatch.setattr("voxpipe.services.openai_realtime_beta.openai.new_event_id", lambda: next(ids))
+    monkeypatch.setattr("voxpipe.services.openai_realtime_beta._state.new_event_id", lambda: next(ids))
     item = created("item_u1")["item"]
     script = [
         expect("session.update"),

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-__all__ = ["item_transcript", "message_to_items", "messages_to_items"]
+__all__ = ["function_output", "item_transcript", "message_to_items", "messages_to_items"]
 
 logger = logging.getLogger(__name__)
 
@@ -100,3 +100,13 @@ def item_transcript(item: Any) -> str:
         if value:
             parts.append(str(value))
     return "".join(parts)
+
+
+def function_output(result: Any) -> str:
+    """A function's result as the ``output`` string of a ``function_call_output`` item (JSON, or text)."""
+    if isinstance(result, str):
+        return result
+    try:
+        return json.dumps(result)
+    except (TypeError, ValueError):
+        return json.dumps(str(result))

@@ -15,9 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from voxpipe.errors import ServerError
 from voxpipe.frames.audio import TTSAudioRawFrame, TTSStartedFrame, TTSStoppedFrame
+from voxpipe.frames.base import Frame
 from voxpipe.frames.control import ErrorFrame
 from voxpipe.frames.llm import FunctionCallFromLLM, LLMFullResponseEndFrame, LLMFullResponseStartFrame
-from voxpipe.frames.speech import StopInterruptionFrame, UserStoppedSpeakingFrame
+from voxpipe.frames.speech import (
+    StartInterruptionFrame,
+    StopInterruptionFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
 from voxpipe.frames.text import InterimTranscriptionFrame, LLMTextFrame, TranscriptionFrame
 from voxpipe.metrics.metrics import LLMTokenUsage
 from voxpipe.processors.frame_processor import FrameDirection
@@ -49,7 +55,13 @@ async def _session(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
 
 
 async def _speech_started(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
-    await service._on_user_speech_started(from_server=True)
+    setting = service._effective("turn_detection")
+    server_interrupts = getattr(setting, "interrupt_response", None) is not False
+    if service.interruptions_allowed and server_interrupts:
+        await service.cancel_function_calls()  # this interruption never passes through process_frame
+        await service._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
+    await service.push_frame(UserStartedSpeakingFrame())
+    await service.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
 
 
 async def _speech_stopped(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
@@ -86,8 +98,8 @@ async def _item_deleted(service: OpenAIRealtimeBetaLLMService, event: Any) -> No
 
 async def _transcription_delta(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
     if service._send_transcription_frames and event.delta:
-        await service._push_both_ways(
-            lambda: InterimTranscriptionFrame(text=event.delta, user_id="", timestamp=_now())
+        await _push_both_ways(
+            service, lambda: InterimTranscriptionFrame(text=event.delta, user_id="", timestamp=_now())
         )
 
 
@@ -96,8 +108,9 @@ async def _transcription_completed(service: OpenAIRealtimeBetaLLMService, event:
     if item is not None and item.content:
         item.content[min(event.content_index, len(item.content) - 1)].transcript = event.transcript
     if service._send_transcription_frames:
-        await service._push_both_ways(
-            lambda: TranscriptionFrame(text=event.transcript, user_id="", timestamp=_now(), result=event)
+        await _push_both_ways(
+            service,
+            lambda: TranscriptionFrame(text=event.transcript, user_id="", timestamp=_now(), result=event),
         )
     await service._call_event_handler("on_conversation_item_updated", event.item_id, item)
 
@@ -282,6 +295,12 @@ def _token_usage(usage: Any) -> LLMTokenUsage:
         completion_audio_tokens=(out.audio_tokens or 0) if out else 0,
         completion_text_tokens=(out.text_tokens or 0) if out else 0,
     )
+
+
+async def _push_both_ways(service: OpenAIRealtimeBetaLLMService, make: Callable[[], Frame]) -> None:
+    """Push a fresh frame each way: downstream for the pipeline, upstream for a user context aggregator."""
+    await service.push_frame(make())
+    await service.push_frame(make(), FrameDirection.UPSTREAM)
 
 
 def _now() -> str:

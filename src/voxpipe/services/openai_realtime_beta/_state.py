@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxpipe.errors import ServerError
+from voxpipe.errors import OperationTimeoutError, ServerError
+from voxpipe.realtime import ConversationItemRetrieveEvent, new_event_id
 
 __all__ = ["AnswerAudio", "ItemNotFoundError", "PendingRetrievals"]
 
@@ -115,6 +117,26 @@ class PendingRetrievals:
             if not future.done():
                 future.set_exception(error)
         return True
+
+    async def retrieve(self, item_id: str, send: Callable[[Any], None], timeout: float, owner: object) -> Any:
+        """Send a ``conversation.item.retrieve`` and await the item.
+
+        Raises:
+            ItemNotFoundError: the server has no such item.
+            OperationTimeoutError: no answer within ``timeout`` seconds.
+        """
+        event_id = new_event_id()
+        future = self.add(item_id, event_id)
+        send(ConversationItemRetrieveEvent(item_id=item_id, event_id=event_id))
+        try:
+            async with asyncio.timeout(timeout):
+                return await future
+        except TimeoutError:
+            raise OperationTimeoutError(
+                f"{owner}: no conversation.item.retrieved for {item_id!r} within {timeout} s", code="timeout"
+            ) from None
+        finally:
+            self.discard(item_id, future)
 
     def discard(self, item_id: str, future: asyncio.Future[Any]) -> None:
         """Forget a retrieval that timed out or was cancelled."""

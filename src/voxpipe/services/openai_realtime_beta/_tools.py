@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from voxpipe.adapters import to_openai_realtime_tools
+from voxpipe.errors import VoxpipeUsageError
 from voxpipe.realtime import FunctionTool, SessionProperties
 
-__all__ = ["session_for_wire", "wire_tools"]
+__all__ = ["merge_settings", "session_for_wire", "wire_tools"]
 
 
 def wire_tools(tools: Any) -> list[dict[str, Any]]:
@@ -27,3 +28,20 @@ def session_for_wire(properties: SessionProperties) -> SessionProperties:
     fields = properties.model_dump(exclude_unset=True)
     fields["tools"] = wire_tools(properties.tools)
     return SessionProperties(**fields)
+
+
+def merge_settings(current: SessionProperties, fields: dict[str, Any]) -> SessionProperties:
+    """``current`` with ``fields`` changed and every other setting kept.
+
+    Raises:
+        VoxpipeUsageError: a name is not a session setting.
+    """
+    known = set(SessionProperties.model_fields)
+    unknown = sorted(set(fields) - known)
+    if unknown:
+        raise VoxpipeUsageError(
+            f"not session settings: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+    merged = current.model_dump(exclude_unset=True)
+    merged.update(fields)
+    return SessionProperties(**merged)

@@ -12,12 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from voxpipe.errors import OperationTimeoutError, VoxpipeStateError, VoxpipeUsageError, VoxpipeWorldError
+from voxpipe.errors import VoxpipeStateError, VoxpipeWorldError
 from voxpipe.frames.audio import InputAudioRawFrame, PlaybackPositionFrame
-from voxpipe.frames.base import Frame
 from voxpipe.frames.control import CancelFrame, EndFrame, ErrorFrame, StartFrame
 from voxpipe.frames.llm import (
     FunctionCallResultFrame,
@@ -26,14 +24,11 @@ from voxpipe.frames.llm import (
     LLMSetToolsFrame,
     LLMUpdateSettingsFrame,
 )
-from voxpipe.frames.speech import StartInterruptionFrame, UserStartedSpeakingFrame, UserStoppedSpeakingFrame
+from voxpipe.frames.speech import StartInterruptionFrame, UserStoppedSpeakingFrame
 from voxpipe.processors.frame_processor import FrameDirection, frame_handler
 from voxpipe.realtime import (
     ConversationItem,
     ConversationItemCreateEvent,
-    ConversationItemDeleteEvent,
-    ConversationItemRetrieveEvent,
-    ConversationItemTruncateEvent,
     InputAudioBufferAppendEvent,
     InputAudioBufferCommitEvent,
     ResponseCancelEvent,
@@ -41,21 +36,22 @@ from voxpipe.realtime import (
     Session,
     SessionProperties,
     SessionUpdateEvent,
-    new_event_id,
 )
 from voxpipe.realtime._client_config import RealtimeClientConfig, RealtimeVariant, ReconnectPolicy
 from voxpipe.realtime._client_events import ConnectReason
 from voxpipe.realtime._client_state import ClientState
 from voxpipe.services.llm_service import LLMService
-from voxpipe.services.openai_realtime_beta._items import messages_to_items
+from voxpipe.services.openai_realtime_beta._codecs import decoder as _decoder
+from voxpipe.services.openai_realtime_beta._codecs import encoder as _encoder
+from voxpipe.services.openai_realtime_beta._interruptions import PlaybackReports, forget_unheard
+from voxpipe.services.openai_realtime_beta._items import function_output, messages_to_items
 from voxpipe.services.openai_realtime_beta._responses import ResponseTracker
 from voxpipe.services.openai_realtime_beta._server_events import handle_server_event
 from voxpipe.services.openai_realtime_beta._state import AnswerAudio, PendingRetrievals
-from voxpipe.services.openai_realtime_beta._tools import session_for_wire
+from voxpipe.services.openai_realtime_beta._tools import merge_settings, session_for_wire
 
 if TYPE_CHECKING:  # pragma: no cover
     from voxpipe.realtime.client import ConnectionInfo, RealtimeClient
-    from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder, OutputAudioDecoder
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_MODEL", "OpenAIRealtimeBetaLLMService"]
 
@@ -63,22 +59,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "gpt-4o-realtime-preview-2025-06-03"
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
-PLAYBACK_REPORT_TIMEOUT_S = 0.2
-"""How long an interruption waits for the output transport to say how much it played."""
-
-
-def _encoder(audio_format: str | None) -> InputAudioEncoder:
-    """Build an input encoder; numpy and soxr load here, on first use, not when the service is imported."""
-    from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder
-
-    return InputAudioEncoder(audio_format)
-
-
-def _decoder(audio_format: str | None) -> OutputAudioDecoder:
-    """Build an output decoder (lazily imported, like :func:`_encoder`)."""
-    from voxpipe.services.openai_realtime_beta._audio import OutputAudioDecoder
-
-    return OutputAudioDecoder(audio_format)
 
 
 class OpenAIRealtimeBetaLLMService(LLMService):
@@ -132,8 +112,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         self._items: dict[str, ConversationItem] = {}
         self._calls_in_flight: set[str] = set()  # dispatched calls whose result the model has not got
         self._context: Any = None
-        self._playback_report: int | None = None
-        self._playback_reported = asyncio.Event()
+        self._playback = PlaybackReports()
         self.rate_limits: list[Any] = []
         self._register_event_handler("on_conversation_item_created")
         self._register_event_handler("on_conversation_item_updated")
@@ -179,15 +158,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         Raises:
             VoxpipeUsageError: a name is not a session setting.
         """
-        known = set(SessionProperties.model_fields)
-        unknown = sorted(set(fields) - known)
-        if unknown:
-            raise VoxpipeUsageError(
-                f"not session settings: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-            )
-        merged = self._session_properties.model_dump(exclude_unset=True)
-        merged.update(fields)
-        self._session_properties = SessionProperties(**merged)
+        self._session_properties = merge_settings(self._session_properties, fields)
         if "input_audio_format" in fields:
             self._encoder = _encoder(self._session_properties.input_audio_format)
         if "output_audio_format" in fields:
@@ -308,10 +279,6 @@ class OpenAIRealtimeBetaLLMService(LLMService):
     async def _on_start_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
         await self._interrupt_answer(frame, direction, cancel=not self.turn_detection_enabled)
 
-    @frame_handler(UserStartedSpeakingFrame)
-    async def _on_user_started(self, frame: UserStartedSpeakingFrame, direction: FrameDirection) -> None:
-        await self.push_frame(frame, direction)
-
     @frame_handler(UserStoppedSpeakingFrame)
     async def _on_user_stopped(self, frame: UserStoppedSpeakingFrame, direction: FrameDirection) -> None:
         if not self.turn_detection_enabled and direction is FrameDirection.DOWNSTREAM:
@@ -324,8 +291,7 @@ class OpenAIRealtimeBetaLLMService(LLMService):
 
     @frame_handler(PlaybackPositionFrame)
     async def _on_playback_position(self, frame: PlaybackPositionFrame, direction: FrameDirection) -> None:
-        self._playback_report = frame.position_ms
-        self._playback_reported.set()
+        self._playback.report(frame.position_ms)
         await self.push_frame(frame, direction)
 
     @frame_handler(LLMMessagesAppendFrame)
@@ -370,16 +336,6 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         self._responses.request()
 
     # -- interruptions --------------------------------------------------------------------------------
-    async def _on_user_speech_started(self, *, from_server: bool) -> None:
-        """The server heard the user start speaking."""
-        setting = self._effective("turn_detection")
-        server_interrupts = getattr(setting, "interrupt_response", None) is not False
-        if self.interruptions_allowed and server_interrupts:
-            await self.cancel_function_calls()  # this interruption never passes through process_frame
-            await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
-        await self.push_frame(UserStartedSpeakingFrame())
-        await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
-
     async def _interrupt_answer(
         self, frame: StartInterruptionFrame, direction: FrameDirection, *, cancel: bool
     ) -> None:
@@ -390,34 +346,21 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         """
         if cancel and self._responses.cancel():
             self._send(ResponseCancelEvent())
-        self._playback_report = None
-        self._playback_reported.clear()
-        await self.push_frame(frame, direction)
+        self._playback.expect()
+        await self.push_frame(frame, direction)  # the output stops and reports what it played
         answer = self._answer
         if answer.item_id is None or answer.truncated:
             return
         answer.truncated = True
         interrupted_at = asyncio.get_running_loop().time()  # before any wait: the estimate is as of now
-        if self._playback_report is None:
-            try:
-                async with asyncio.timeout(PLAYBACK_REPORT_TIMEOUT_S):
-                    await self._playback_reported.wait()
-            except TimeoutError:
-                pass
-        if self._playback_report is not None:
-            played = answer.clamp_ms(self._playback_report)
-        else:
-            played = answer.played_estimate_ms(interrupted_at)
-        if played >= answer.received_ms.get(answer.item_id, 0.0):
-            pass  # the whole answer was heard: the server's memory of it is already right
-        elif played <= 0:
-            self._send(ConversationItemDeleteEvent(item_id=answer.item_id))
-        else:
-            self._send(
-                ConversationItemTruncateEvent(item_id=answer.item_id, content_index=0, audio_end_ms=played)
-            )
-        if answer.stop_audio():
-            logger.debug("%s: answer %s interrupted at %d ms", self, answer.item_id, played)
+        reported = await self._playback.position()
+        played = (
+            answer.clamp_ms(reported) if reported is not None else answer.played_estimate_ms(interrupted_at)
+        )
+        event = forget_unheard(answer, played)
+        if event is not None:
+            self._send(event)
+        answer.stop_audio()
 
     # -- responses and items --------------------------------------------------------------------------
     def _send_response_create(self, overrides: dict[str, Any] | None) -> None:
@@ -437,22 +380,12 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         """
         if self._client is None:
             raise VoxpipeStateError(f"{self}: not connected; retrieve items while the pipeline runs")
-        event_id = new_event_id()
-        future = self._retrievals.add(item_id, event_id)
-        self._send(ConversationItemRetrieveEvent(item_id=item_id, event_id=event_id))
-        try:
-            async with asyncio.timeout(timeout):
-                return await future
-        except TimeoutError:
-            raise OperationTimeoutError(
-                f"{self}: no conversation.item.retrieved for {item_id!r} within {timeout} s", code="timeout"
-            ) from None
-        finally:
-            self._retrievals.discard(item_id, future)
+        item: ConversationItem = await self._retrievals.retrieve(item_id, self._send, timeout, owner=self)
+        return item
 
     async def on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
         """Give the model a function's result, then let it answer (unless ``run_llm`` is False)."""
-        output = frame.result if isinstance(frame.result, str) else _json(frame.result)
+        output = function_output(frame.result)
         item = {"type": "function_call_output", "call_id": frame.tool_call_id, "output": output}
         self._send(self._item_create_event(item))
         self._calls_in_flight.discard(frame.tool_call_id)
@@ -464,16 +397,3 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         cancelled = await super().cancel_function_calls(interruptible_only=interruptible_only)
         self._calls_in_flight.difference_update(cancelled)
         return cancelled
-
-    async def _push_both_ways(self, make: Callable[[], Frame]) -> None:
-        await self.push_frame(make())
-        await self.push_frame(make(), FrameDirection.UPSTREAM)
-
-
-def _json(value: Any) -> str:
-    import json
-
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return json.dumps(str(value))
