@@ -278,3 +278,19 @@ async def test_runner_cancels_the_task_on_sigint(no_leaked_tasks) -> None:
     assert gate.cancelled == ["held"]
     assert task.has_finished()
     await no_leaked_tasks()
+
+
+async def test_a_processor_that_fails_to_start_ends_the_run(no_leaked_tasks) -> None:
+    class Broken(PassThrough):
+        async def start(self, frame: StartFrame) -> None:
+            raise OSError("device busy")
+
+    errors: list[ErrorFrame] = []
+    tail = Recorder()
+    task = PipelineTask(Pipeline([Broken(), tail]))
+    task.add_event_handler("on_pipeline_error", lambda t, f: errors.append(f))
+    await asyncio.wait_for(task.run(), timeout=5)  # no EndFrame queued: only the failure ends it
+    assert errors and errors[0].fatal and "device busy" in errors[0].error
+    assert any(isinstance(f, StartFrame) for f, _ in tail.seen)  # the others started, then were cancelled
+    assert isinstance(tail.seen[-1][0], CancelFrame)
+    await no_leaked_tasks()

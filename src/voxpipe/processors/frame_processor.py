@@ -33,6 +33,7 @@ from voxpipe.frames.speech import StartInterruptionFrame
 from voxpipe.metrics.processor_metrics import FrameProcessorMetrics
 from voxpipe.observers.base_observer import FramePushed
 from voxpipe.processors._metrics import ProcessorMetricsMixin
+from voxpipe.processors._settings import StartSettingsMixin
 from voxpipe.processors._tasks import CLEANUP_TIMEOUT_S, cancel_and_wait
 from voxpipe.processors.dispatch import HandlerTable, frame_handler
 from voxpipe.processors.types import (
@@ -56,7 +57,7 @@ _DOWNSTREAM = FrameDirection.DOWNSTREAM
 """A module constant: reading an enum member through its class costs ten times more, on every push."""
 
 
-class FrameProcessor(EventEmitter, ProcessorMetricsMixin):
+class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
     """A stage of a pipeline.
 
     Args:
@@ -86,13 +87,6 @@ class FrameProcessor(EventEmitter, ProcessorMetricsMixin):
         self._lane_task: asyncio.Task[None] | None = None
         self._lane_frame: Frame | None = None
         self._owned_tasks: set[asyncio.Task[Any]] = set()
-        # Settings from the StartFrame.
-        self._allow_interruptions = False
-        self._enable_metrics = False
-        self._enable_usage_metrics = False
-        self._report_only_initial_ttfb = False
-        self._audio_in_sample_rate = 0
-        self._audio_out_sample_rate = 0
         self._metrics = FrameProcessorMetrics(self)
 
     # -- identity and state ---------------------------------------------------------------------------
@@ -121,36 +115,6 @@ class FrameProcessor(EventEmitter, ProcessorMetricsMixin):
         self._processor_state = new
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: %s -> %s", self, old.value, new.value)
-
-    @property
-    def interruptions_allowed(self) -> bool:
-        """Whether the StartFrame allowed interruptions."""
-        return self._allow_interruptions
-
-    @property
-    def metrics_enabled(self) -> bool:
-        """Whether the StartFrame enabled TTFB and processing metrics."""
-        return self._enable_metrics
-
-    @property
-    def usage_metrics_enabled(self) -> bool:
-        """Whether the StartFrame enabled usage metrics."""
-        return self._enable_usage_metrics
-
-    @property
-    def report_only_initial_ttfb(self) -> bool:
-        """Whether only the first TTFB of the run is reported."""
-        return self._report_only_initial_ttfb
-
-    @property
-    def audio_in_sample_rate(self) -> int:
-        """Input audio rate from the StartFrame (0 before the start)."""
-        return self._audio_in_sample_rate
-
-    @property
-    def audio_out_sample_rate(self) -> int:
-        """Output audio rate from the StartFrame (0 before the start)."""
-        return self._audio_out_sample_rate
 
     # -- wiring ---------------------------------------------------------------------------------------
     def link(self, processor: FrameProcessor) -> None:
@@ -257,15 +221,18 @@ class FrameProcessor(EventEmitter, ProcessorMetricsMixin):
         if self._processor_state is not ProcessorState.CREATED:
             logger.warning("%s: ignored a second StartFrame (state %s)", self, self._processor_state.value)
             return
-        self._allow_interruptions = frame.allow_interruptions
-        self._enable_metrics = frame.enable_metrics
-        self._enable_usage_metrics = frame.enable_usage_metrics
-        self._report_only_initial_ttfb = frame.report_only_initial_ttfb
-        self._audio_in_sample_rate = frame.audio_in_sample_rate
-        self._audio_out_sample_rate = frame.audio_out_sample_rate
+        self._apply_start_settings(frame)
         self._set_state(ProcessorState.STARTED)
         self._start_lane()
-        await self.start(frame)
+        try:
+            await self.start(frame)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a processor that cannot start cannot work: end the run, cleanly
+            logger.error("%s: failed to start", self, exc_info=exc)
+            await self.push_error(
+                f"{self} failed to start: {type(exc).__name__}: {exc}", exception=exc, fatal=True
+            )
 
     async def _on_end(self, frame: EndFrame) -> None:
         if self._processor_state is ProcessorState.STARTED:
