@@ -138,7 +138,7 @@ class FakeTwilio:
 
 
 class Bot(FrameProcessor):
-    """An echo-ish bot: echoes input audio (when ``echo``); keypad digits drive it.
+    """An echo-ish bot: echoes input audio (when ``echo``, else passes it on); keypad digits drive it.
 
     ``1`` plays a 24 kHz answer of ``answer_ms`` (TTSStarted, audio in 40 ms frames, TTSStopped); ``2``
     interrupts it (a StartInterruptionFrame downstream, as a service does on barge-in).
@@ -160,6 +160,8 @@ class Bot(FrameProcessor):
             self.inputs.append((time.monotonic(), frame))
             if self.echo:
                 await self.push_frame(OutputAudioRawFrame(audio=frame.audio, sample_rate=frame.sample_rate))
+            else:
+                await self.push_frame(frame, direction)
             return
         if isinstance(frame, InputDTMFFrame) and frame.digit == "1":
             pcm = tone(self.answer_ms, 24000)
