@@ -34,6 +34,11 @@ class Call:
         self.transport, self.task, self.url, self.bot = transport, task, url, bot
         self.events: list[tuple[str, Any]] = []
 
+    async def wait_finished(self, timeout: float = 5.0) -> None:
+        async with asyncio.timeout(timeout):
+            while not self.task.has_finished():
+                await asyncio.sleep(0.005)
+
 
 @asynccontextmanager
 async def serving(bot: Bot, **params: Any) -> AsyncIterator[Call]:
@@ -166,7 +171,7 @@ async def test_client_disconnect_ends_the_pipeline_cleanly() -> None:
             await twilio.start_call()
             await twilio.dtmf("1")
             await twilio.wait_for(lambda: len(twilio.media()) >= 3)
-        await asyncio.wait_for(call.task._finished.wait(), timeout=5)
+        await call.wait_finished()
         assert [name for name, _ in call.events] == ["on_client_connected", "on_client_disconnected"]
         assert bot.of(EndFrame, FrameDirection.DOWNSTREAM)  # ended, not cancelled
     await assert_no_stray_tasks()
@@ -177,7 +182,7 @@ async def test_twilio_stop_ends_the_pipeline() -> None:
     async with serving(bot) as call, FakeTwilio(call.url) as twilio:
         await twilio.start_call()
         await twilio.send({"event": "stop", "streamSid": "x", "stop": {"callSid": "CA1"}})
-        await asyncio.wait_for(call.task._finished.wait(), timeout=5)
+        await call.wait_finished()
         await twilio.wait_for(lambda: twilio.close_code is not None)
         assert twilio.close_code in (1000, 1001)
     await assert_no_stray_tasks()
@@ -251,3 +256,55 @@ async def test_a_taken_port_is_a_fatal_error() -> None:
     await task1.cancel()
     await runner1
     await assert_no_stray_tasks()
+
+
+class _BuggySerializer(TwilioFrameSerializer):
+    """Fails with a non-voxpipe exception on one message: a bug, not bad input."""
+
+    def deserialize(self, data: str | bytes) -> Any:
+        if data == "boom":
+            raise ZeroDivisionError("a serializer bug")
+        return super().deserialize(data)
+
+
+async def test_a_serializer_bug_is_reported_and_the_session_goes_on() -> None:
+    bot = Bot()
+    transport = WebsocketServerTransport(WebsocketParams(serializer=_BuggySerializer()), port=0)
+    task = PipelineTask(Pipeline([transport.input(), bot, transport.output()]))
+    errors: list[Any] = []
+    task.add_event_handler("on_pipeline_error", lambda t, frame: errors.append(frame))
+    runner = asyncio.create_task(task.run())
+    port = await transport.wait_listening()
+    async with FakeTwilio(f"ws://127.0.0.1:{port}") as twilio:
+        await twilio.start_call()
+        await twilio.send("boom")
+        await twilio.dtmf("7")
+        await bot.wait_for(lambda: bool(bot.of(InputDTMFFrame, FrameDirection.DOWNSTREAM)))
+    await asyncio.wait_for(runner, timeout=5)
+    assert len(errors) == 1 and not errors[0].fatal and "ZeroDivisionError" in errors[0].error
+    await assert_no_stray_tasks()
+
+
+async def test_audio_without_a_client_is_dropped_and_the_run_ends_cleanly() -> None:
+    bot = Bot(answer_ms=500)
+    async with serving(bot) as call:
+        await call.transport.input().push_frame(InputDTMFFrame(digit="1"))
+        await asyncio.sleep(0.1)
+        assert call.transport.output().buffered_ms == 0
+        assert call.transport.output().messages_sent == 0
+        await call.task.stop_when_done()
+        await call.wait_finished()
+    await assert_no_stray_tasks()
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        ("audio_out_chunk_ms", 15, "multiple of 10"),
+        ("max_buffer_ms", 10, "at least one chunk"),
+        ("close_timeout_s", 0, "close_timeout_s"),
+    ],
+)
+def test_params_are_checked(field: str, value: Any, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        WebsocketParams(serializer=TwilioFrameSerializer(), **{field: value})

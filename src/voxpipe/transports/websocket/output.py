@@ -174,6 +174,7 @@ class WebsocketOutputTransport(FrameProcessor):
                 frame.sample_rate, self._rate, channels=frame.num_channels, out_channels=1
             )
             self._resamplers[key] = resampler
+        self._response_done = False  # audio after a TTSStoppedFrame belongs to a new answer
         await self._buffer(resampler.process(frame.audio))
 
     async def _buffer(self, pcm: bytes) -> None:
