@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from typing import Any
 
+import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
@@ -114,4 +116,38 @@ async def test_end_frame_closes_the_connection_after_playout() -> None:
         await asyncio.wait_for(runner, timeout=5)
         await asyncio.wait_for(closed.wait(), timeout=5)
     assert sum(map(len, got)) == 2 * 8 * 300  # the whole 300 ms answer, at 8 kHz
+    await assert_no_stray_tasks()
+
+
+async def _refuse(connection: Any, request: Any) -> Any:
+    return connection.respond(403, "no\n")
+
+
+@pytest.mark.parametrize("case", ["refused_handshake", "bad_uri", "timeout"])
+async def test_connection_failures_map_to_connection_failed(case: str) -> None:
+    """Each way connecting fails reaches the task as a fatal ConnectionFailedError, not a library error."""
+    async with contextlib.AsyncExitStack() as stack:
+        if case == "refused_handshake":
+            server = await stack.enter_async_context(
+                serve(lambda c: asyncio.sleep(0), "127.0.0.1", 0, process_request=_refuse)
+            )
+            uri = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        elif case == "bad_uri":
+            uri = "not a websocket uri"
+        else:  # a listener that never answers the handshake
+            listener = socket.socket()
+            stack.callback(listener.close)
+            listener.bind(("127.0.0.1", 0))
+            listener.listen()
+            uri = f"ws://127.0.0.1:{listener.getsockname()[1]}"
+        transport = WebsocketClientTransport(
+            uri, WebsocketParams(serializer=RawPCMSerializer(), connect_timeout_s=0.3)
+        )
+        task = PipelineTask(Pipeline([transport.input(), transport.output()]))
+        errors: list[Any] = []
+        task.add_event_handler("on_pipeline_error", lambda t, frame: errors.append(frame))
+        await asyncio.wait_for(task.run(), timeout=5)
+    (error,) = errors
+    assert error.fatal and isinstance(error.exception, ConnectionFailedError)
+    assert error.exception.__cause__ is not None
     await assert_no_stray_tasks()
