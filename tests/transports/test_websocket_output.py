@@ -62,8 +62,9 @@ async def test_positions_count_from_the_start_of_each_answer() -> None:
         await bot.wait_for(lambda: len(bot.positions()) == 1)
         assert bot.positions()[0].position_ms == 0
         for answer in (1, 2):
+            before = len(twilio.media())
             await twilio.dtmf("1")
-            await twilio.wait_for(lambda answer=answer: len(twilio.media()) >= 10 * answer)
+            await twilio.wait_for(lambda before=before: len(twilio.media()) >= before + 10)
             await twilio.dtmf("2")
             await bot.wait_for(lambda answer=answer: len(bot.positions()) == 1 + answer)
             assert 100 <= bot.positions()[-1].position_ms <= 600, answer

@@ -92,6 +92,7 @@ async def test_an_answer_is_paced_in_real_time_and_framed_by_bot_speaking() -> N
         await twilio.start_call()
         await twilio.dtmf("1")
         await bot.wait_for(lambda: bool(bot.of(BotStoppedSpeakingFrame)), timeout=5)
+        await twilio.wait_for(lambda: len(twilio.media()) >= 30)
         media = twilio.media()
         assert len(media) == 30 and all(len(payload) == 160 for _, payload in media)
         span = media[-1][0] - media[0][0]
@@ -133,6 +134,7 @@ async def test_marks_follow_the_audio_sent_before_them() -> None:
     async with serving(bot) as call, FakeTwilio(call.url) as twilio:
         await twilio.start_call()
         await twilio.dtmf("1")
+        await bot.wait_for(lambda: bool(bot.of(InputDTMFFrame, FrameDirection.DOWNSTREAM)))  # answer queued
         await call.task.queue_frame(OutputMarkFrame(mark="after-answer"))
         await twilio.wait_for(lambda: bool(twilio.events("mark")))
         kinds = [body["event"] for _, body in twilio.received]
