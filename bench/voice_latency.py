@@ -128,7 +128,7 @@ def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Call
     return timed
 
 
-async def serve_child() -> None:
+async def serve_child(options: dict[str, Any]) -> None:
     """Load, warm up and serve the local engines; print ``{"ready": port}`` then timing records."""
     import logging
 
@@ -136,7 +136,7 @@ async def serve_child() -> None:
     from voxpipe.server.engines import load_engines
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="server %(name)s: %(message)s")
-    engines = load_engines("local")
+    engines = load_engines("local", **options)
     started = time.perf_counter()
     await engines.warm_up()
     _instrument(engines)
@@ -334,9 +334,11 @@ async def main(args: argparse.Namespace) -> None:
         print(f"no English fixtures in {SPEECH} (set VOXPIPE_SHARED_DIR)")
         return
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    print(f"server VAD silence_duration_ms {args.silence_ms}; engine options {args.option or 'defaults'}")
     pipe, log = asyncio.subprocess.PIPE, None if args.server_log else asyncio.subprocess.DEVNULL
+    extra = [f"--option={option}" for option in args.option]
     child = await asyncio.create_subprocess_exec(
-        sys.executable, __file__, "--serve", stdin=pipe, stdout=pipe, stderr=log
+        sys.executable, __file__, "--serve", *extra, stdin=pipe, stdout=pipe, stderr=log
     )
     records: list[dict[str, Any]] = []
     assert child.stdout is not None and child.stdin is not None
@@ -348,6 +350,8 @@ async def main(args: argparse.Namespace) -> None:
         f"server (pid {child.pid}) loaded and warmed up the local engines in {ready['warm_up_s']:.1f} s "
         f"(process start to ready {time.monotonic() - started:.1f} s)"
     )
+
+    print(f"server RSS after warm-up: {proc_status(child.pid).get('VmRSS', float('nan')):.0f} MB")
 
     async def collect() -> None:
         assert child.stdout is not None
@@ -369,8 +373,8 @@ async def main(args: argparse.Namespace) -> None:
                 turns.append(turn)
                 lat = (turn.first_audio or nan) - (turn.stopped or nan)
                 print(
-                    f"round {round_ + 1} {name:<38} {lat * 1000:7.0f} ms  heard {turn.heard!r:<44} "
-                    f"answer {turn.answer[:60]!r} [{turn.status}]",
+                    f"round {round_ + 1} {name:<38} {lat * 1000:7.0f} ms  heard {turn.heard!r:<40} "
+                    f"answer {turn.answer[:50]!r} [{turn.status}] {proc_status(child.pid)['VmRSS']:.0f} MB",
                     flush=True,
                 )
         rss = proc_status(child.pid)
@@ -393,6 +397,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3, help="passes over the fixtures (default 3)")
     parser.add_argument("--silence-ms", type=int, default=500, help="server VAD silence_duration_ms")
     parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
+    parser.add_argument(
+        "--option", action="append", default=[], help="a load_engines option for the server, NAME=INT"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
-    asyncio.run(serve_child() if parsed.serve else main(parsed))
+    options = {name: int(value) for name, _, value in (o.partition("=") for o in parsed.option)}
+    asyncio.run(serve_child(options) if parsed.serve else main(parsed))

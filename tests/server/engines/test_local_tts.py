@@ -62,7 +62,8 @@ LONG = (
 
 
 def test_speakable_parts_keep_short_text_whole_and_cut_long_text() -> None:
-    assert speakable_parts(TEXT) == [TEXT]
+    assert speakable_parts(TEXT, 120) == [TEXT]
+    assert speakable_parts(TEXT) == ["The capital of France is Paris. It is a beautiful city!", TEXT[56:]]
     assert speakable_parts("  ") == []
     parts = speakable_parts(LONG, 120)
     assert len(parts) > 1 and all(len(part) <= 120 for part in parts)
@@ -73,7 +74,7 @@ def test_speakable_parts_keep_short_text_whole_and_cut_long_text() -> None:
 
 async def test_piper_speaks_a_long_sentence_in_parts(piper: PiperTTSEngine) -> None:
     chunks = await synthesize(piper, LONG)
-    assert len(chunks) == len(speakable_parts(LONG)) == 3
+    assert len(chunks) == len(speakable_parts(LONG)) >= 3
     assert_audible(chunks)
 
 
