@@ -12,7 +12,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from voxpipe.errors import ConnectionFailedError
-from voxpipe.frames.frames import EndFrame
+from voxpipe.frames.frames import EndFrame, InputAudioRawFrame
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineParams, PipelineTask
 from voxpipe.processors.frame_processor import FrameDirection
@@ -151,3 +151,37 @@ async def test_connection_failures_map_to_connection_failed(case: str) -> None:
     assert error.fatal and isinstance(error.exception, ConnectionFailedError)
     assert error.exception.__cause__ is not None
     await assert_no_stray_tasks()
+
+
+class _SlowStart(Bot):
+    """Takes its time to start, and notes whether it had started when each input frame came."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.started_when_fed: list[bool] = []
+        self.ready = False
+
+    async def start(self, frame: Any) -> None:
+        await asyncio.sleep(0.3)
+        self.ready = True
+
+    async def process_frame(self, frame: Any, direction: FrameDirection) -> None:
+        if isinstance(frame, InputAudioRawFrame):
+            self.started_when_fed.append(self.ready)
+        await super().process_frame(frame, direction)
+
+
+async def test_no_message_reaches_a_processor_before_it_started() -> None:
+    async def handler(connection: ServerConnection) -> None:
+        await connection.send(tone(20, 16000))  # at once, while the pipeline may still be starting
+        await connection.close()
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        transport = WebsocketClientTransport(
+            f"ws://127.0.0.1:{port}", WebsocketParams(serializer=RawPCMSerializer(16000))
+        )
+        slow = _SlowStart()
+        task = PipelineTask(Pipeline([transport.input(), slow, transport.output()]))
+        await asyncio.wait_for(task.run(), timeout=5)
+    assert slow.started_when_fed == [True]

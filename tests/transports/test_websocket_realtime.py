@@ -1,6 +1,7 @@
 """A phone call end to end: fake Twilio → server transport → realtime service → scripted realtime server.
 
-μ-law all the way (a ``g711_ulaw`` session): the caller's audio reaches the realtime server, the answer's
+μ-law all the way (a ``g711_ulaw`` session): the bot greets the caller when the call connects (as in
+``examples/twilio_bot.py``), the caller's audio reaches the realtime server, the answer's
 codes reach the caller unchanged, and a barge-in clears Twilio's buffer and truncates the answer at the
 position the transport reports.
 """
@@ -12,7 +13,7 @@ import base64
 from typing import Any
 
 from voxpipe.audio import ulaw_encode
-from voxpipe.frames.frames import PlaybackPositionFrame
+from voxpipe.frames.frames import LLMMessagesAppendFrame, PlaybackPositionFrame
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineParams, PipelineTask
 from voxpipe.serializers import TwilioFrameSerializer
@@ -62,6 +63,8 @@ async def test_a_phone_call_through_the_realtime_service_with_barge_in() -> None
         expect(
             "session.update", session={"input_audio_format": "g711_ulaw", "output_audio_format": "g711_ulaw"}
         ),
+        expect("conversation.item.create"),  # the greeting asked for when the call connected
+        expect("response.create"),
         *map(send, answer("item_bot", codes)),
         wait(0.5),
         send({"type": "input_audio_buffer.speech_started", "audio_start_ms": 900, "item_id": "item_u2"}),
@@ -82,6 +85,11 @@ async def test_a_phone_call_through_the_realtime_service_with_barge_in() -> None
         task = PipelineTask(
             Pipeline([transport.input(), watch, service, transport.output()]),
             params=PipelineParams(audio_in_sample_rate=8000, audio_out_sample_rate=8000),
+        )
+        greeting = {"role": "user", "content": "The call has just started: greet me."}
+        transport.add_event_handler(
+            "on_client_connected",
+            lambda t, ws: task.queue_frame(LLMMessagesAppendFrame(messages=[greeting], run_llm=True)),
         )
         runner = asyncio.create_task(task.run())
         port = await transport.wait_listening()

@@ -36,7 +36,12 @@ from voxpipe.frames.control import (
     StartFrame,
     StopTaskFrame,
 )
-from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor, ProcessorState
+from voxpipe.processors.frame_processor import (
+    FrameDirection,
+    FrameProcessor,
+    ProcessorState,
+    frame_handler,
+)
 from voxpipe.transports.websocket._link import WebsocketLink
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -62,7 +67,8 @@ _TO_TASK: dict[type[Frame], type[Frame] | None] = {
 class WebsocketInputTransport(FrameProcessor):
     """Pushes the frames the peer's messages stand for; base of the server and client input sides.
 
-    Subclasses open the way in (:meth:`_open`: listen or connect), call :meth:`_serve_connection` for
+    Subclasses open the way in (:meth:`_open`: listen or connect, once the StartFrame has gone
+    through the pipeline), call :meth:`_serve_connection` for
     each peer, and shut it down in :meth:`_shutdown`.
 
     Args:
@@ -99,9 +105,8 @@ class WebsocketInputTransport(FrameProcessor):
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self, frame: StartFrame) -> None:
-        """Give the serializer the run's settings, then listen or connect."""
+        """Give the serializer the run's settings; listening or connecting waits for the push."""
         self._link.serializer.setup(frame)
-        await self._open()
 
     async def cancel(self, frame: CancelFrame) -> None:
         """Stop at once: close the connection and stop listening."""
@@ -120,8 +125,19 @@ class WebsocketInputTransport(FrameProcessor):
         """Close the connection and stop taking new ones; safe to call twice."""
         raise NotImplementedError
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Pass every frame on: this processor only adds frames."""
+    @frame_handler(StartFrame)
+    async def _handle_start(self, frame: StartFrame, direction: FrameDirection) -> None:
+        """Pass the StartFrame on, then listen or connect.
+
+        A system frame's push returns once every processor downstream has handled it, so no message from
+        a peer can reach a processor that has not started yet.
+        """
+        await self.push_frame(frame, direction)
+        await self._open()
+
+    @frame_handler(Frame)
+    async def _handle_other(self, frame: Frame, direction: FrameDirection) -> None:
+        """Pass every other frame on: this processor only adds frames."""
         await self.push_frame(frame, direction)
 
     # -- one peer -------------------------------------------------------------------------------------
