@@ -73,6 +73,9 @@ class WebsocketClientInputTransport(WebsocketInputTransport):
             error.__cause__ = exc
             await self.push_error(str(error), exception=error, fatal=True)
             return
+        if self._link.state is LinkState.CLOSED:  # the run was cancelled while connecting
+            await close_quietly(connection, 1000, "pipeline ended", self._params.close_timeout_s)
+            return
         self._link.attach(connection)
         logger.info("%s: connected", self)
         self._reader = self.create_task(self._read(connection), name="reader")

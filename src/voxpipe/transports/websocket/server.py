@@ -98,6 +98,11 @@ class WebsocketServerInputTransport(WebsocketInputTransport):
                 f"cannot listen on {self._host}:{self._port}: {exc}", exception=exc, fatal=True
             )
             return
+        if self._link.state is LinkState.CLOSED:  # the run was cancelled while the server started
+            await self._shutdown()
+            self._start_error = ConnectionAbortedError("the run was cancelled while the server started")
+            self._listening.set()
+            return
         sockets = self._server.sockets
         if sockets:
             self._port = sockets[0].getsockname()[1]
