@@ -97,15 +97,18 @@ async def test_an_answer_is_paced_in_real_time_and_framed_by_bot_speaking() -> N
         assert len(media) == 30 and all(len(payload) == 160 for _, payload in media)
         span = media[-1][0] - media[0][0]
         assert span >= 0.45  # 29 chunk periods of 20 ms, sent at the speed of speech, not in a burst
+        for k, (at, _) in enumerate(media):  # never ahead of the listener by more than the 40 ms lead
+            assert at - media[0][0] >= 0.020 * k - 0.040 - 0.010, k
         assert len(bot.of(BotStartedSpeakingFrame)) == 1
         assert len(bot.of(BotSpeakingFrame)) >= 1
         assert call.transport.output().messages_sent == 30
     await assert_no_stray_tasks()
 
 
-async def test_interruption_clears_reports_the_played_position_and_drops_the_rest() -> None:
+@pytest.mark.parametrize("lead_ms", [0, 40])
+async def test_interruption_clears_reports_the_played_position_and_drops_the_rest(lead_ms: int) -> None:
     bot = Bot(answer_ms=3000)
-    async with serving(bot) as call, FakeTwilio(call.url) as twilio:
+    async with serving(bot, playout_lead_ms=lead_ms) as call, FakeTwilio(call.url) as twilio:
         await twilio.start_call()
         await twilio.dtmf("1")
         await twilio.wait_for(lambda: len(twilio.media()) >= 15)  # about 300 ms played
@@ -122,7 +125,7 @@ async def test_interruption_clears_reports_the_played_position_and_drops_the_res
         positions = bot.positions()
         assert len(positions) == 1 and positions[0].interrupted
         sent_ms = 20 * heard_before_clear
-        assert sent_ms - 60 <= positions[0].position_ms <= sent_ms
+        assert sent_ms - 20 - lead_ms - 20 <= positions[0].position_ms <= sent_ms  # the lead was not heard
         assert heard_before_clear < 100  # the 3 s answer was cut short
         assert bot.of(BotStoppedSpeakingFrame)
         assert call.transport.output().buffered_ms == 0
@@ -305,6 +308,7 @@ async def test_audio_without_a_client_is_dropped_and_the_run_ends_cleanly() -> N
         ("audio_out_chunk_ms", 15, "multiple of 10"),
         ("max_buffer_ms", 10, "at least one chunk"),
         ("close_timeout_s", 0, "close_timeout_s"),
+        ("playout_lead_ms", -1, "playout_lead_ms"),
     ],
 )
 def test_params_are_checked(field: str, value: Any, match: str) -> None:

@@ -1,11 +1,15 @@
 """``WebsocketOutputTransport``: plays the bot's audio to the peer in real time, like a phone line.
 
 Audio frames are resampled to one playout rate (the serializer's wire rate by default) and buffered; a
-player task sends one chunk (20 ms by default) per chunk duration, each chunk one message. Sending at the
-speed of speech, not as fast as audio arrives, is what makes interruptions work: what was not sent yet
-can still be dropped, and the playback position is known. The buffer is bounded (``max_buffer_ms``):
-when it is full, the transport stops taking audio frames until the player makes room, so the socket and
-the peer's buffer never hold more than a chunk or two.
+player task sends one chunk (20 ms by default) per chunk duration, each chunk one message, a little
+ahead of the listener (``playout_lead_ms``, 40 ms by default) so that a late timer leaves no gap. It keeps
+the listener's clock: each chunk plays when the one before it ends, or at once if the listener ran dry.
+Sending at the speed of speech, not as fast as audio arrives, is what makes interruptions work: what was
+not sent yet can still be dropped, and the playback position is known (to within the network's delay;
+what the lead had sent is dropped by the peer on Twilio's ``clear``, and counted as not played).
+
+The buffer is bounded (``max_buffer_ms``): when it is full, the transport stops taking audio frames until
+the player makes room, so the socket and the peer's buffer never hold more than the lead and a chunk.
 
 On a :class:`StartInterruptionFrame` the player stops, the unsent audio is dropped, the serializer's
 message for the interruption is sent (Twilio's ``clear``, which drops what Twilio buffered) and a
@@ -82,9 +86,10 @@ class WebsocketOutputTransport(FrameProcessor):
         self._pcm = bytearray()
         self._enqueued = 0
         self._sent = 0
-        self._played = 0  # chunks whose playing time is over
-        self._chunk_started = 0.0
-        self._chunk_bytes = 0  # the chunk playing now (0: none)
+        self._played = 0  # bytes whose playing time is over
+        # Chunks sent whose playing is not over, as the listener's clock has them: (start, end, bytes).
+        self._inflight: deque[tuple[float, float, int]] = deque()
+        self._play_end = 0.0  # when the listener runs out of what was sent
         self._response_start = 0
         self._response_done = False
         self._messages: deque[tuple[int, str | bytes]] = deque()  # (due at _sent >= offset, message)
@@ -106,11 +111,22 @@ class WebsocketOutputTransport(FrameProcessor):
         return self._rate
 
     def _played_now(self) -> int:
+        now = asyncio.get_running_loop().time()
         played = self._played
-        if self._chunk_bytes:
-            elapsed = asyncio.get_running_loop().time() - self._chunk_started
-            played += min(self._chunk_bytes, max(0, int(elapsed * self._rate)) * SAMPLE_WIDTH)
+        for start, end, size in self._inflight:
+            if now >= end:
+                played += size
+            elif now > start:
+                played += min(size, int((now - start) * self._rate) * SAMPLE_WIDTH)
+            else:
+                break
         return played
+
+    def _retire(self) -> None:
+        """Count the chunks whose playing is over as played."""
+        now = asyncio.get_running_loop().time()
+        while self._inflight and self._inflight[0][1] <= now:
+            self._played += self._inflight.popleft()[2]
 
     def _ms(self, nbytes: int) -> int:
         return int(nbytes * 1000 / (self._rate * SAMPLE_WIDTH)) if self._rate else 0
@@ -137,7 +153,7 @@ class WebsocketOutputTransport(FrameProcessor):
     async def stop(self, frame: EndFrame) -> None:
         """Let the buffered audio play out (while a peer listens), then close the connection."""
         if self._link.state is LinkState.CONNECTED and not self._drained.is_set():
-            budget = self._ms(len(self._pcm)) / 1000 + 1.0
+            budget = self._ms(len(self._pcm)) / 1000 + self._params.playout_lead_ms / 1000 + 1.0
             try:
                 async with asyncio.timeout(budget):
                     await self._drained.wait()
@@ -237,9 +253,10 @@ class WebsocketOutputTransport(FrameProcessor):
         await self.push_frame(frame, direction)
 
     def _end_chunk(self) -> None:
-        """The player was stopped: the chunk playing counts as played up to now, its rest as dropped."""
+        """The player was stopped: what was sent counts as played up to now, the rest as dropped."""
         self._played = self._played_now()
-        self._chunk_bytes = 0
+        self._inflight.clear()
+        self._play_end = 0.0
         self._sent = self._played
 
     def _drop_playout(self) -> None:
@@ -265,22 +282,26 @@ class WebsocketOutputTransport(FrameProcessor):
 
     # -- the player -----------------------------------------------------------------------------------
     async def _play(self) -> None:
-        """Send one chunk per chunk duration, on a deadline schedule (late chunks do not pile up)."""
+        """Send each chunk ``playout_lead_ms`` before the listener needs it, never further ahead."""
         loop = asyncio.get_running_loop()
         period = self._params.audio_out_chunk_ms / 1000
+        lead = self._params.playout_lead_ms / 1000
         interval = self._params.speaking_interval_ms / 1000
         serializer = self._link.serializer
-        next_at = last_note = loop.time()
+        last_note = loop.time()
         while True:
+            self._retire()
             await self._send_due_messages()
             if not self._pcm:
                 await self._wait_for_audio()
-                next_at = loop.time()
                 continue
+            ahead = self._play_end - lead - loop.time()
+            if ahead > 0:
+                await asyncio.sleep(ahead)  # the listener still has more than the lead to play
             if len(self._pcm) < self._step and not self._response_done:
-                await self._wait_for_full_chunk(period)
-                if not self._pcm:
-                    continue
+                await self._wait_for_full_chunk(max(period, self._play_end - loop.time()))
+            if not self._pcm:
+                continue
             if not self._speaking:
                 await self._set_speaking(True)
                 last_note = loop.time()
@@ -289,18 +310,14 @@ class WebsocketOutputTransport(FrameProcessor):
                 size = min(size, self._messages[0][0] - self._sent)
             chunk = bytes(self._pcm[:size])
             del self._pcm[:size]
+            start = max(loop.time(), self._play_end)  # a listener that ran dry starts again now
+            self._play_end = start + size / (self._rate * SAMPLE_WIDTH)
+            self._inflight.append((start, self._play_end, size))
             self._sent += size
             self._room.set()
-            now = loop.time()
-            next_at = max(next_at, now - period)  # more than a chunk late: start the schedule again
-            self._chunk_started, self._chunk_bytes = max(now, next_at), size
             message = serializer.serialize(OutputAudioRawFrame(audio=chunk, sample_rate=self._rate))
             if message is not None:
                 await self._send(message)
-            next_at += size / (self._rate * SAMPLE_WIDTH)
-            await asyncio.sleep(max(0.0, next_at - loop.time()))
-            self._played += size
-            self._chunk_bytes = 0
             if loop.time() - last_note >= interval:
                 last_note = loop.time()
                 await self.push_frame(BotSpeakingFrame(), _UP)
@@ -310,10 +327,10 @@ class WebsocketOutputTransport(FrameProcessor):
             _, message = self._messages.popleft()
             await self._send(message)
 
-    async def _wait_for_full_chunk(self, period: float) -> None:
-        """Wait up to one chunk duration for the rest of a chunk, so messages stay whole chunks."""
+    async def _wait_for_full_chunk(self, timeout: float) -> None:
+        """Wait (at most until the listener runs dry) for the rest of a chunk: messages stay whole chunks."""
         try:
-            async with asyncio.timeout(period):
+            async with asyncio.timeout(timeout):
                 while len(self._pcm) < self._step and not self._response_done and self._pcm:
                     self._data_ready.clear()
                     await self._data_ready.wait()
@@ -321,8 +338,18 @@ class WebsocketOutputTransport(FrameProcessor):
             pass
 
     async def _wait_for_audio(self) -> None:
-        """Wait for audio; say the bot stopped when the response ended or the buffer stayed dry."""
+        """Wait for audio; once what was sent has played, say the bot stopped (response over, or dry)."""
+        loop = asyncio.get_running_loop()
         self._data_ready.clear()
+        remaining = self._play_end - loop.time()
+        if remaining > 0:
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._data_ready.wait()
+                    return  # more audio before the listener ran out: keep playing
+            except TimeoutError:
+                pass
+        self._retire()
         self._drained.set()
         if self._speaking and (self._response_done or self._link.state is not LinkState.CONNECTED):
             await self._set_speaking(False)

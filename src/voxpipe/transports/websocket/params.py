@@ -24,6 +24,10 @@ class WebsocketParams:
             ``output_sample_rate`` (so each paced chunk is exactly one message), else the StartFrame's.
         audio_out_chunk_ms: duration of each paced output chunk (a multiple of 10 ms); 20 ms is what
             telephone lines use.
+        playout_lead_ms: how far ahead of the listener's playback audio is sent, so that a late timer or
+            a network hiccup does not leave the peer's buffer empty (a gap in the bot's voice). Also how
+            much can still be playing at the peer when an interruption clears it. 0 sends each chunk
+            just as the previous one ends.
         max_buffer_ms: most audio the playout buffer holds; when it is full the output transport stops
             taking audio frames until playback makes room, so audio never piles up unbounded here or in
             the socket.
@@ -44,6 +48,7 @@ class WebsocketParams:
     serializer: FrameSerializer
     audio_out_sample_rate: int | None = None
     audio_out_chunk_ms: int = 20
+    playout_lead_ms: int = 40
     max_buffer_ms: int = 3000
     stop_grace_ms: int = 500
     speaking_interval_ms: int = 200
@@ -62,6 +67,8 @@ class WebsocketParams:
                 f"max_buffer_ms ({self.max_buffer_ms}) must hold at least one chunk "
                 f"({self.audio_out_chunk_ms} ms)"
             )
+        if self.playout_lead_ms < 0:
+            raise VoxpipeUsageError(f"playout_lead_ms must be 0 or more, got {self.playout_lead_ms}")
         for name in ("close_timeout_s", "connect_timeout_s"):
             if getattr(self, name) <= 0:
                 raise VoxpipeUsageError(f"{name} must be positive, got {getattr(self, name)!r}")
