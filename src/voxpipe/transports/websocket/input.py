@@ -52,7 +52,8 @@ __all__ = ["WebsocketInputTransport"]
 logger = logging.getLogger(__name__)
 
 _LOUD_MALFORMED = 10
-"""Malformed messages logged as warnings per connection; later ones are logged at debug level."""
+"""Malformed messages logged as warnings per transport; later ones are logged at debug level (a peer
+that sends nothing but junk must not flood the logs)."""
 
 _TO_TASK: dict[type[Frame], type[Frame] | None] = {
     EndTaskFrame: None,
