@@ -82,3 +82,20 @@ async def test_inbound_audio_is_resampled_to_the_pipeline_rate_when_asked() -> N
         pcm = b"".join(f.audio for _, f in bot.inputs)
         expected = resample(ulaw_decode(codes), 8000, 16000)
         assert pcm == expected[: len(pcm)]
+
+
+async def test_an_interruption_unblocks_a_full_buffer_and_drops_the_queued_answer() -> None:
+    bot = Bot(answer_ms=5000)  # far more than the buffer holds: the output's lane waits for room
+    async with call(bot, max_buffer_ms=200) as (transport, twilio):
+        await twilio.dtmf("1")
+        await twilio.wait_for(lambda: len(twilio.media()) >= 10)
+        await twilio.dtmf("2")
+        await twilio.wait_for(lambda: bool(twilio.events("clear")))
+        heard = len(twilio.media())
+        await asyncio.sleep(0.3)
+        assert len(twilio.media()) == heard  # the 4.5 s still queued upstream of the buffer were dropped
+        assert transport.output().buffered_ms == 0
+        (position,) = bot.positions()
+        assert 20 * heard - 80 <= position.position_ms <= 20 * heard
+        await twilio.dtmf("1")  # the next answer plays normally
+        await twilio.wait_for(lambda: len(twilio.media()) >= heard + 10)
