@@ -51,7 +51,7 @@ TARGET_P50_S, TARGET_RSS_MB = 0.450, 1200.0
 
 
 def _emit(**record: Any) -> None:
-    print(json.dumps(record), flush=True)
+    print(json.dumps({**record, "rss_mb": proc_status(os.getpid()).get("VmRSS")}), flush=True)
 
 
 def _instrument(engines: Any) -> None:

@@ -7,8 +7,8 @@ cores). There is one voice, so every protocol voice name maps to it.
 Long sentences are cut first (``speakable_parts``: at clause punctuation, else between words, at most
 ``max_chars`` a part). ONNX Runtime's arena keeps the peak memory of the longest input it has run: one
 290-character sentence (15 s of speech) took the process from 180 to 470 MB RSS, and to 590 MB the next
-time, for good (about 1 MB per character of the longest part). Parts of at most 80 characters bound that,
-and a long first sentence is heard sooner.
+time, for good (about 1 MB per character of the longest part; in the server, an 85-character sentence
+added 40 MB). Parts of at most 60 characters bound that, and a long first sentence is heard sooner.
 
 Piper is GPL-3, which is why it stays in the optional ``local`` extra. When it is missing, the engine set
 falls back to ``EspeakTTSEngine`` (``tts_espeak``), which needs the Debian package ``espeak-ng``.
@@ -62,7 +62,7 @@ def _load_voice(model: Path, config: Path) -> Any:
     return PiperVoice(config=PiperConfig.from_dict(json.loads(config.read_text("utf-8"))), session=session)
 
 
-def speakable_parts(text: str, max_chars: int = 80) -> list[str]:
+def speakable_parts(text: str, max_chars: int = 60) -> list[str]:
     """Cut ``text`` into parts of at most ``max_chars`` characters (a longer word is cut too).
 
     Cuts go after sentence or clause punctuation where possible, else between words; parts are filled
@@ -111,7 +111,7 @@ class PiperTTSEngine(TTSEngine):
         sample_rate=_RATE, voices=dict.fromkeys(PROTOCOL_VOICES, _VOICE), streaming=True
     )
 
-    def __init__(self, noise_scale: float | None = None, max_chars: int = 80) -> None:
+    def __init__(self, noise_scale: float | None = None, max_chars: int = 60) -> None:
         self._noise_scale = noise_scale
         self._max_chars = max_chars
         self._voice: Any = None
