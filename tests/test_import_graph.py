@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "realtime": set(),
     "adapters": set(),
     "services": {"frames", "metrics", "processors", "utils", "adapters", "realtime", "audio"},
-    "transports": {"frames", "processors", "audio"},
+    "transports": {"frames", "processors", "audio", "serializers", "utils"},
+    "serializers": {"frames", "audio", "utils"},
     "server": {"realtime", "audio", "utils"},
     "testing": {"frames", "metrics", "observers", "processors", "pipeline", "utils", "realtime"},
 }

@@ -9,13 +9,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from voxpipe.serializers.base import MalformedMessageError
 
-__all__ = ["TypeCache", "b64decode_field", "get_object", "get_str", "parse_json_object"]
-
-_V = TypeVar("_V")
+__all__ = ["b64decode_field", "get_object", "get_str", "parse_json_object"]
 
 
 def parse_json_object(data: str | bytes) -> dict[str, Any]:
@@ -73,27 +71,3 @@ def b64decode_field(value: str, *, context: str) -> bytes:
         raise MalformedMessageError(
             f"{context}: payload of {len(value)} characters is not valid base64", code="bad_base64"
         ) from exc
-
-
-class TypeCache(Generic[_V]):
-    """Finds the value registered for a type or its nearest base, walking the MRO once per type.
-
-    Serializers dispatch frames by type through it (STYLE.md practice 3) without importing the
-    processor layer's ``HandlerTable``.
-    """
-
-    __slots__ = ("_cache", "_table")
-
-    def __init__(self, table: dict[type, _V]) -> None:
-        self._table = table
-        self._cache: dict[type, _V | None] = {}
-
-    def find(self, kind: type) -> _V | None:
-        """The value of the most specific registered type in ``kind``'s MRO, or None."""
-        try:
-            return self._cache[kind]
-        except KeyError:
-            pass
-        found = next((self._table[k] for k in kind.__mro__ if k in self._table), None)
-        self._cache[kind] = found
-        return found

@@ -36,7 +36,6 @@ from voxpipe.frames.base import Frame
 from voxpipe.frames.control import EndTaskFrame, StartFrame
 from voxpipe.frames.speech import StartInterruptionFrame
 from voxpipe.serializers._fields import (
-    TypeCache,
     b64decode_field,
     get_object,
     get_str,
@@ -44,6 +43,7 @@ from voxpipe.serializers._fields import (
 )
 from voxpipe.serializers.base import FrameSerializer, MalformedMessageError
 from voxpipe.serializers.frames import DTMF_DIGITS, InputDTMFFrame, MarkReachedFrame, OutputMarkFrame
+from voxpipe.utils.dispatch import HandlerTable
 
 __all__ = ["TWILIO_SAMPLE_RATE", "TwilioFrameSerializer"]
 
@@ -127,7 +127,7 @@ class TwilioFrameSerializer(FrameSerializer):
     # -- frames to Twilio -----------------------------------------------------------------------------
     def serialize(self, frame: Frame) -> str | None:
         """A Twilio message for audio, interruptions and marks; None for every other frame."""
-        handler = _SERIALIZERS.find(type(frame))
+        handler = _SERIALIZERS.lookup(type(frame))
         return None if handler is None else handler(self, frame)
 
     def _message(self, event: str, **body: Any) -> str | None:
@@ -245,7 +245,7 @@ class TwilioFrameSerializer(FrameSerializer):
         return EndTaskFrame()
 
 
-_SERIALIZERS: TypeCache[Callable[[TwilioFrameSerializer, Any], str | None]] = TypeCache(
+_SERIALIZERS = HandlerTable(
     {
         OutputAudioRawFrame: TwilioFrameSerializer._serialize_audio,
         StartInterruptionFrame: TwilioFrameSerializer._serialize_clear,
