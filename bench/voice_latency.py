@@ -40,11 +40,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import soxr
+
+from voxpipe.audio import read_wav
 
 SHARED = Path(os.environ.get("VOXPIPE_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
 SPEECH = SHARED / "fixtures" / "speech"
-RATE = 24_000
-CHUNK_MS = 40
+RATE, CHUNK_MS = 24_000, 40  # client audio: PCM16 24 kHz in 40 ms appends
 LEAD_S, TAIL_S = 0.3, 1.0
 VOICED = 10 ** (-40 / 20) * 32768  # -40 dBFS
 TARGET_P50_S, TARGET_RSS_MB = 0.450, 1200.0
@@ -161,17 +163,12 @@ class Turn:
 
 def load_fixture(path: Path) -> tuple[bytes, int]:
     """PCM16 24 kHz with the lead-in and tail, and the index of the chunk holding the last voiced sample."""
-    import soxr
-
-    from voxpipe.audio import read_wav
-
     wav = read_wav(path)
     samples = np.frombuffer(wav.pcm, dtype="<i2")
     if wav.sample_rate != RATE:
         samples = soxr.resample(samples, wav.sample_rate, RATE)
-    padded = np.concatenate(
-        [np.zeros(int(LEAD_S * RATE), "<i2"), samples, np.zeros(int(TAIL_S * RATE), "<i2")]
-    )
+    pad = np.zeros(int(TAIL_S * RATE), "<i2")
+    padded = np.concatenate([pad[: int(LEAD_S * RATE)], samples, pad])
     last = int(np.nonzero(np.abs(padded.astype(np.int32)) > VOICED)[0][-1])
     return padded.astype("<i2").tobytes(), last // (RATE * CHUNK_MS // 1000)
 
@@ -182,12 +179,8 @@ async def run_turn(url: str, name: str, audio: bytes, end_chunk: int, silence_ms
 
     turn = Turn(name)
     done = asyncio.Event()
-    vad = {
-        "type": "server_vad",
-        "threshold": 0.5,
-        "prefix_padding_ms": 300,
-        "silence_duration_ms": silence_ms,
-    }
+    vad = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300}
+    vad["silence_duration_ms"] = silence_ms
     session = {
         "modalities": ["audio", "text"],
         "voice": "alloy",

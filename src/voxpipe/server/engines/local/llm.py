@@ -49,6 +49,7 @@ from voxpipe.server.engines.base import (
     Usage,
 )
 from voxpipe.server.engines.local._errors import model_errors
+from voxpipe.server.engines.local._speech_first import SpeechFirst
 from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.chat import call_schema, render_inputs, tools_in_play
 from voxpipe.server.engines.local.models import qwen_gguf_path, smollm2_gguf_path
@@ -87,6 +88,7 @@ class LlamaLLMEngine(LLMEngine):
         prime_instructions: instructions whose prompt ``warm_up`` evaluates, so that the first session
             using them (the server's default instructions) finds its prefix cached: its first token
             then comes about 0.3 s sooner. None primes a few tokens only.
+        speech_first: shared with the TTS engine: generation pauses between tokens while it makes audio.
     """
 
     def __init__(
@@ -99,6 +101,7 @@ class LlamaLLMEngine(LLMEngine):
         max_output_tokens: int = 1024,
         tool_temperature: float | None = 0.2,
         prime_instructions: str | None = None,
+        speech_first: SpeechFirst | None = None,
     ) -> None:
         if model not in LLM_MODELS:
             raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_MODELS)}")
@@ -109,6 +112,7 @@ class LlamaLLMEngine(LLMEngine):
         self._max_output_tokens = max_output_tokens
         self._tool_temperature = tool_temperature
         self._prime_instructions = prime_instructions
+        self._speech_first = speech_first
         self.capabilities = LLMCapabilities(
             model=model, tool_calls=self._spec.tool_calls, context_tokens=n_ctx
         )
@@ -274,6 +278,8 @@ class LlamaLLMEngine(LLMEngine):
                 if text:
                     yield text
                 finished = chunk["choices"][0]["finish_reason"] is not None
+                if self._speech_first is not None:
+                    self._speech_first.wait_for_speech()  # before the next token is computed
         finally:
             completion.close()
         # every sampled token but the last is evaluated into the context; count the last one too

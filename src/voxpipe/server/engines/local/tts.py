@@ -25,12 +25,14 @@ import threading
 import time
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.base import PROTOCOL_VOICES, TTSCapabilities, TTSEngine
 from voxpipe.server.engines.local._errors import model_errors
+from voxpipe.server.engines.local._speech_first import SpeechFirst
 from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.models import ModelFileError, piper_voice_paths
 
@@ -44,7 +46,7 @@ _BREAKS = re.compile(r"(?<=[.!?;:,])\s+")
 _WARM_UP_TEXT = "Hello."
 
 
-def _load_voice(model: Path, config: Path) -> Any:
+def _load_voice(model: Path, config: Path, threads: int) -> Any:
     """``PiperVoice.load`` on the CPU, without ONNX Runtime's memory patterns.
 
     A memory pattern is planned per input shape, and every text has its own length, so the patterns
@@ -56,6 +58,7 @@ def _load_voice(model: Path, config: Path) -> Any:
 
     options = onnxruntime.SessionOptions()
     options.enable_mem_pattern = False
+    options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(
         str(model), sess_options=options, providers=["CPUExecutionProvider"]
     )
@@ -105,14 +108,24 @@ class PiperTTSEngine(TTSEngine):
     Args:
         noise_scale: Piper's sampling noise; None keeps the voice's own setting.
         max_chars: longest text synthesized in one model run (see the module docstring).
+        threads: ONNX Runtime's intra-op threads (0: one per core).
+        speech_first: shared with the LLM engine so it pauses while audio is made (``_speech_first``).
     """
 
     capabilities = TTSCapabilities(
         sample_rate=_RATE, voices=dict.fromkeys(PROTOCOL_VOICES, _VOICE), streaming=True
     )
 
-    def __init__(self, noise_scale: float | None = None, max_chars: int = 60) -> None:
+    def __init__(
+        self,
+        noise_scale: float | None = None,
+        max_chars: int = 60,
+        threads: int = 0,
+        speech_first: SpeechFirst | None = None,
+    ) -> None:
         self._noise_scale = noise_scale
+        self._speech_first = speech_first
+        self._threads = threads
         self._max_chars = max_chars
         self._voice: Any = None
         self._load_lock = threading.Lock()
@@ -124,7 +137,7 @@ class PiperTTSEngine(TTSEngine):
                 started = time.perf_counter()
                 model, config = piper_voice_paths()
                 with model_errors(f"loading Piper voice {model.name}", recoverable=False):
-                    voice = _load_voice(model, config)
+                    voice = _load_voice(model, config, self._threads)
                 if voice.config.sample_rate != _RATE:
                     raise ModelFileError(
                         f"Piper voice {model.name} is {voice.config.sample_rate} Hz, expected {_RATE}: "
@@ -164,9 +177,12 @@ class PiperTTSEngine(TTSEngine):
             )
             with model_errors("Piper synthesis"):
                 for part in speakable_parts(text, self._max_chars):
-                    for chunk in piper_voice.synthesize(part, syn_config=config):
-                        if stop.is_set():
-                            return
+                    sentences = iter(piper_voice.synthesize(part, syn_config=config))
+                    while not stop.is_set():
+                        with self._speech_first.speaking() if self._speech_first else nullcontext():
+                            chunk = next(sentences, None)
+                        if chunk is None:
+                            break
                         yield chunk.audio_int16_bytes
 
         async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as chunks:

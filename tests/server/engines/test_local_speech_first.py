@@ -1,0 +1,40 @@
+"""``SpeechFirst``: the LLM side waits while audio is being made, never longer than its bound."""
+
+from __future__ import annotations
+
+import threading
+
+from voxpipe.server.engines.local._speech_first import SpeechFirst
+
+
+def test_no_wait_when_nothing_is_spoken() -> None:
+    gate = SpeechFirst(max_wait_s=3600.0)
+    gate.wait_for_speech()  # returns at once (else the test's timeout fails it)
+
+
+def test_waits_until_speaking_ends() -> None:
+    gate = SpeechFirst(max_wait_s=30.0)
+    speaking = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def tts() -> None:
+        with gate.speaking():
+            speaking.set()
+            release.wait(10)
+            order.append("spoken")
+
+    worker = threading.Thread(target=tts)
+    worker.start()
+    speaking.wait(10)
+    threading.Timer(0.05, release.set).start()
+    gate.wait_for_speech()
+    order.append("llm resumed")
+    worker.join(10)
+    assert order == ["spoken", "llm resumed"]
+
+
+def test_the_wait_is_bounded() -> None:
+    gate = SpeechFirst(max_wait_s=0.01)
+    with gate.speaking():
+        gate.wait_for_speech()  # returns after the bound although speech goes on
