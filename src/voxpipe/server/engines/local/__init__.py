@@ -16,11 +16,19 @@ Building the set imports no model library and loads no model: each engine loads 
 missing one is reported when the server starts rather than in the first session.
 
 Figures on 2 shared cores (``bench/local_engines.py``, 2026-11-25; they vary 2-5x with the load of the
-machine): load 0.1 s (VAD), 0.3-1.5 s (STT), 0.5-0.8 s (TTS), 0.3-1.0 s (Qwen, primed); Whisper 0.4-1.0 s
-per pass whatever the clip length; Piper real-time factor 0.05-0.25, first sentence 0.09-0.45 s; Qwen
-first token 0.1 s with a cached prefix, 0.45 s cold (50 tokens), 1.5 s cold with one tool (190
-tokens), 23-30 tok/s; end of speech (after the VAD's 500 ms) to first audio 0.5 s when quiet, 2 s
-under load. RSS with all four loaded about 1.1 GB (Qwen about 630 MB of it).
+machine): load 0.1 s (VAD), 0.3-1.5 s (STT), 0.5-0.8 s (TTS), 0.3-1.0 s (Qwen, primed); Whisper 0.4-0.5 s
+per pass whatever the clip length (its encoder always sees a 30 s window); Piper real-time factor
+0.05-0.25; Qwen first token 0.1 s with a cached prefix, 0.45 s cold (50 tokens), 1.5 s cold with one tool
+(190 tokens), 23-30 tok/s.
+
+Through the server (``bench/voice_latency.py``: spoken fixtures streamed in real time, server VAD with
+500 ms of silence, load average about 1): ``speech_stopped`` to the first audio delta p50 0.43-0.49 s,
+p95 0.6 s, of which the STT ~0.01 s (the pass started at the pause is reused), the LLM's first token
+~0.18 s after it is called, four words ~0.14 s more, Piper's first chunk ~0.1 s. Peak RSS about 1.13 GB
+(Qwen about 630 MB of it, 490 MB of which is the mapped GGUF). What made it so: ``SpeechChunker`` cuts
+the first piece after 4 words, the warm-up primes every model (and the LLM with the server's default
+instructions), ``SpeechFirst`` gives Piper the cores while it speaks, Piper speaks in parts of at most 60
+characters and the LLM context is 2048 tokens (both for memory).
 """
 
 from __future__ import annotations
