@@ -71,7 +71,7 @@ def load_engines(
     stt_threads: int = 2,
     stt_beam_size: int = 5,
     stt_step_ms: int = 1000,
-    stt_pause_ms: int = 200,
+    stt_pause_ms: int = 100,
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
     tts_threads: int = 0,
     speech_first: bool = True,
