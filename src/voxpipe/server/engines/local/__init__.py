@@ -28,7 +28,8 @@ p95 0.6 s, of which the STT ~0.01 s (the pass started at the pause is reused), t
 (Qwen about 630 MB of it, 490 MB of which is the mapped GGUF). What made it so: ``SpeechChunker`` cuts
 the first piece after 4 words, the warm-up primes every model (and the LLM with the server's default
 instructions), ``SpeechFirst`` gives Piper the cores while it speaks, Piper speaks in parts of at most 60
-characters and the LLM context is 2048 tokens (both for memory).
+characters and the LLM context is 2048 tokens (both for memory), and the STT pass at a pause starts
+after 100 ms of near-silence.
 """
 
 from __future__ import annotations
