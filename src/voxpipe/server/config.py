@@ -19,9 +19,12 @@ from voxpipe.server.engines.registry import Engines
 __all__ = ["DEFAULT_INSTRUCTIONS", "ServerConfig", "ServerLimits"]
 
 DEFAULT_INSTRUCTIONS = (
-    "You are a helpful, friendly voice assistant. Answer briefly, in plain spoken language, and call a "
-    "function when one fits the request."
+    "You are a helpful, friendly voice assistant. Answer in one or two short sentences of plain spoken "
+    "language, without lists, code or markup."
 )
+"""Instructions of a session whose client sets none. Tools, when a client declares them, reach the model
+with their own descriptions; telling it to look for functions here made a 0.5B model answer small talk with
+"The function that fits this request is…"."""
 
 
 @dataclass(frozen=True, kw_only=True)
