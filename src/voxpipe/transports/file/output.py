@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from voxpipe.audio import StreamResampler, WavWriter
+from voxpipe.audio import WavWriter
 from voxpipe.audio.chunking import frames_for_ms
 from voxpipe.frames.audio import (
     SAMPLE_WIDTH,
@@ -30,11 +30,10 @@ from voxpipe.frames.base import Frame
 from voxpipe.frames.control import CancelFrame, EndFrame, StartFrame
 from voxpipe.frames.speech import (
     BotSpeakingFrame,
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     StartInterruptionFrame,
 )
 from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
+from voxpipe.transports._output import PlayoutResampler, announce_speaking
 
 __all__ = ["WavFileOutputParams", "WavFileOutputTransport"]
 
@@ -77,7 +76,7 @@ class WavFileOutputTransport(FrameProcessor):
         self._params = params or WavFileOutputParams()
         self._rate = 0
         self._writer: WavWriter | None = None
-        self._resamplers: dict[tuple[int, int], StreamResampler] = {}
+        self._resampler = PlayoutResampler(0)
         self._buffer = bytearray()
         self._data_ready = asyncio.Event()
         self._drained = asyncio.Event()  # set while the buffer is empty and nothing is playing
@@ -124,6 +123,7 @@ class WavFileOutputTransport(FrameProcessor):
         self._rate = self._params.sample_rate or frame.audio_out_sample_rate
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = WavWriter(self._path, self._rate, 1)
+        self._resampler = PlayoutResampler(self._rate)
         if self._params.realtime:
             self._player = self.create_task(self._play(), name="player")
 
@@ -180,14 +180,7 @@ class WavFileOutputTransport(FrameProcessor):
         await self.push_frame(frame, direction)
 
     async def _enqueue(self, frame: OutputAudioRawFrame) -> None:
-        key = (frame.sample_rate, frame.num_channels)
-        resampler = self._resamplers.get(key)
-        if resampler is None:
-            resampler = StreamResampler(
-                frame.sample_rate, self._rate, channels=frame.num_channels, out_channels=1
-            )
-            self._resamplers[key] = resampler
-        pcm = resampler.process(frame.audio)
+        pcm = self._resampler.process(frame)
         if pcm:
             await self._play_pcm(pcm)
 
@@ -206,10 +199,9 @@ class WavFileOutputTransport(FrameProcessor):
 
     async def _flush_resamplers(self) -> None:
         """Play the tails the resamplers hold back, now that the response's audio is complete."""
-        for resampler in self._resamplers.values():
-            tail = resampler.flush()
-            if tail:
-                await self._play_pcm(tail)
+        tail = self._resampler.flush()
+        if tail:
+            await self._play_pcm(tail)
 
     async def _interrupt(self) -> None:
         """Stop playback where it is, drop the rest, and report the position upstream."""
@@ -222,8 +214,7 @@ class WavFileOutputTransport(FrameProcessor):
         self._buffer.clear()
         self._drained.set()
         self._enqueued = self._played
-        for resampler in self._resamplers.values():
-            resampler.reset()
+        self._resampler.reset()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: interrupted at %d ms; dropped %d bytes", self, position, dropped)
         await self.push_frame(
@@ -236,10 +227,7 @@ class WavFileOutputTransport(FrameProcessor):
 
     async def _set_speaking(self, speaking: bool) -> None:
         self._speaking = speaking
-        frame_type = BotStartedSpeakingFrame if speaking else BotStoppedSpeakingFrame
-        await self.push_frame(frame_type(), FrameDirection.UPSTREAM)
-        await self.push_frame(frame_type(), FrameDirection.DOWNSTREAM)
-        await self._call_event_handler("on_bot_started_speaking" if speaking else "on_bot_stopped_speaking")
+        await announce_speaking(self, speaking)
 
     async def _play(self) -> None:
         """The player: writes the buffer to the file one chunk at a time, at the speed of speech."""

@@ -28,7 +28,6 @@ import logging
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from voxpipe.audio import StreamResampler
 from voxpipe.audio.chunking import frames_for_ms
 from voxpipe.frames.audio import (
     SAMPLE_WIDTH,
@@ -41,8 +40,6 @@ from voxpipe.frames.base import Frame, SystemFrame
 from voxpipe.frames.control import CancelFrame, EndFrame, StartFrame
 from voxpipe.frames.speech import (
     BotSpeakingFrame,
-    BotStartedSpeakingFrame,
-    BotStoppedSpeakingFrame,
     StartInterruptionFrame,
 )
 from voxpipe.processors.frame_processor import (
@@ -51,6 +48,7 @@ from voxpipe.processors.frame_processor import (
     ProcessorState,
     frame_handler,
 )
+from voxpipe.transports._output import PlayoutResampler, announce_speaking
 from voxpipe.transports.websocket._link import LinkState, WebsocketLink
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +79,7 @@ class WebsocketOutputTransport(FrameProcessor):
         self._rate = 0
         self._step = 0  # bytes per chunk
         self._max_buffer = 0  # bytes
-        self._resamplers: dict[tuple[int, int], StreamResampler] = {}
+        self._resampler = PlayoutResampler(0)
         # Byte counters since the start, all in playout PCM: the buffer holds [_sent, _enqueued).
         self._pcm = bytearray()
         self._enqueued = 0
@@ -146,6 +144,7 @@ class WebsocketOutputTransport(FrameProcessor):
         """Pick the playout rate and start the player."""
         serializer_rate = self._link.serializer.output_sample_rate
         self._rate = self._params.audio_out_sample_rate or serializer_rate or frame.audio_out_sample_rate
+        self._resampler = PlayoutResampler(self._rate)
         self._step = frames_for_ms(self._params.audio_out_chunk_ms, self._rate) * SAMPLE_WIDTH
         self._max_buffer = self._step * (self._params.max_buffer_ms // self._params.audio_out_chunk_ms)
         self._player = self.create_task(self._play(), name="player")
@@ -183,15 +182,8 @@ class WebsocketOutputTransport(FrameProcessor):
             return
         if self._link.state is not LinkState.CONNECTED:
             return  # nobody listens: the audio is dropped, not kept for a later peer
-        key = (frame.sample_rate, frame.num_channels)
-        resampler = self._resamplers.get(key)
-        if resampler is None:
-            resampler = StreamResampler(
-                frame.sample_rate, self._rate, channels=frame.num_channels, out_channels=1
-            )
-            self._resamplers[key] = resampler
         self._response_done = False  # audio after a TTSStoppedFrame belongs to a new answer
-        await self._buffer(resampler.process(frame.audio))
+        await self._buffer(self._resampler.process(frame))
 
     async def _buffer(self, pcm: bytes) -> None:
         if not pcm:
@@ -212,8 +204,7 @@ class WebsocketOutputTransport(FrameProcessor):
 
     @frame_handler(TTSStoppedFrame)
     async def _handle_tts_stopped(self, frame: TTSStoppedFrame, direction: FrameDirection) -> None:
-        for resampler in self._resamplers.values():
-            await self._buffer(resampler.flush())
+        await self._buffer(self._resampler.flush())
         self._response_done = True
         self._data_ready.set()  # the player may send a short last chunk now
         await self.push_frame(frame, direction)
@@ -227,8 +218,7 @@ class WebsocketOutputTransport(FrameProcessor):
         self._end_chunk()
         dropped = len(self._pcm)
         self._drop_playout()
-        for resampler in self._resamplers.values():
-            resampler.reset()
+        self._resampler.reset()
         message = self._link.serializer.serialize(frame)
         if message is not None:
             await self._send(message)
@@ -275,10 +265,7 @@ class WebsocketOutputTransport(FrameProcessor):
 
     async def _set_speaking(self, speaking: bool) -> None:
         self._speaking = speaking
-        frame_type = BotStartedSpeakingFrame if speaking else BotStoppedSpeakingFrame
-        await self.push_frame(frame_type(), _UP)
-        await self.push_frame(frame_type(), _DOWN)
-        await self._call_event_handler("on_bot_started_speaking" if speaking else "on_bot_stopped_speaking")
+        await announce_speaking(self, speaking)
 
     # -- the player -----------------------------------------------------------------------------------
     async def _play(self) -> None:
