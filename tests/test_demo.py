@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 from pathlib import Path
@@ -46,3 +47,10 @@ async def test_demo_with_the_local_models(tmp_path: Path) -> None:
     assert {"capital", "france"} <= set(words), report.transcript
     assert "paris" in report.answer.lower(), report.answer
     assert report.answer_audio_ms > 500
+
+
+async def test_demo_gives_up_cleanly_when_no_answer_comes(tmp_path: Path) -> None:
+    report = await run_demo(engines="test", output_path=tmp_path / "a.wav", timeout_s=0.5, out=io.StringIO())
+    assert report.errors and report.errors[0].startswith("no complete answer within")
+    leftover = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    assert not leftover, [t.get_name() for t in leftover]

@@ -194,13 +194,16 @@ async def run_demo(
         task.add_event_handler("on_pipeline_error", lambda _, frame: report.errors.append(frame.error))
         print(f"voxpipe demo: speaking {question.name} to {url}", file=out, flush=True)
         runner = asyncio.create_task(task.run())
+        waiter = asyncio.create_task(done.wait())
         try:
-            async with asyncio.timeout(timeout_s):
-                waiter = asyncio.create_task(done.wait())
-                await asyncio.wait({waiter, runner}, return_when=asyncio.FIRST_COMPLETED)
-                waiter.cancel()
-        except TimeoutError:
-            report.errors.append(f"no complete answer within {timeout_s:.0f} s")
+            finished, _ = await asyncio.wait(
+                {waiter, runner}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not finished:
+                report.errors.append(f"no complete answer within {timeout_s:.0f} s")
+        finally:
+            waiter.cancel()
+            await asyncio.wait({waiter})
         if not task.has_finished():
             await task.stop_when_done()
         await asyncio.wait_for(runner, timeout=15)
