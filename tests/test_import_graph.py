@@ -77,3 +77,48 @@ def test_core_never_imports_the_outer_layers() -> None:
         if relative.parts[0] in CORE:
             bad = {m for m in _runtime_imports(path) if _package_of(m) in outer}
             assert not bad, f"{relative} imports {bad}"
+
+
+def _imported_names(path: Path) -> set[str]:
+    """Every voxpipe name a module imports, as a dotted path: ``from a.b import c`` gives ``a.b.c``."""
+    package = ".".join(("voxpipe", *path.relative_to(SRC).parent.parts))
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                module = ".".join([*base, *([node.module] if node.module else [])])
+            else:
+                module = node.module or ""
+            found.update(f"{module}.{alias.name}" for alias in node.names)
+    return {name for name in found if name.startswith("voxpipe.")}
+
+
+def _owner_of_private(name: str) -> str | None:
+    """The package that owns the first private (``_x``) part of ``name``, or None if nothing is private.
+
+    A private module belongs to the package it sits in; a private name in a module belongs to that
+    module's package.
+    """
+    parts = name.split(".")
+    for index, part in enumerate(parts):
+        if part.startswith("_") and not part.startswith("__"):
+            owner = parts[:index]
+            if not SRC.parent.joinpath(*owner).is_dir():
+                owner = owner[:-1]  # a private name inside a module: owned by the module's package
+            return ".".join(owner)
+    return None
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(SRC)))
+def test_no_module_imports_another_packages_private_module(path: Path) -> None:
+    """``_x`` modules and names are their package's own (and its subpackages'): others use the public ones."""
+    package = ".".join(("voxpipe", *path.relative_to(SRC).parent.parts))
+    wrong = []
+    for name in sorted(_imported_names(path)):
+        owner = _owner_of_private(name)
+        if owner is not None and package != owner and not package.startswith(owner + "."):
+            wrong.append(name)
+    assert not wrong, f"{path.relative_to(SRC)} imports private names of other packages: {wrong}"

@@ -16,8 +16,6 @@ from websockets.exceptions import (
 from websockets.http11 import Response
 
 from voxpipe.errors import ConnectionFailedError, VoxpipeStateError, VoxpipeUsageError
-from voxpipe.realtime._client_config import build_target
-from voxpipe.realtime._client_connect import translate_connect_error
 from voxpipe.realtime.client import (
     ClientState,
     ConnectTimeoutError,
@@ -27,6 +25,8 @@ from voxpipe.realtime.client import (
     RealtimeVariant,
     ReconnectPolicy,
 )
+from voxpipe.realtime.client._config import build_target
+from voxpipe.realtime.client._connect import translate_connect_error
 from voxpipe.testing import FakeRealtimeServer, drop, expect_close, reject, send, wait
 
 KEY = "sk-test-connect-0123456789abcdef"

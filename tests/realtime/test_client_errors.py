@@ -8,7 +8,6 @@ import pytest
 
 from voxpipe.errors import ConnectionFailedError, OperationTimeoutError, ServerError
 from voxpipe.realtime import ErrorEvent, parse_server_event
-from voxpipe.realtime._client_errors import CloseAction, classify_close
 from voxpipe.realtime.client import (
     ConnectTimeoutError,
     MalformedFrameError,
@@ -17,6 +16,7 @@ from voxpipe.realtime.client import (
     SessionExpiredError,
     classify_error,
 )
+from voxpipe.realtime.client._errors import CloseAction, classify_close
 
 
 def error_event(code: str | None, type_: str = "invalid_request_error", message: str = "") -> dict[str, Any]:

@@ -9,13 +9,15 @@ from typing import Any
 
 import pytest
 
-from voxpipe.realtime._client_redact import RedactingLogger, mask_secret, redact
 from voxpipe.realtime.client import (
     ConnectionInfo,
     RealtimeClient,
     RealtimeClientConfig,
     RealtimeVariant,
     ReconnectPolicy,
+    RedactingLogger,
+    mask_secret,
+    redact,
 )
 from voxpipe.testing import FakeRealtimeServer, drop, expect, expect_close, next_connection, reject, send
 

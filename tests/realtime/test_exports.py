@@ -79,7 +79,7 @@ def _protocol_modules() -> list[Path]:
     return [
         path
         for path in sorted(root.rglob("*.py"))
-        if not path.name.startswith(("client", "_client"))  # the session client has its own deps
+        if "client" not in path.relative_to(root).parts[:-1]  # the session client has its own deps
     ]
 
 

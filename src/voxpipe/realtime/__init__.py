@@ -16,7 +16,7 @@ Entry points:
 from __future__ import annotations
 
 from voxpipe.realtime import beta
-from voxpipe.realtime._base import ProtocolModel, new_event_id
+from voxpipe.realtime._base import ClientEventBase, EventBase, ProtocolModel, ServerEventBase, new_event_id
 from voxpipe.realtime._errors import EventParseError, EventValidationError
 from voxpipe.realtime._parser import Shape, parse_client_event, parse_server_event
 from voxpipe.realtime._serialize import serialize_event
@@ -114,6 +114,7 @@ __all__ = [
     "AudioFormat",
     "CachedTokensDetails",
     "ClientEvent",
+    "ClientEventBase",
     "ContentPart",
     "Conversation",
     "ConversationCreatedEvent",
@@ -131,6 +132,7 @@ __all__ = [
     "ConversationItemTruncatedEvent",
     "ErrorDetail",
     "ErrorEvent",
+    "EventBase",
     "EventParseError",
     "EventValidationError",
     "FunctionTool",
@@ -181,6 +183,7 @@ __all__ = [
     "ResponseTextDoneEvent",
     "SemanticTurnDetection",
     "ServerEvent",
+    "ServerEventBase",
     "Session",
     "SessionCreatedEvent",
     "SessionProperties",

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "ClientEventBase",
+    "ContentEventBase",
     "EventBase",
     "ProtocolModel",
     "ServerEventBase",
@@ -122,3 +123,16 @@ class ServerEventBase(EventBase):
         super().__init__(**data)
 
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+
+class ContentEventBase(ServerEventBase):
+    """Fields shared by events about one content part of one output item."""
+
+    response_id: str
+    """The response."""
+    item_id: str
+    """The item."""
+    output_index: int
+    """Index of the item in the response's output."""
+    content_index: int
+    """Index of the part in the item's content."""

@@ -12,8 +12,7 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from voxpipe.realtime import beta, ga
-from voxpipe.realtime._base import ServerEventBase
+from voxpipe.realtime import ServerEventBase, beta, ga
 from voxpipe.realtime.beta import conversation as beta_conversation
 from voxpipe.realtime.beta import items as beta_items
 from voxpipe.realtime.beta import response as beta_response

@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.typing import Subprotocol
 
-from voxpipe.realtime._client_redact import RedactingLogger
+from voxpipe.realtime.client import RedactingLogger
 from voxpipe.testing import _fake_events as fake_events
 from voxpipe.testing._fake_script import (
     Drop,

@@ -22,8 +22,8 @@ from voxpipe.frames.frames import (
     UserStoppedSpeakingFrame,
 )
 from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
+from voxpipe.services._realtime_service.state import ItemNotFoundError
 from voxpipe.services.llm_service import FunctionCallParams
-from voxpipe.services.openai_realtime_beta._state import ItemNotFoundError
 from voxpipe.services.openai_realtime_beta.events import SessionProperties
 from voxpipe.testing import ANY, expect, send, wait
 from voxpipe.transports.file import WavFileOutputTransport
@@ -121,7 +121,7 @@ async def test_manual_turns_commit_create_and_cancel() -> None:
 
 
 def test_without_an_output_report_the_played_position_is_estimated_and_clamped() -> None:
-    from voxpipe.services.openai_realtime_beta._state import AnswerAudio
+    from voxpipe.services._realtime_service.state import AnswerAudio
 
     answer = AnswerAudio()
     assert answer.played_estimate_ms(5.0) == 0  # no audio yet
@@ -212,7 +212,7 @@ async def test_transcription_frames_can_be_switched_off() -> None:
 
 async def test_retrieve_conversation_item(monkeypatch) -> None:
     ids = iter(["evt_ok", "evt_missing", "evt_slow"])
-    monkeypatch.setattr("voxpipe.services.openai_realtime_beta._state.new_event_id", lambda: next(ids))
+    monkeypatch.setattr("voxpipe.services._realtime_service.state.new_event_id", lambda: next(ids))
     item = created("item_u1")["item"]
     script = [
         expect("session.update"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from voxpipe.realtime._base import ClientEventBase, ProtocolModel, ServerEventBase
+from voxpipe.realtime._base import ClientEventBase, ContentEventBase, ProtocolModel, ServerEventBase
 from voxpipe.realtime.beta.items import ConversationItem, Response, ResponseProperties
 
 __all__ = [
@@ -103,20 +103,7 @@ class ContentPart(ProtocolModel):
     """Transcript of an ``audio`` part."""
 
 
-class _ContentEvent(ServerEventBase):
-    """Fields shared by events about one content part of one output item."""
-
-    response_id: str
-    """The response."""
-    item_id: str
-    """The item."""
-    output_index: int
-    """Index of the item in the response's output."""
-    content_index: int
-    """Index of the part in the item's content."""
-
-
-class ResponseContentPartAddedEvent(_ContentEvent):
+class ResponseContentPartAddedEvent(ContentEventBase):
     """``response.content_part.added``: a content part starts (empty)."""
 
     type: Literal["response.content_part.added"] = "response.content_part.added"
@@ -124,7 +111,7 @@ class ResponseContentPartAddedEvent(_ContentEvent):
     """The part, e.g. ``{"type": "audio", "transcript": ""}``."""
 
 
-class ResponseContentPartDoneEvent(_ContentEvent):
+class ResponseContentPartDoneEvent(ContentEventBase):
     """``response.content_part.done``: a content part is finished (also on cancel)."""
 
     type: Literal["response.content_part.done"] = "response.content_part.done"
@@ -132,7 +119,7 @@ class ResponseContentPartDoneEvent(_ContentEvent):
     """The final part."""
 
 
-class ResponseTextDeltaEvent(_ContentEvent):
+class ResponseTextDeltaEvent(ContentEventBase):
     """``response.text.delta``: more text of a text answer."""
 
     type: Literal["response.text.delta"] = "response.text.delta"
@@ -140,7 +127,7 @@ class ResponseTextDeltaEvent(_ContentEvent):
     """New text."""
 
 
-class ResponseTextDoneEvent(_ContentEvent):
+class ResponseTextDoneEvent(ContentEventBase):
     """``response.text.done``: the text part is complete."""
 
     type: Literal["response.text.done"] = "response.text.done"
@@ -148,7 +135,7 @@ class ResponseTextDoneEvent(_ContentEvent):
     """The full text."""
 
 
-class ResponseAudioTranscriptDeltaEvent(_ContentEvent):
+class ResponseAudioTranscriptDeltaEvent(ContentEventBase):
     """``response.audio_transcript.delta``: more transcript of the audio being generated."""
 
     type: Literal["response.audio_transcript.delta"] = "response.audio_transcript.delta"
@@ -156,7 +143,7 @@ class ResponseAudioTranscriptDeltaEvent(_ContentEvent):
     """New transcript text."""
 
 
-class ResponseAudioTranscriptDoneEvent(_ContentEvent):
+class ResponseAudioTranscriptDoneEvent(ContentEventBase):
     """``response.audio_transcript.done``: the transcript is complete."""
 
     type: Literal["response.audio_transcript.done"] = "response.audio_transcript.done"
@@ -164,7 +151,7 @@ class ResponseAudioTranscriptDoneEvent(_ContentEvent):
     """The full transcript."""
 
 
-class ResponseAudioDeltaEvent(_ContentEvent):
+class ResponseAudioDeltaEvent(ContentEventBase):
     """``response.audio.delta``: a chunk of generated audio in the session's output format."""
 
     type: Literal["response.audio.delta"] = "response.audio.delta"
@@ -172,7 +159,7 @@ class ResponseAudioDeltaEvent(_ContentEvent):
     """Base64 audio."""
 
 
-class ResponseAudioDoneEvent(_ContentEvent):
+class ResponseAudioDoneEvent(ContentEventBase):
     """``response.audio.done``: the audio of this part is complete."""
 
     type: Literal["response.audio.done"] = "response.audio.done"

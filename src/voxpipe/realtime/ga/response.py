@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from voxpipe.realtime._base import ClientEventBase, ServerEventBase
-from voxpipe.realtime.beta.response import _ContentEvent
+from voxpipe.realtime._base import ClientEventBase, ContentEventBase, ServerEventBase
 from voxpipe.realtime.ga.items import ConversationItem, Response, ResponseProperties
 
 __all__ = [
@@ -76,7 +75,7 @@ class ResponseOutputItemDoneEvent(ServerEventBase):
     """The finished item."""
 
 
-class _GADeltaEvent(_ContentEvent):
+class _GADeltaEvent(ContentEventBase):
     delta: str
     """New text, transcript or base64 audio."""
     obfuscation: str | None = None
@@ -89,7 +88,7 @@ class ResponseOutputTextDeltaEvent(_GADeltaEvent):
     type: Literal["response.output_text.delta"] = "response.output_text.delta"
 
 
-class ResponseOutputTextDoneEvent(_ContentEvent):
+class ResponseOutputTextDoneEvent(ContentEventBase):
     """``response.output_text.done``: the text is complete."""
 
     type: Literal["response.output_text.done"] = "response.output_text.done"
@@ -103,7 +102,7 @@ class ResponseOutputAudioTranscriptDeltaEvent(_GADeltaEvent):
     type: Literal["response.output_audio_transcript.delta"] = "response.output_audio_transcript.delta"
 
 
-class ResponseOutputAudioTranscriptDoneEvent(_ContentEvent):
+class ResponseOutputAudioTranscriptDoneEvent(ContentEventBase):
     """``response.output_audio_transcript.done``: the transcript is complete."""
 
     type: Literal["response.output_audio_transcript.done"] = "response.output_audio_transcript.done"
@@ -117,7 +116,7 @@ class ResponseOutputAudioDeltaEvent(_GADeltaEvent):
     type: Literal["response.output_audio.delta"] = "response.output_audio.delta"
 
 
-class ResponseOutputAudioDoneEvent(_ContentEvent):
+class ResponseOutputAudioDoneEvent(ContentEventBase):
     """``response.output_audio.done``: the audio is complete."""
 
     type: Literal["response.output_audio.done"] = "response.output_audio.done"

@@ -12,8 +12,7 @@ import logging
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from voxpipe.realtime import beta, new_event_id
-from voxpipe.realtime._base import ServerEventBase
+from voxpipe.realtime import ServerEventBase, beta, new_event_id
 from voxpipe.realtime.ga.input_audio_buffer import InputAudioBufferTimeoutTriggeredEvent
 from voxpipe.server.config import ServerLimits
 from voxpipe.server.engines.registry import Engines

@@ -19,8 +19,7 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from voxpipe.realtime import beta, new_event_id
-from voxpipe.realtime._base import ServerEventBase
+from voxpipe.realtime import ServerEventBase, beta, new_event_id
 from voxpipe.realtime.beta.response import ContentPart
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMItem, LLMRequest, TextDelta, ToolCall, Usage

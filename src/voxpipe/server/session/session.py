@@ -20,15 +20,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from voxpipe.realtime import (
+    EventBase,
     EventParseError,
     EventValidationError,
+    ServerEventBase,
     Shape,
     beta,
     new_event_id,
     parse_client_event,
     serialize_event,
 )
-from voxpipe.realtime._base import EventBase, ServerEventBase
 from voxpipe.server.config import ServerConfig
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.response_config import response_request

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from voxpipe.realtime import Session, SessionProperties, ga
-from voxpipe.services.openai_realtime_beta._tools import wire_tools
+from voxpipe.services._realtime_service.tools import wire_tools
 
 __all__ = ["GA_FORMATS", "from_ga_session", "to_ga_session"]
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from voxpipe.realtime import SessionProperties, ga
-from voxpipe.realtime._client_config import RealtimeVariant
+from voxpipe.realtime.client import RealtimeVariant
+from voxpipe.services._realtime_service.items import messages_to_items
 from voxpipe.services.openai_realtime._session import from_ga_session, to_ga_session
-from voxpipe.services.openai_realtime_beta._items import messages_to_items
 from voxpipe.services.openai_realtime_beta.openai import DEFAULT_BASE_URL, OpenAIRealtimeBetaLLMService
 
 __all__ = ["DEFAULT_GA_MODEL", "OpenAIRealtimeLLMService"]

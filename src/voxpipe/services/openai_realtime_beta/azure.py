@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from voxpipe.realtime._client_config import DEFAULT_AZURE_API_VERSION, RealtimeClientConfig, RealtimeVariant
+from voxpipe.realtime.client import DEFAULT_AZURE_API_VERSION, RealtimeClientConfig, RealtimeVariant
 from voxpipe.services.openai_realtime_beta.openai import OpenAIRealtimeBetaLLMService
 
 __all__ = ["AzureRealtimeBetaLLMService"]

@@ -4,7 +4,7 @@ The service is a thin adapter between the pipeline and :class:`~voxpipe.realtime
 frames going in become client events (audio appends, commits, items, responses, session updates), and
 server events coming back become frames (the answer's audio and transcript, the user's transcript,
 speaking and interruption frames, metrics, errors). How each server event is handled lives in
-``_server_events.py``; this module is the frame side and the lifecycle.
+``voxpipe/services/_realtime_service/server_events.py``; this module is the frame side and the lifecycle.
 """
 
 from __future__ import annotations
@@ -37,18 +37,22 @@ from voxpipe.realtime import (
     SessionProperties,
     SessionUpdateEvent,
 )
-from voxpipe.realtime._client_config import RealtimeClientConfig, RealtimeVariant, ReconnectPolicy
-from voxpipe.realtime._client_events import ConnectReason
-from voxpipe.realtime._client_state import ClientState
+from voxpipe.realtime.client import (
+    ClientState,
+    ConnectReason,
+    RealtimeClientConfig,
+    RealtimeVariant,
+    ReconnectPolicy,
+)
+from voxpipe.services._realtime_service.codecs import decoder as _decoder
+from voxpipe.services._realtime_service.codecs import encoder as _encoder
+from voxpipe.services._realtime_service.interruptions import PlaybackReports, forget_unheard
+from voxpipe.services._realtime_service.items import function_output, messages_to_items
+from voxpipe.services._realtime_service.responses import ResponseTracker
+from voxpipe.services._realtime_service.server_events import handle_server_event
+from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals
+from voxpipe.services._realtime_service.tools import merge_settings, session_for_wire
 from voxpipe.services.llm_service import LLMService
-from voxpipe.services.openai_realtime_beta._codecs import decoder as _decoder
-from voxpipe.services.openai_realtime_beta._codecs import encoder as _encoder
-from voxpipe.services.openai_realtime_beta._interruptions import PlaybackReports, forget_unheard
-from voxpipe.services.openai_realtime_beta._items import function_output, messages_to_items
-from voxpipe.services.openai_realtime_beta._responses import ResponseTracker
-from voxpipe.services.openai_realtime_beta._server_events import handle_server_event
-from voxpipe.services.openai_realtime_beta._state import AnswerAudio, PendingRetrievals
-from voxpipe.services.openai_realtime_beta._tools import merge_settings, session_for_wire
 
 if TYPE_CHECKING:  # pragma: no cover
     from voxpipe.realtime.client import ConnectionInfo, RealtimeClient

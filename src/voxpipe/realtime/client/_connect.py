@@ -23,8 +23,8 @@ from websockets.exceptions import (
 from websockets.typing import Subprotocol
 
 from voxpipe.errors import ConnectionFailedError, VoxpipeUsageError
-from voxpipe.realtime._client_config import ConnectTarget, RealtimeClientConfig
-from voxpipe.realtime._client_errors import (
+from voxpipe.realtime.client._config import ConnectTarget, RealtimeClientConfig
+from voxpipe.realtime.client._errors import (
     CloseAction,
     ConnectTimeoutError,
     ErrorClassification,
@@ -32,8 +32,8 @@ from voxpipe.realtime._client_errors import (
     classify_close,
     classify_error,
 )
-from voxpipe.realtime._client_events import decode_frame, event_type
-from voxpipe.realtime._client_redact import RedactingLogger, redact
+from voxpipe.realtime.client._notices import decode_frame, event_type
+from voxpipe.realtime.client._redact import RedactingLogger, redact
 
 __all__ = ["open_connection", "translate_connect_error"]
 

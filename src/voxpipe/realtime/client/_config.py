@@ -14,7 +14,7 @@ from types import MappingProxyType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from voxpipe.errors import VoxpipeUsageError
-from voxpipe.realtime._client_redact import mask_secret, redact
+from voxpipe.realtime.client._redact import mask_secret, redact
 
 __all__ = [
     "ConnectTarget",

@@ -6,20 +6,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
-    from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder, OutputAudioDecoder
+    from voxpipe.services._realtime_service.audio import InputAudioEncoder, OutputAudioDecoder
 
 __all__ = ["decoder", "encoder"]
 
 
 def encoder(audio_format: str | None) -> InputAudioEncoder:
     """An input encoder for the session's ``input_audio_format``."""
-    from voxpipe.services.openai_realtime_beta._audio import InputAudioEncoder
+    from voxpipe.services._realtime_service.audio import InputAudioEncoder
 
     return InputAudioEncoder(audio_format)
 
 
 def decoder(audio_format: str | None) -> OutputAudioDecoder:
     """An output decoder for the session's ``output_audio_format``."""
-    from voxpipe.services.openai_realtime_beta._audio import OutputAudioDecoder
+    from voxpipe.services._realtime_service.audio import OutputAudioDecoder
 
     return OutputAudioDecoder(audio_format)

@@ -1,4 +1,4 @@
-"""The standalone realtime session client: one WebSocket session, kept alive, no pipeline needed.
+"""``RealtimeClient``: one realtime WebSocket session, kept alive, no pipeline needed.
 
 Usage::
 
@@ -38,35 +38,12 @@ from websockets.exceptions import ConnectionClosed
 from websockets.protocol import State
 
 from voxpipe.errors import OperationTimeoutError, VoxpipeStateError, VoxpipeWorldError
-from voxpipe.realtime._client_config import (
+from voxpipe.realtime.client._config import (
     RealtimeClientConfig,
-    RealtimeVariant,
-    ReconnectPolicy,
     build_target,
 )
-from voxpipe.realtime._client_connect import open_connection
-from voxpipe.realtime._client_errors import (
-    ConnectTimeoutError,
-    ErrorClassification,
-    MalformedFrameError,
-    RealtimeServerError,
-    ReconnectExhaustedError,
-    SessionExpiredError,
-    classify_close,
-    classify_error,
-)
-from voxpipe.realtime._client_events import (
-    ClientNotice,
-    ConnectionLost,
-    ConnectReason,
-    MalformedFrame,
-    Reconnected,
-    decode_frame,
-    encode_event,
-    event_type,
-)
-from voxpipe.realtime._client_redact import mask_secret, redact
-from voxpipe.realtime._client_session import (
+from voxpipe.realtime.client._connect import open_connection
+from voxpipe.realtime.client._connection import (
     ConnectionEnd,
     ConnectionInfo,
     OnConnected,
@@ -76,16 +53,19 @@ from voxpipe.realtime._client_session import (
     run_hook,
     stop_task,
 )
-from voxpipe.realtime._client_state import MOVES, ClientState
-from voxpipe.realtime._client_stream import EventStream
+from voxpipe.realtime.client._notices import (
+    ConnectionLost,
+    ConnectReason,
+    Reconnected,
+    decode_frame,
+    encode_event,
+    event_type,
+)
+from voxpipe.realtime.client._redact import mask_secret, redact
+from voxpipe.realtime.client._state import MOVES, ClientState
+from voxpipe.realtime.client._stream import EventStream
 
-__all__ = [
-    "ClientNotice", "ClientState", "ConnectReason", "ConnectTimeoutError", "ConnectionInfo",
-    "ConnectionLost", "ErrorClassification", "MalformedFrame", "MalformedFrameError", "OnConnected",
-    "RealtimeClient", "RealtimeClientConfig", "RealtimeServerError", "RealtimeVariant",
-    "ReconnectExhaustedError", "ReconnectPolicy", "Reconnected", "SessionExpiredError", "classify_close",
-    "classify_error",
-]
+__all__ = ["RealtimeClient"]
 
 logger = logging.getLogger(__name__)
 _ids = itertools.count(1)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from voxpipe.errors import VoxpipeUsageError
-from voxpipe.realtime._client_errors import MalformedFrameError
+from voxpipe.realtime.client._errors import MalformedFrameError
 
 __all__ = [
     "ClientNotice",

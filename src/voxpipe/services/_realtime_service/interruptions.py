@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 from voxpipe.realtime import ConversationItemDeleteEvent, ConversationItemTruncateEvent
-from voxpipe.services.openai_realtime_beta._state import AnswerAudio
+from voxpipe.services._realtime_service.state import AnswerAudio
 
 __all__ = ["PLAYBACK_REPORT_TIMEOUT_S", "PlaybackReports", "forget_unheard"]
 

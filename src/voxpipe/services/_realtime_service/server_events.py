@@ -27,8 +27,7 @@ from voxpipe.frames.speech import (
 from voxpipe.frames.text import InterimTranscriptionFrame, LLMTextFrame, TranscriptionFrame
 from voxpipe.metrics.metrics import LLMTokenUsage
 from voxpipe.processors.frame_processor import FrameDirection
-from voxpipe.realtime._client_errors import classify_error
-from voxpipe.realtime._client_events import ConnectionLost, MalformedFrame, Reconnected
+from voxpipe.realtime.client import ConnectionLost, MalformedFrame, Reconnected, classify_error
 
 if TYPE_CHECKING:  # pragma: no cover
     from voxpipe.services.openai_realtime_beta.openai import OpenAIRealtimeBetaLLMService

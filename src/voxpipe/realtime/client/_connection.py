@@ -13,9 +13,9 @@ from websockets.asyncio.client import ClientConnection
 from websockets.exceptions import ConnectionClosed
 
 from voxpipe.errors import ConnectionFailedError
-from voxpipe.realtime._client_config import ConnectTarget, RealtimeClientConfig
-from voxpipe.realtime._client_connect import open_connection
-from voxpipe.realtime._client_errors import (
+from voxpipe.realtime.client._config import ConnectTarget, RealtimeClientConfig
+from voxpipe.realtime.client._connect import open_connection
+from voxpipe.realtime.client._errors import (
     CloseAction,
     ErrorClassification,
     RealtimeServerError,
@@ -24,8 +24,8 @@ from voxpipe.realtime._client_errors import (
     classify_close,
     classify_error,
 )
-from voxpipe.realtime._client_events import ClientNotice, ConnectReason, encode_event, event_type
-from voxpipe.realtime._client_redact import redact
+from voxpipe.realtime.client._notices import ClientNotice, ConnectReason, encode_event, event_type
+from voxpipe.realtime.client._redact import redact
 
 __all__ = [
     "ConnectionEnd", "ConnectionInfo", "OnConnected", "fatal_error", "next_reason", "reconnect", "run_hook",
