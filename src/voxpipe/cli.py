@@ -50,6 +50,20 @@ def _add_serve(subparsers: Any) -> None:
         "--deflate", action="store_true", help="accept permessage-deflate (costs CPU; off by default)"
     )
     parser.add_argument("--max-session-minutes", type=float, default=30.0, help="session length limit")
+    parser.add_argument(
+        "--max-sessions",
+        type=int,
+        default=None,
+        help="sessions at once; more are refused with HTTP 503 (default: per engine set: "
+        "local 4, http 64, test 200)",
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=10.0,
+        help="on SIGTERM, stop being ready and let open sessions go on this long before closing them "
+        "(default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(handler=_run_serve)
 
@@ -94,6 +108,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         engines=name,
         limits=ServerLimits(max_session_s=args.max_session_minutes * 60),
         per_message_deflate=args.deflate,
+        max_sessions=args.max_sessions,
+        drain_s=args.drain_seconds,
     )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"voxpipe serve: ws://{host}:{args.port}/v1/realtime?model=<name>")
@@ -110,7 +126,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(f"  api key: {'required' if config.api_key else 'not required'}")
     base = f"http://{host}:{args.port}"
     print(f"  keys:    POST {base}/v1/realtime/sessions (beta), POST {base}/v1/realtime/client_secrets (GA)")
-    print(f"  health:  GET  {base}/health")
+    print(f"  health:  GET  {base}/health/live, {base}/health/ready; metrics: GET {base}/metrics")
     sys.stdout.flush()
 
     asyncio.run(serve(config, log_level=args.log_level))

@@ -8,7 +8,11 @@ Routes:
   like OpenAI does: the upgrade succeeds, then an ``error`` event and close 3000 (reason
   ``invalid_request_error.invalid_api_key``). GA without ``model`` gets ``missing_model`` and close 4000.
 * ``POST /v1/realtime/sessions`` (beta) and ``POST /v1/realtime/client_secrets`` (GA): mint ephemeral keys.
-* ``GET /health``: liveness, session count, engine set.
+* ``GET /health``: liveness, session count, engine set; ``GET /health/live`` and ``GET /health/ready``
+  for balancers (``voxpipe.server.health``); ``GET /metrics``: Prometheus (``voxpipe.server.metrics``).
+
+Admission (``voxpipe.server.admission``) wraps the realtime route: past ``max_sessions``, or while the
+engines load or the server drains, an upgrade is refused with HTTP 503 and ``Retry-After``.
 
 Engines named by ``ServerConfig.engines`` are loaded and warmed up in the lifespan and closed at the end;
 ready ``Engines`` passed in are used as they are and left to their owner.
@@ -22,13 +26,23 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from voxpipe.realtime import Shape, beta, serialize_event
+from voxpipe.server.admission import Admission, AdmissionMiddleware, default_max_sessions
 from voxpipe.server.auth import KeyStore, key_from_request, mask_key
 from voxpipe.server.config import ServerConfig
 from voxpipe.server.engines.registry import Engines, load_engines
+from voxpipe.server.health import live, ready
+from voxpipe.server.metrics import (
+    MeteredTransport,
+    ServerMetrics,
+    SessionMeter,
+    metered_engines,
+    metrics_endpoint,
+)
 from voxpipe.server.rest import client_secrets, health, sessions
 from voxpipe.server.session.session import RealtimeSession
 
@@ -45,6 +59,8 @@ class AppState:
 
     config: ServerConfig
     keys: KeyStore
+    admission: Admission
+    metrics: ServerMetrics
     engines: Engines | None = None
     engine_set: str = "custom"
     sessions: set[RealtimeSession] = field(default_factory=set)
@@ -117,16 +133,20 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     ephemeral = state.keys.ephemeral(key)
     initial = ephemeral.session if ephemeral is not None and ephemeral.shape == shape else None
     assert state.engines is not None, "engines are loaded in the lifespan"
+    meter = SessionMeter(state.metrics)
     session = RealtimeSession(
         shape=shape,
         engines=state.engines,
         config=state.config,
         model=model or state.config.default_model,
         initial_update=initial,
+        observer=meter,
     )
+    meter.audio_formats(lambda: (session.settings.input_codec, session.settings.output_codec))
+    state.metrics.sessions.inc()
     state.sessions.add(session)
     try:
-        await session.run(_StarletteTransport(websocket))
+        await session.run(MeteredTransport(_StarletteTransport(websocket), meter))
     except WebSocketDisconnect:
         pass
     finally:
@@ -138,20 +158,33 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
 
 def create_app(config: ServerConfig) -> Starlette:
     """Build the ASGI app for ``config`` (serve it with uvicorn, or use ``LocalRealtimeServer``)."""
-    state = AppState(config=config, keys=KeyStore(config.api_key))
+    engine_set = config.engines if isinstance(config.engines, str) else None
+    admission = Admission(
+        config.max_sessions or default_max_sessions(engine_set),
+        on_refused=lambda refusal: metrics.refused.labels(refusal.reason).inc(),
+    )
+    metrics = ServerMetrics(
+        open_sessions=lambda: admission.open_sessions,
+        max_sessions=lambda: admission.max_sessions,
+        ready=lambda: admission.readiness() is None,
+    )
+    state = AppState(config=config, keys=KeyStore(config.api_key), admission=admission, metrics=metrics)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         owned = isinstance(config.engines, str)
         if isinstance(config.engines, str):
-            state.engines = load_engines(config.engines, **dict(config.engine_options))
+            engines = load_engines(config.engines, **dict(config.engine_options))
             state.engine_set = config.engines
         else:
-            state.engines = config.engines
+            engines = config.engines
+        state.engines = metered_engines(engines, metrics)
         await state.engines.warm_up()
+        admission.mark_ready()
         try:
             yield
         finally:
+            admission.stop()
             if owned:
                 await state.engines.aclose()
 
@@ -161,7 +194,11 @@ def create_app(config: ServerConfig) -> Starlette:
             Route("/v1/realtime/sessions", sessions, methods=["POST"]),
             Route("/v1/realtime/client_secrets", client_secrets, methods=["POST"]),
             Route("/health", health, methods=["GET"]),
+            Route("/health/live", live, methods=["GET"]),
+            Route("/health/ready", ready, methods=["GET"]),
+            Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
+        middleware=[Middleware(AdmissionMiddleware, admission=admission, paths=frozenset({"/v1/realtime"}))],
         lifespan=lifespan,
     )
     app.state.voxpipe = state

@@ -84,6 +84,10 @@ class ServerConfig:
             barely shrinks (``bench/server_load.py``, 200 sessions: server 62 % of a core instead of 55 %,
             client 42 % instead of 31 %; on a busy machine first-audio p50 rose from ~3 ms to ~90 ms).
             Clients work either way: compression is negotiated, never required.
+        max_sessions: sessions admitted at once; more are refused with HTTP 503 before the upgrade.
+            None: the engine set's default (``voxpipe.server.admission.DEFAULT_MAX_SESSIONS``).
+        drain_s: on SIGTERM, how long open sessions may go on (the server is no longer ready and takes no
+            new ones) before the rest are closed with 1012; it stops sooner once none is left.
     """
 
     host: str = "127.0.0.1"
@@ -97,7 +101,13 @@ class ServerConfig:
     ephemeral_key_ttl_s: int = 60
     ping_interval_s: float | None = 20.0
     per_message_deflate: bool = False
+    max_sessions: int | None = None
+    drain_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:
             raise VoxpipeUsageError(f"ServerConfig.port must be within 0..65535, got {self.port}")
+        if self.max_sessions is not None and self.max_sessions < 1:
+            raise VoxpipeUsageError(f"ServerConfig.max_sessions must be at least 1, got {self.max_sessions}")
+        if self.drain_s < 0:
+            raise VoxpipeUsageError(f"ServerConfig.drain_s must not be negative, got {self.drain_s}")

@@ -19,10 +19,12 @@ from types import TracebackType
 from typing import Self
 
 import uvicorn
+from starlette.applications import Starlette
 
 from voxpipe.errors import VoxpipeStateError, VoxpipeWorldError
 from voxpipe.server.app import create_app
 from voxpipe.server.config import ServerConfig
+from voxpipe.server.draining import DrainingServer
 
 __all__ = ["LocalRealtimeServer", "serve"]
 
@@ -39,9 +41,9 @@ class _InProcessServer(uvicorn.Server):
         yield
 
 
-def _uvicorn_config(config: ServerConfig, *, log_level: str) -> uvicorn.Config:
+def _uvicorn_config(config: ServerConfig, *, log_level: str, app: Starlette | None = None) -> uvicorn.Config:
     return uvicorn.Config(
-        create_app(config),
+        app or create_app(config),
         ws="websockets-sansio",
         ws_max_size=config.limits.transport_max_message_bytes,
         ws_ping_interval=config.ping_interval_s,
@@ -146,8 +148,16 @@ class LocalRealtimeServer:
 
 
 async def serve(config: ServerConfig, *, log_level: str = "info") -> None:
-    """Run the server in the foreground until SIGINT/SIGTERM (what ``voxpipe serve`` does)."""
-    server = uvicorn.Server(_uvicorn_config(config, log_level=log_level))
+    """Run the server in the foreground until SIGINT/SIGTERM (what ``voxpipe serve`` does).
+
+    SIGTERM drains first (``voxpipe.server.draining``); SIGINT stops at once.
+    """
+    app = create_app(config)
+    server = DrainingServer(
+        _uvicorn_config(config, log_level=log_level, app=app),
+        admission=app.state.voxpipe.admission,
+        drain_s=config.drain_s,
+    )
     server.config.host = config.host
     server.config.port = config.port
     await server.serve()

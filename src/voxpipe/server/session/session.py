@@ -36,6 +36,7 @@ from voxpipe.server.response_config import response_request
 from voxpipe.server.session.audio_input import AudioInput
 from voxpipe.server.session.conversation import Conversation, item_from_wire
 from voxpipe.server.session.errors import ProtocolError
+from voxpipe.server.session.observer import NO_OBSERVER, SessionObserver
 from voxpipe.server.session.responses import ResponseRun
 from voxpipe.server.session.settings import ResponseRequest, SessionSettings
 from voxpipe.server.session.state import SessionState, check_move
@@ -77,6 +78,7 @@ class RealtimeSession:
         config: server settings and limits.
         model: the model named in the URL.
         initial_update: a session config to apply before ``session.created`` (from an ephemeral key).
+        observer: told of every parsed client event and every queued server event (metrics).
     """
 
     def __init__(
@@ -87,6 +89,7 @@ class RealtimeSession:
         config: ServerConfig,
         model: str,
         initial_update: dict[str, Any] | None = None,
+        observer: SessionObserver = NO_OBSERVER,
     ) -> None:
         self.shape_name: Shape = shape
         self.shape: ShapeOut = shape_out(shape)
@@ -107,6 +110,7 @@ class RealtimeSession:
         if initial_update:
             self._session, self.settings = apply_update(shape, self._session, initial_update)
         self._state = SessionState.OPEN
+        self._observer = observer
         self._outbox: asyncio.Queue[str | CloseRequest | None] = asyncio.Queue()
         self._group: asyncio.TaskGroup | None = None
         self._children: set[asyncio.Task[None]] = set()
@@ -141,6 +145,7 @@ class RealtimeSession:
         """Queue an event for the client (dropped once the session is closing)."""
         if self._state is SessionState.OPEN:
             self._outbox.put_nowait(serialize_event(event))
+            self._observer.queued(event)
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a task owned by this session's task group (cancelled and awaited when it ends)."""
@@ -253,6 +258,7 @@ class RealtimeSession:
             self._send_error(ProtocolError(message_text, code=exc.code), None)
             return
         event_id = getattr(event, "event_id", None)
+        self._observer.received(event)
         try:
             await self._handlers[event.type](event)
         except ProtocolError as exc:
