@@ -8,10 +8,11 @@ in *its* defaults (``silence_duration_ms`` 200 on OpenAI, not pipecat's 800).
 
 from __future__ import annotations
 
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, Field, PlainValidator, SerializerFunctionWrapHandler, field_serializer
 
+from voxpipe.errors import VoxpipeUsageError
 from voxpipe.realtime._base import ProtocolModel
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "SemanticTurnDetection",
     "Session",
     "SessionProperties",
+    "ToolChoice",
     "ToolItem",
     "ToolsObject",
     "TracingConfiguration",
@@ -34,6 +36,10 @@ AudioFormat = Literal["pcm16", "g711_ulaw", "g711_alaw"]
 """Beta audio formats: PCM16 mono 24 kHz little-endian, or G.711 μ-law / A-law at 8 kHz."""
 
 Modality = Literal["text", "audio"]
+
+ToolChoice = Literal["auto", "none", "required"]
+"""How the model may call functions, as documented for ``SessionProperties.tool_choice``."""
+TOOL_CHOICES: frozenset[str] = frozenset(get_args(ToolChoice))
 
 
 class InputAudioTranscription(ProtocolModel):
@@ -193,8 +199,10 @@ class SessionProperties(ProtocolModel):
     tools: list[ToolItem] | ToolsObject | None = None
     """Functions the model may call (an empty list clears them), or an object such as a
     ``ToolsSchema`` that the service converts before sending."""
-    tool_choice: str | dict[str, Any] | None = None
-    """``auto``, ``none``, ``required`` (beta servers take a string)."""
+    tool_choice: ToolChoice | str | dict[str, Any] | None = None
+    """``auto``, ``none`` or ``required`` (:data:`ToolChoice`). Built in Python, any other value raises
+    ``VoxpipeUsageError`` (a ``ValueError``); read from the wire, a function name or a selector object
+    is kept as sent (servers take them, and this server honours them)."""
     temperature: float | None = None
     """Sampling temperature, 0.6-1.2 in beta (0.8 recommended for audio)."""
     max_response_output_tokens: int | Literal["inf"] | None = None
@@ -210,6 +218,19 @@ class SessionProperties(ProtocolModel):
     include: list[str] | None = None
     """Extra data to include, e.g. ``item.input_audio_transcription.logprobs``."""
 
+    def __init__(self, /, **data: Any) -> None:
+        choice = data.get("tool_choice")
+        valid = choice is None or (isinstance(choice, str) and choice in TOOL_CHOICES)
+        if self._python_checks_tool_choice and not valid:
+            raise VoxpipeUsageError(
+                f"SessionProperties.tool_choice must be one of 'auto', 'none', 'required', got {choice!r}"
+            )
+        super().__init__(**data)
+
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    _python_checks_tool_choice: ClassVar[bool] = True
+
     @field_serializer("turn_detection", mode="wrap")
     def _serialize_turn_detection(self, value: Any, handler: SerializerFunctionWrapHandler) -> Any:
         """``False`` means "disabled", which the wire spells ``null``; ``True`` means server defaults."""
@@ -224,6 +245,7 @@ class Session(SessionProperties):
     """The effective session a server reports in ``session.created`` / ``session.updated``."""
 
     _none_means_unset: ClassVar[bool] = False
+    _python_checks_tool_choice: ClassVar[bool] = False
 
     id: str | None = None
     """Session id, ``sess_…``."""

@@ -168,11 +168,16 @@ def decode_frame(raw: str | bytes, shape: str) -> Any:
         data = json.loads(raw)
     except ValueError:
         return _malformed("the server sent a text frame that is not JSON", "invalid_json", len(raw))
+    except RecursionError:
+        return _malformed("the server sent JSON nested too deeply to read", "too_deep", len(raw))
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         return _malformed("the server sent JSON that is not an object with a string 'type'",
                           "invalid_event", len(raw))
     try:
         event = parse_server_event(data, shape=shape)
+    except RecursionError:
+        return _malformed(f"the server event {data['type']!r} is nested too deeply to read", "too_deep",
+                          len(raw))
     except ValueError as exc:
         # Pydantic messages quote the input, which may hold audio or text: keep only the parser's own words.
         code = getattr(exc, "code", None) or "invalid_event"

@@ -115,8 +115,9 @@ async def _transcription_completed(service: OpenAIRealtimeBetaLLMService, event:
 
 
 async def _transcription_failed(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
-    logger.warning("%s: input transcription failed (%s)", service, event.error.code or event.error.type)
-    await service.push_error(f"input transcription failed: {event.error.message}")
+    error = event.error
+    logger.warning("%s: input transcription failed (%s)", service, error.code or error.type)
+    await service.push_error(f"input transcription failed: {service._redact(error.message or '')}")
 
 
 async def _response_created(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
@@ -195,7 +196,7 @@ async def _response_done(service: OpenAIRealtimeBetaLLMService, event: Any) -> N
     details = response.status_details
     if response.status == "failed":
         error = getattr(details, "error", None)
-        message = getattr(error, "message", None) or "the response failed"
+        message = service._redact(getattr(error, "message", None) or "the response failed")
         await service.push_error(f"response {response.id} failed: {message}")
     service._responses.done(response.id)
 
@@ -206,26 +207,32 @@ async def _rate_limits(service: OpenAIRealtimeBetaLLMService, event: Any) -> Non
 
 async def _error(service: OpenAIRealtimeBetaLLMService, event: Any) -> None:
     verdict = classify_error(event)
-    if verdict.event_id and service._retrievals.fail(verdict.event_id, verdict.message):
+    message = service._redact(verdict.message)  # a server may echo what it was sent, a key included
+    if verdict.event_id and service._retrievals.fail(verdict.event_id, message):
+        return
+    if verdict.rotate:
+        # The session hit its time limit: the client rotates to a fresh one (or ends the stream with
+        # SessionExpiredError when rotation is off, which _receive reports as fatal).
+        logger.info("%s: the server session expired; rotating to a new one", service)
         return
     if verdict.code == "conversation_already_has_active_response":
         service._responses.rejected()
     if verdict.code in BENIGN_ERROR_CODES:
-        logger.warning("%s: server rejected a request (%s): %s", service, verdict.code, verdict.message)
+        logger.warning("%s: server rejected a request (%s): %s", service, verdict.code, message)
         return
     logger.log(
         logging.ERROR if verdict.fatal else logging.WARNING,
         "%s: server error %s: %s",
         service,
         verdict.code,
-        verdict.message,
+        message,
     )
     exc = ServerError(
-        verdict.message, code=verdict.code, recoverable=verdict.recoverable, retryable=verdict.retryable
+        message, code=verdict.code, recoverable=verdict.recoverable, retryable=verdict.retryable
     )
     await service.push_frame(
         ErrorFrame(
-            error=f"{verdict.code}: {verdict.message}", fatal=verdict.fatal, exception=exc, processor=service
+            error=f"{verdict.code}: {message}", fatal=verdict.fatal, exception=exc, processor=service
         ),
         FrameDirection.UPSTREAM,
     )

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
 from voxpipe.adapters import to_openai_realtime_tools
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.realtime import FunctionTool, SessionProperties
 
-__all__ = ["merge_settings", "session_for_wire", "wire_tools"]
+__all__ = ["merge_nested", "merge_settings", "session_for_wire", "wire_tools"]
 
 
 def wire_tools(tools: Any) -> list[dict[str, Any]]:
@@ -33,6 +35,11 @@ def session_for_wire(properties: SessionProperties) -> SessionProperties:
 def merge_settings(current: SessionProperties, fields: dict[str, Any]) -> SessionProperties:
     """``current`` with ``fields`` changed and every other setting kept.
 
+    A nested setting given in part is merged field by field into the current one of the same kind:
+    ``turn_detection={"silence_duration_ms": 500}`` (or ``TurnDetection(silence_duration_ms=500)``)
+    changes that one field and keeps the threshold and padding already set. A nested setting of another
+    kind (``{"type": "semantic_vad"}`` over server VAD), or a scalar, replaces the current value.
+
     Raises:
         VoxpipeUsageError: a name is not a session setting.
     """
@@ -42,6 +49,25 @@ def merge_settings(current: SessionProperties, fields: dict[str, Any]) -> Sessio
         raise VoxpipeUsageError(
             f"not session settings: {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
-    merged = current.model_dump(exclude_unset=True)
-    merged.update(fields)
+    merged = {name: getattr(current, name) for name in current.model_fields_set}
+    for name, value in fields.items():
+        merged[name] = merge_nested(merged.get(name), value)
     return SessionProperties(**merged)
+
+
+def merge_nested(current: Any, update: Any) -> Any:
+    """The value of one setting after ``update``: nested models merge field by field (see above)."""
+    if not isinstance(current, BaseModel) or not isinstance(update, dict | BaseModel):
+        return update
+    if isinstance(update, BaseModel):
+        if type(update) is not type(current):
+            return update
+        given = {name: getattr(update, name) for name in update.model_fields_set}
+    else:
+        given = dict(update)
+    kind = getattr(current, "type", None)
+    if "type" in given and given["type"] != kind:
+        return update
+    values = {name: getattr(current, name) for name in current.model_fields_set}
+    values.update({name: merge_nested(values.get(name), value) for name, value in given.items()})
+    return type(current).model_validate(values)

@@ -43,6 +43,7 @@ from voxpipe.realtime.client import (
     RealtimeClientConfig,
     RealtimeVariant,
     ReconnectPolicy,
+    redact,
 )
 from voxpipe.services._realtime_service.codecs import decoder as _decoder
 from voxpipe.services._realtime_service.codecs import encoder as _encoder
@@ -159,6 +160,10 @@ class OpenAIRealtimeBetaLLMService(LLMService):
     async def update_session(self, **fields: Any) -> None:
         """Change only the given session settings (others stay as they are) and tell the server.
 
+        A nested setting given in part (``turn_detection={"silence_duration_ms": 500}``) is merged field
+        by field into the current one, and the server gets the whole merged object (a server replaces
+        nested objects, so sending one field would reset the others to its defaults).
+
         Raises:
             VoxpipeUsageError: a name is not a session setting.
         """
@@ -167,7 +172,8 @@ class OpenAIRealtimeBetaLLMService(LLMService):
             self._encoder = _encoder(self._session_properties.input_audio_format)
         if "output_audio_format" in fields:
             self._decoder = _decoder(self._session_properties.output_audio_format)
-        self._send(self._session_update_event(SessionProperties(**fields)))
+        changed = {name: getattr(self._session_properties, name) for name in fields}
+        self._send(self._session_update_event(SessionProperties(**changed)))
 
     # -- lifecycle ------------------------------------------------------------------------------------
     async def start(self, frame: StartFrame) -> None:
@@ -251,6 +257,10 @@ class OpenAIRealtimeBetaLLMService(LLMService):
         await self.push_frame(
             ErrorFrame(error=message, fatal=True, exception=exc, processor=self), FrameDirection.UPSTREAM
         )
+
+    def _redact(self, text: str) -> str:
+        """``text`` from the server with our key (and anything shaped like a key) masked: safe to log."""
+        return redact(text, (self._api_key,))
 
     def _send(self, event: Any) -> None:
         client = self._client
