@@ -57,6 +57,8 @@ from voxpipe.frames.text import (
     LLMTextFrame,
     TextFrame,
     TranscriptionFrame,
+    TranscriptionMessage,
+    TranscriptionUpdateFrame,
     TTSTextFrame,
 )
 
@@ -107,6 +109,8 @@ __all__ = [
     "TTSTextFrame",
     "TextFrame",
     "TranscriptionFrame",
+    "TranscriptionMessage",
+    "TranscriptionUpdateFrame",
     "UninterruptibleFrame",
     "UserStartedSpeakingFrame",
     "UserStoppedSpeakingFrame",

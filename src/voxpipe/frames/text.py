@@ -13,6 +13,8 @@ __all__ = [
     "TTSTextFrame",
     "TextFrame",
     "TranscriptionFrame",
+    "TranscriptionMessage",
+    "TranscriptionUpdateFrame",
 ]
 
 
@@ -74,6 +76,30 @@ class InterimTranscriptionFrame(TextFrame):
     timestamp: str = ""
     language: str | None = None
     result: Any = field(default=None, repr=False)
+
+
+@dataclass(slots=True, kw_only=True)
+class TranscriptionMessage:
+    """One message of the conversation's transcript.
+
+    Attributes:
+        role: ``"user"`` or ``"assistant"``.
+        content: what was said.
+        timestamp: ISO-8601 time the message began.
+        user_id: who spoke, when the transport knows.
+    """
+
+    role: str
+    content: str
+    timestamp: str | None = None
+    user_id: str | None = None
+
+
+@dataclass(slots=True, kw_only=True)
+class TranscriptionUpdateFrame(DataFrame):
+    """New messages of the transcript (from a ``TranscriptProcessor``)."""
+
+    messages: list[TranscriptionMessage]
 
 
 for _cls in (TextFrame, LLMTextFrame, TTSTextFrame, TranscriptionFrame, InterimTranscriptionFrame):

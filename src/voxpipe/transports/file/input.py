@@ -6,6 +6,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from voxpipe.audio import StreamResampler, WavAudio, read_wav, silence
 from voxpipe.audio.chunking import frames_for_ms
@@ -14,6 +15,10 @@ from voxpipe.frames.audio import SAMPLE_WIDTH, InputAudioRawFrame
 from voxpipe.frames.base import Frame
 from voxpipe.frames.control import EndTaskFrame, StartFrame
 from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
+from voxpipe.transports._vad_input import UserSpeechDetector
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voxpipe.audio.vad.vad_analyzer import VADAnalyzer
 
 __all__ = ["WavFileInputParams", "WavFileInputTransport"]
 
@@ -32,6 +37,9 @@ class WavFileInputParams:
         lead_in_ms: silence before the file.
         silence_tail_ms: silence after the file, so that a voice-activity detector sees the end of speech.
         end_when_done: ask the task to end (an upstream ``EndTaskFrame``) after the tail.
+        vad_analyzer: a voice-activity analyzer (``SileroVADAnalyzer()``) run on the audio: the
+            transport then pushes ``UserStartedSpeakingFrame``/``UserStoppedSpeakingFrame`` and
+            interruptions, as a microphone transport would.
     """
 
     sample_rate: int | None = None
@@ -41,6 +49,7 @@ class WavFileInputParams:
     lead_in_ms: int = 0
     silence_tail_ms: int = 1000
     end_when_done: bool = False
+    vad_analyzer: VADAnalyzer | None = None
 
 
 class WavFileInputTransport(FrameProcessor):
@@ -71,6 +80,8 @@ class WavFileInputTransport(FrameProcessor):
         self._register_event_handler("on_speech_finished")
         self._register_event_handler("on_audio_finished")
         self.frames_sent = 0
+        analyzer = self._params.vad_analyzer
+        self._speech = UserSpeechDetector(self, analyzer) if analyzer is not None else None
 
     @property
     def audio(self) -> WavAudio:
@@ -102,9 +113,11 @@ class WavFileInputTransport(FrameProcessor):
         loop = asyncio.get_running_loop()
         next_at = loop.time()
         for offset in range(0, len(pcm), step):
-            await self.push_frame(
-                InputAudioRawFrame(audio=pcm[offset : offset + step], sample_rate=rate, num_channels=channels)
-            )
+            chunk = pcm[offset : offset + step]
+            frame = InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=channels)
+            if self._speech is not None:
+                await self._speech.feed(frame)
+            await self.push_frame(frame)
             self.frames_sent += 1
             if offset < speech_end <= offset + step:
                 await self._call_event_handler("on_speech_finished")
@@ -114,6 +127,8 @@ class WavFileInputTransport(FrameProcessor):
             else:
                 await asyncio.sleep(0)
         logger.debug("%s: sent %d frames (%d bytes at %d Hz)", self, self.frames_sent, len(pcm), rate)
+        if self._speech is not None:
+            await self._speech.finish()
         await self._call_event_handler("on_audio_finished")
         if self._params.end_when_done:
             await self.push_frame(EndTaskFrame(), FrameDirection.UPSTREAM)

@@ -27,6 +27,7 @@ from websockets.asyncio.connection import Connection
 from websockets.exceptions import ConnectionClosedError
 
 from voxpipe.errors import VoxpipeError
+from voxpipe.frames.audio import InputAudioRawFrame
 from voxpipe.frames.base import Frame
 from voxpipe.frames.control import (
     CancelFrame,
@@ -42,6 +43,7 @@ from voxpipe.processors.frame_processor import (
     ProcessorState,
     frame_handler,
 )
+from voxpipe.transports._vad_input import UserSpeechDetector
 from voxpipe.transports.websocket._link import WebsocketLink
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -96,6 +98,8 @@ class WebsocketInputTransport(FrameProcessor):
         self._end_requested = False  # a one-shot latch, not a state: the task is asked once
         self.malformed_messages = 0
         self.messages_received = 0
+        analyzer = params.vad_analyzer
+        self._speech = UserSpeechDetector(self, analyzer) if analyzer is not None else None
         self._register_event_handler(connected_event)
         self._register_event_handler(disconnected_event)
 
@@ -203,6 +207,8 @@ class WebsocketInputTransport(FrameProcessor):
             replacement = _TO_TASK[kind]
             await self._request_end(replacement() if replacement is not None else frame)
         else:
+            if self._speech is not None and isinstance(frame, InputAudioRawFrame):
+                await self._speech.feed(frame)
             await self.push_frame(frame)
 
     async def _request_end(self, frame: Frame) -> None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from voxpipe.errors import VoxpipeUsageError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from voxpipe.audio.vad.vad_analyzer import VADAnalyzer
     from voxpipe.serializers.base import FrameSerializer
 
 __all__ = ["WebsocketParams"]
@@ -40,6 +41,9 @@ class WebsocketParams:
             (code 1009), as the WebSocket library does.
         close_timeout_s: how long closing waits for the peer's closing handshake.
         connect_timeout_s: how long the client transport waits to connect.
+        vad_analyzer: a voice-activity analyzer (``SileroVADAnalyzer()``) run on the peer's audio: the
+            input transport then pushes ``UserStartedSpeakingFrame``/``UserStoppedSpeakingFrame`` and
+            interruptions.
 
     Raises:
         VoxpipeUsageError: a duration is not positive, or the chunk is not a multiple of 10 ms.
@@ -56,6 +60,7 @@ class WebsocketParams:
     max_message_bytes: int = 1 << 20
     close_timeout_s: float = 2.0
     connect_timeout_s: float = 10.0
+    vad_analyzer: VADAnalyzer | None = None
 
     def __post_init__(self) -> None:
         if self.audio_out_chunk_ms <= 0 or self.audio_out_chunk_ms % 10:
