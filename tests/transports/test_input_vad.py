@@ -107,13 +107,8 @@ def make_service(url: str, instructions: str):
         ),
     )
     sent: list[str] = []
-    send = service._send
-
-    def record(event: object) -> None:
-        sent.append(getattr(event, "type", ""))
-        send(event)
-
-    service._send = record  # type: ignore[method-assign]
+    original_send = service._send
+    service._send = lambda event: (sent.append(event.type), original_send(event))  # type: ignore[method-assign]
     return service, sent
 
 

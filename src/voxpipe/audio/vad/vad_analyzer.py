@@ -61,6 +61,12 @@ class VADState(enum.Enum):
     STOPPING = 4
 
 
+_ON_SPEECH = {VADState.QUIET: VADState.STARTING, VADState.STOPPING: VADState.SPEAKING}
+"""Where a window of speech moves a state at once (speech in STARTING or SPEAKING is counted, not a move)."""
+_ON_SILENCE = {VADState.STARTING: VADState.QUIET, VADState.SPEAKING: VADState.STOPPING}
+"""Where a window of silence moves a state at once."""
+
+
 @dataclass(kw_only=True)
 class VADParams:
     """How eagerly speech starts and ends a turn.
@@ -210,25 +216,13 @@ class VADAnalyzer:
         """Move the state machine by one window."""
         self._volume += _VOLUME_SMOOTHING * (volume - self._volume)
         speech = confidence >= self._params.confidence and self._volume >= self._params.min_volume
-        state = self._state
-        if speech:
-            if state is VADState.QUIET:
-                state, self._run = VADState.STARTING, 0
-            elif state is VADState.STOPPING:
-                state, self._run = VADState.SPEAKING, 0
-            if state is VADState.STARTING:
-                self._run += 1
-                if self._run >= self._start_windows:
-                    state, self._run = VADState.SPEAKING, 0
-        else:
-            if state is VADState.STARTING:
-                state, self._run = VADState.QUIET, 0
-            elif state is VADState.SPEAKING:
-                state, self._run = VADState.STOPPING, 0
-            if state is VADState.STOPPING:
-                self._run += 1
-                if self._run >= self._stop_windows:
-                    state, self._run = VADState.QUIET, 0
+        state = (_ON_SPEECH if speech else _ON_SILENCE).get(self._state, self._state)
+        if state is not self._state:
+            self._run = 0
+        if state is (VADState.STARTING if speech else VADState.STOPPING):
+            self._run += 1
+            if self._run >= (self._start_windows if speech else self._stop_windows):
+                state, self._run = (VADState.SPEAKING if speech else VADState.QUIET), 0
         if state is not self._state and logger.isEnabledFor(logging.DEBUG):
             logger.debug(
                 "%s: %s -> %s (confidence %.2f, volume %.2f)",
