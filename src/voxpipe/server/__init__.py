@@ -12,7 +12,14 @@ or build the ASGI app with ``create_app(config)`` and serve it yourself.
 """
 
 from voxpipe.server.app import create_app
-from voxpipe.server.config import ServerConfig, ServerLimits
+from voxpipe.server.config import ServerConfig, ServerLimits, SpeculationSettings
 from voxpipe.server.running import LocalRealtimeServer, serve
 
-__all__ = ["LocalRealtimeServer", "ServerConfig", "ServerLimits", "create_app", "serve"]
+__all__ = [
+    "LocalRealtimeServer",
+    "ServerConfig",
+    "ServerLimits",
+    "SpeculationSettings",
+    "create_app",
+    "serve",
+]

@@ -16,7 +16,7 @@ from typing import Any
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.registry import Engines
 
-__all__ = ["DEFAULT_INSTRUCTIONS", "ServerConfig", "ServerLimits"]
+__all__ = ["DEFAULT_INSTRUCTIONS", "ServerConfig", "ServerLimits", "SpeculationSettings"]
 
 DEFAULT_INSTRUCTIONS = (
     "You are a helpful, friendly voice assistant. Answer in one or two short sentences of plain spoken "
@@ -63,6 +63,28 @@ class ServerLimits:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpeculationSettings:
+    """Preemptive generation (``server/session/speculation.py``): answering during the end-of-turn silence.
+
+    Attributes:
+        pause_ms: silence inside a turn after which the answer is prepared (capped at half the turn
+            detection's silence window); None turns speculation off. 150 ms: the local STT starts its
+            pass at 100 ms of near-silence, and pauses between words are mostly shorter.
+        max_attempts: speculations per turn, so a user who pauses often costs no more than this.
+    """
+
+    pause_ms: int | None = 150
+    max_attempts: int = 3
+
+    def __post_init__(self) -> None:
+        if (self.pause_ms is not None and self.pause_ms < 10) or self.max_attempts < 1:
+            raise VoxpipeUsageError(
+                "SpeculationSettings: pause_ms must be None or >= 10 and max_attempts >= 1, got "
+                f"{self.pause_ms} and {self.max_attempts}"
+            )
+
+
+@dataclass(frozen=True, kw_only=True)
 class ServerConfig:
     """Everything ``create_app`` and ``LocalRealtimeServer`` need.
 
@@ -88,6 +110,7 @@ class ServerConfig:
             None: the engine set's default (``voxpipe.server.admission.DEFAULT_MAX_SESSIONS``).
         drain_s: on SIGTERM, how long open sessions may go on (the server is no longer ready and takes no
             new ones) before the rest are closed with 1012; it stops sooner once none is left.
+        speculation: preemptive generation during the end-of-turn silence.
     """
 
     host: str = "127.0.0.1"
@@ -103,6 +126,7 @@ class ServerConfig:
     per_message_deflate: bool = False
     max_sessions: int | None = None
     drain_s: float = 10.0
+    speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

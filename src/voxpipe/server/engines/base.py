@@ -144,6 +144,16 @@ class VADStream(AsyncCloseable, ABC):
     def reset(self) -> None:
         """Forget speech state and restart the audio clock at 0 (after a buffer commit or clear)."""
 
+    @property
+    def trailing_silence_ms(self) -> int | None:
+        """Silence since the last speech frame while a speech segment is open (0 while speech goes on
+        or no segment is open); None if the engine cannot tell.
+
+        The session speculates on an answer once this passes a short pause, well before
+        ``silence_duration_ms`` ends the segment (``server/session/speculation.py``).
+        """
+        return None
+
 
 class VADEngine(Engine, ABC):
     """Holds a VAD model shared by the sessions of a process."""
@@ -173,6 +183,15 @@ class STTStream(AsyncCloseable, ABC):
 
     async def partial(self) -> str | None:
         """Interim text of what was fed so far, or None if the engine has none (yet)."""
+        return None
+
+    async def snapshot(self) -> str | None:
+        """The transcript of everything fed so far, as ``finish`` would give it now, without ending the
+        stream; None if the engine cannot tell before ``finish``.
+
+        The session calls it at a pause to answer speculatively; when only silence follows, ``finish``
+        must return the same text (that is what lets the speculation be used).
+        """
         return None
 
     @abstractmethod

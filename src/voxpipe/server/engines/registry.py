@@ -24,6 +24,7 @@ from voxpipe.server.engines.base import (
     TTSEngine,
     VADEngine,
 )
+from voxpipe.server.scheduling import FairShare
 
 __all__ = ["EngineSetSpec", "Engines", "available_engine_sets", "load_engines", "register_engine_set"]
 
@@ -38,6 +39,8 @@ class Engines:
     stt: STTEngine
     llm: LLMEngine
     tts: TTSEngine
+    fair_share: FairShare | None = None
+    """How sessions share the LLM and TTS (``voxpipe.server.scheduling``); None: call them directly."""
 
     async def warm_up(self) -> None:
         """Load every model now, one after the other (they compete for the same cores)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
 from voxpipe.realtime import ServerEventBase, beta, new_event_id
@@ -52,6 +52,12 @@ class AudioHost(Protocol):
     def turn_ended(self) -> None:
         """Turn detection ended a turn that should get a response (``create_response``)."""
 
+    def turn_paused(self, transcript: Callable[[], Awaitable[str | None]]) -> None:
+        """The user paused inside a turn that will get a response: a good time to prepare it."""
+
+    def turn_resumed(self) -> None:
+        """The user went on after a pause (or the turn was committed or cleared by hand)."""
+
 
 class AudioInput:
     """See the module docstring.
@@ -59,10 +65,12 @@ class AudioInput:
     Args:
         host: the session.
         limits: buffer and append limits.
+        pause_ms: silence inside a turn after which the host hears ``turn_paused`` (None: never).
     """
 
-    def __init__(self, host: AudioHost, limits: ServerLimits) -> None:
+    def __init__(self, host: AudioHost, limits: ServerLimits, pause_ms: int | None = None) -> None:
         self._host = host
+        self._pause_ms = pause_ms
         self._limits = limits
         self.buffer = InputAudioBuffer(limits.max_buffer_ms)
         self._decoder = AudioDecoder(host.settings.input_codec)
@@ -80,7 +88,11 @@ class AudioInput:
             old = self._detector
             self._detector = (
                 TurnDetector(
-                    self._host.engines.vad, settings.turn_detection, self.buffer.clock_ms, self._partial
+                    self._host.engines.vad,
+                    settings.turn_detection,
+                    self.buffer.clock_ms,
+                    self._partial,
+                    pause_ms=self._pause_ms,
                 )
                 if settings.turn_detection is not None
                 else None
@@ -121,6 +133,10 @@ class AudioInput:
                 self._on_speech_started(decision.audio_ms)
             elif decision.type is TurnEventType.SPEECH_STOPPED:
                 self._on_speech_stopped(decision.audio_ms)
+            elif decision.type is TurnEventType.PAUSED:
+                self._on_paused()
+            elif decision.type is TurnEventType.RESUMED:
+                self._host.turn_resumed()
             else:
                 self._on_idle_timeout(decision.start_ms, decision.audio_ms)
         if self._detector.state is SpeechState.IDLE:
@@ -138,6 +154,11 @@ class AudioInput:
         self._utterance = UtteranceTranscriber(self._host.engines.stt, self._options())
         self._utterance.feed(self.buffer.since(audio_ms))
 
+    def _on_paused(self) -> None:
+        utterance = self._utterance
+        if utterance is not None and self._detector is not None and self._detector.settings.create_response:
+            self._host.turn_paused(utterance.snapshot)
+
     def _on_speech_stopped(self, audio_ms: int) -> None:
         item_id = self._turn_item_id or new_event_id("item_")
         self._host.send(beta.InputAudioBufferSpeechStoppedEvent(audio_end_ms=audio_ms, item_id=item_id))
@@ -145,6 +166,8 @@ class AudioInput:
         self._turn_item_id = None
         if self._detector is not None and self._detector.settings.create_response:
             self._host.turn_ended()
+        else:
+            self._host.turn_resumed()  # no answer for this turn: nothing to prepare
 
     def _on_idle_timeout(self, start_ms: int, end_ms: int) -> None:
         item_id = new_event_id("item_")
@@ -171,6 +194,7 @@ class AudioInput:
             )
         item_id = self._turn_item_id or new_event_id("item_")
         self._turn_item_id = None
+        self._host.turn_resumed()
         self._commit(item_id, None)
         if self._detector is not None:
             self._detector.reset(self.buffer.clock_ms)
@@ -179,6 +203,7 @@ class AudioInput:
         """Handle ``input_audio_buffer.clear``."""
         self.buffer.clear()
         self._turn_item_id = None
+        self._host.turn_resumed()
         self._drop_utterance()
         if self._detector is not None:
             self._detector.reset(self.buffer.clock_ms)

@@ -22,9 +22,10 @@ from typing import Any, Protocol
 from voxpipe.realtime import ServerEventBase, beta, new_event_id
 from voxpipe.realtime.beta.response import ContentPart
 from voxpipe.server.engines.registry import Engines
-from voxpipe.server.engines.types import LLMItem, LLMRequest, TextDelta, ToolCall, Usage
+from voxpipe.server.engines.types import LLMItem, TextDelta, ToolCall, Usage
 from voxpipe.server.session.audio_codec import AudioEncoder
 from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind, item_from_wire
+from voxpipe.server.session.response_source import EngineSource, ResponseSource, llm_request
 from voxpipe.server.session.settings import ResponseRequest
 from voxpipe.server.session.speech_chunks import SpeechChunker
 from voxpipe.server.session.state import ResponseState, check_move
@@ -66,12 +67,19 @@ class ResponseRun:
         host: the session.
         request: settings and options of this response.
         on_finished: called once, after ``response.done`` was queued.
+        source: where the model output comes from (the engines by default; a speculation for a turn
+            that was answered during its pause).
     """
 
     def __init__(
-        self, host: ResponseHost, request: ResponseRequest, on_finished: Callable[[ResponseRun], None]
+        self,
+        host: ResponseHost,
+        request: ResponseRequest,
+        on_finished: Callable[[ResponseRun], None],
+        source: ResponseSource | None = None,
     ) -> None:
         self.id = _new_id()
+        self._source = source or EngineSource(host.engines, host.engines.fair_share)
         self.request = request
         self._host = host
         self._on_finished = on_finished
@@ -226,16 +234,9 @@ class ResponseRun:
 
     async def _generate(self) -> None:
         settings = self.request.settings
-        request = LLMRequest(
-            instructions=settings.instructions,
-            messages=await self._context(),
-            tools=settings.tools,
-            tool_choice=settings.tool_choice,
-            temperature=settings.temperature,
-            max_output_tokens=settings.max_output_tokens,
-        )
+        request = llm_request(settings, await self._context())
         message: _MessageOutput | None = None
-        async with asyncio.TaskGroup() as group, closing(self._host.engines.llm.stream(request)) as chunks:
+        async with asyncio.TaskGroup() as group, closing(self._source.llm_stream(request)) as chunks:
             async for chunk in chunks:
                 if isinstance(chunk, TextDelta):
                     if message is None:
@@ -317,8 +318,11 @@ class ResponseRun:
             "output_index": message.index,
             "content_index": 0,
         }
+        first = True
         while (sentence := await message.sentences.get()) is not None:
-            async with closing(tts.stream(sentence, settings.voice, settings.speed)) as chunks:
+            pieces = self._source.tts_stream(sentence, settings.voice, settings.speed, first=first)
+            first = False
+            async with closing(pieces) as chunks:
                 async for pcm in chunks:
                     self._send_audio(encoder.encode(pcm), part, shape, ids)
         self._send_audio(encoder.flush(), part, shape, ids)

@@ -37,8 +37,10 @@ from voxpipe.server.session.audio_input import AudioInput
 from voxpipe.server.session.conversation import Conversation, item_from_wire
 from voxpipe.server.session.errors import ProtocolError
 from voxpipe.server.session.observer import NO_OBSERVER, SessionObserver
+from voxpipe.server.session.response_source import EngineSource, ResponseSource
 from voxpipe.server.session.responses import ResponseRun
 from voxpipe.server.session.settings import ResponseRequest, SessionSettings
+from voxpipe.server.session.speculation import Speculator
 from voxpipe.server.session.state import SessionState, check_move
 from voxpipe.server.session_config import apply_update, default_session, derive_settings
 from voxpipe.server.shapes import ShapeOut, shape_out
@@ -116,7 +118,8 @@ class RealtimeSession:
         self._children: set[asyncio.Task[None]] = set()
         self._active: ResponseRun | None = None
         self._runs: dict[str, ResponseRun] = {}
-        self.audio = AudioInput(self, config.limits)
+        self._speculator = Speculator(engines, self.spawn, config.speculation.max_attempts)
+        self.audio = AudioInput(self, config.limits, config.speculation.pause_ms)
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "session.update": self._on_session_update,
             "input_audio_buffer.append": self._on_append,
@@ -162,8 +165,21 @@ class RealtimeSession:
             self._active.cancel("turn_detected")
 
     def turn_ended(self) -> None:
-        """Turn detection wants a response for the turn just committed."""
-        self._start_response(ResponseRequest(settings=self.settings))
+        """Turn detection wants a response for the turn just committed (prepared during its pause?)."""
+        fallback = EngineSource(self.engines, self.engines.fair_share)
+        self._start_response(
+            ResponseRequest(settings=self.settings), self._speculator.source_for_turn(fallback)
+        )
+
+    def turn_paused(self, transcript: Callable[[], Awaitable[str | None]]) -> None:
+        """Prepare the answer during the pause, unless a response is still running (it may change the
+        conversation the answer depends on)."""
+        if self._active is None and self._state is SessionState.OPEN:
+            self._speculator.start(self.settings, list(self.conversation.items()), transcript)
+
+    def turn_resumed(self) -> None:
+        """The user went on: what was prepared is dropped without a trace."""
+        self._speculator.drop()
 
     # -- life cycle ---------------------------------------------------------------------------------------
 
@@ -376,9 +392,9 @@ class RealtimeSession:
 
     # -- responses ----------------------------------------------------------------------------------------
 
-    def _start_response(self, request: ResponseRequest) -> None:
+    def _start_response(self, request: ResponseRequest, source: ResponseSource | None = None) -> None:
         previous = None if request.out_of_band else self._active
-        run = ResponseRun(self, request, self._response_finished)
+        run = ResponseRun(self, request, self._response_finished, source)
         self._runs[run.id] = run
         if not request.out_of_band:
             self._active = run

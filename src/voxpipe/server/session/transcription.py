@@ -38,6 +38,10 @@ class UtteranceTranscriber:
         """Interim words, if the engine has them."""
         return await self._stream.partial()
 
+    async def snapshot(self) -> str | None:
+        """The transcript of everything fed so far, leaving the stream open (None: not known yet)."""
+        return await self._stream.snapshot()
+
     async def finish(self) -> Transcript:
         """The transcript of everything fed; closes the stream."""
         try:

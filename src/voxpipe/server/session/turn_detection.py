@@ -13,6 +13,11 @@ Semantic VAD is a documented heuristic on top of the same VAD, not a model:
   750 / 1500 / 3000 ms of silence), never more than OpenAI's maximum waits (2 / 4 / 8 s); speech in that
   time continues the same turn without a second ``speech_started``.
 
+Pauses: when ``pause_ms`` is given and the VAD can tell its trailing silence, a pause of that much
+silence inside a turn is reported (``PAUSED``), and so is speech resuming after it (``RESUMED``). Neither
+reaches the client: they let the session answer speculatively while the silence window runs
+(``speculation.py``).
+
 Idle timeout (GA ``idle_timeout_ms``): once a response has finished, that much audio clock with no speech
 triggers ``input_audio_buffer.timeout_triggered`` (the session then commits and responds).
 """
@@ -43,6 +48,8 @@ class TurnEventType(enum.Enum):
     SPEECH_STARTED = "speech_started"
     SPEECH_STOPPED = "speech_stopped"
     IDLE_TIMEOUT = "idle_timeout"
+    PAUSED = "paused"
+    RESUMED = "resumed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +69,8 @@ class TurnDetector:
         settings: the session's turn detection.
         clock_ms: the session clock now (the VAD's own clock starts at 0 here).
         partial: returns the words heard so far in this turn, or None (semantic VAD only).
+        pause_ms: silence inside a turn reported as ``PAUSED`` (None: no pause events). It is capped at
+            half the silence window, so a pause always comes before the end of the turn.
     """
 
     def __init__(
@@ -70,11 +79,14 @@ class TurnDetector:
         settings: TurnDetectionSettings,
         clock_ms: int,
         partial: Callable[[], Awaitable[str | None]],
+        pause_ms: int | None = None,
     ) -> None:
         self.settings = settings
         semantic = settings.kind is TurnDetectionKind.SEMANTIC_VAD
         window = _EAGERNESS_MS.get(settings.eagerness, 500) if semantic else settings.silence_duration_ms
         self._semantic = semantic
+        self._pause_ms = None if pause_ms is None else max(10, min(pause_ms, window // 2))
+        self._paused = False
         self._hold_ms = min(window * 2, _MAX_WAIT_MS.get(settings.eagerness, 4000) - window)
         config = VADConfig(
             threshold=0.5 if semantic else settings.threshold,
@@ -127,6 +139,7 @@ class TurnDetector:
                 else:
                     self._set_state(SpeechState.IDLE)
                     decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, at))
+        decisions.extend(self._pause_events(clock_ms))
         if (
             self._state is SpeechState.ENDING
             and self._deadline_ms is not None
@@ -146,6 +159,24 @@ class TurnDetector:
             self._idle_from_ms = None
         return decisions
 
+    def _pause_events(self, clock_ms: int) -> list[TurnEvent]:
+        """``PAUSED`` once per pause of ``pause_ms`` inside a turn; ``RESUMED`` when speech follows it."""
+        if self._pause_ms is None:
+            return []
+        silence = self._stream.trailing_silence_ms
+        if silence is None:
+            return []
+        if self._state is SpeechState.SPEAKING:
+            if not self._paused and silence >= self._pause_ms:
+                self._paused = True
+                return [TurnEvent(TurnEventType.PAUSED, clock_ms)]
+            if self._paused and silence < self._pause_ms:
+                self._paused = False
+                return [TurnEvent(TurnEventType.RESUMED, clock_ms)]
+        elif self._state is SpeechState.IDLE:
+            self._paused = False  # the turn ended (its pause became the end of the turn)
+        return []
+
     def _window_ms(self) -> int:
         return _EAGERNESS_MS.get(self.settings.eagerness, 500)
 
@@ -159,6 +190,7 @@ class TurnDetector:
         self._base_ms = clock_ms
         self._state = SpeechState.IDLE
         self._deadline_ms = None
+        self._paused = False
 
     async def aclose(self) -> None:
         """Give the VAD stream back."""

@@ -76,6 +76,7 @@ def load_engines(
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
     tts_threads: int = 0,
     speech_first: bool = True,
+    fair_share: bool = True,
     **unknown: Any,
 ) -> Engines:
     """Build the local engine set (cheap: models load later).
@@ -88,6 +89,8 @@ def load_engines(
         stt_threads / stt_beam_size / stt_step_ms / stt_pause_ms: see ``WhisperSTTEngine``.
         tts_threads: Piper's ONNX Runtime threads (0: one per core).
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
+        fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
+            tails (``voxpipe.server.scheduling``).
         llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
             ``LlamaLLMEngine``.
 
@@ -110,6 +113,7 @@ def load_engines(
     from voxpipe.server.engines.local.llm import LlamaLLMEngine
     from voxpipe.server.engines.local.stt import WhisperSTTEngine
     from voxpipe.server.engines.local.vad import SileroVADEngine
+    from voxpipe.server.scheduling import FairShare
 
     gate = SpeechFirst() if speech_first else None
     return Engines(
@@ -126,6 +130,7 @@ def load_engines(
             speech_first=gate,
         ),
         tts=_tts(tts_threads, gate),
+        fair_share=FairShare() if fair_share else None,
     )
 
 

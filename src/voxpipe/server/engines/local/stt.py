@@ -260,13 +260,21 @@ class _WhisperStream(STTStream):
         tail = self._last.tail_text if self._last else ""
         return " ".join(p for p in (*self._committed, tail) if p).strip() or None
 
+    async def snapshot(self) -> str | None:
+        """The text of everything fed so far, by the same rule as ``finish``, leaving the stream open."""
+        return await self._settle()
+
     async def finish(self) -> Transcript:
         """Wait for a running pass; run one more over the uncommitted audio unless all it missed is silence.
 
         Every pass is kept in ``_pending`` so that ``aclose`` waits for it even if this is cancelled.
         """
         self._finished = True
-        if self._pending is not None:
+        text = await self._settle()
+        return Transcript(text=text, language="en", duration_s=self._total_samples / _RATE)
+
+    async def _settle(self) -> str:
+        while self._pending is not None:  # feed() may start another pass while this one is awaited
             await asyncio.wrap_future(self._pending)
             self._collect()
         rest = self._audio()[self._covered() :]
@@ -274,8 +282,7 @@ class _WhisperStream(STTStream):
             await asyncio.wrap_future(self._start_pass())
             self._collect()
         tail = self._last.tail_text if self._last else ""
-        text = " ".join(p for p in (*self._committed, tail) if p).strip()
-        return Transcript(text=text, language="en", duration_s=self._total_samples / _RATE)
+        return " ".join(p for p in (*self._committed, tail) if p).strip()
 
     async def aclose(self) -> None:
         self._finished = True

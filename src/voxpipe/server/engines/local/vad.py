@@ -156,6 +156,11 @@ class _SileroStream(VADStream):
         self._last_stop_ms = self._speech_end_ms
         return VADEvent(VADEventType.SPEECH_STOPPED, self._speech_end_ms)
 
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silence since the last speech frame of the open segment (0 outside speech)."""
+        return self._silence_ms if self._phase is _Phase.SPEECH else 0
+
     async def aclose(self) -> None:
         model, self._model = self._model, None
         if model is not None:

@@ -26,6 +26,7 @@ from voxpipe.server.engines.testing.stt import ToneSTTEngine
 from voxpipe.server.engines.testing.tones import decode_tones, encode_tones, normalize_text
 from voxpipe.server.engines.testing.tts import ToneTTSEngine
 from voxpipe.server.engines.testing.vad import EnergyVADEngine
+from voxpipe.server.scheduling import FairShare
 
 __all__ = [
     "EnergyVADEngine",
@@ -46,6 +47,7 @@ def load_engines(
     token_delay_s: float = 0.0,
     tts_chunk_delay_s: float = 0.0,
     story_words: int = 200,
+    fair_share: bool = False,
     **unknown: Any,
 ) -> Engines:
     """Build the test engine set.
@@ -56,6 +58,8 @@ def load_engines(
         token_delay_s: pause between the LLM's words (makes responses long enough to cancel).
         tts_chunk_delay_s: pause after each synthesized word.
         story_words: words in the LLM's ``long story`` answer.
+        fair_share: share the LLM and TTS between sessions as the local set does
+            (``voxpipe.server.scheduling``); off by default, the test engines cost nothing.
 
     Raises:
         VoxpipeUsageError: an unknown option.
@@ -67,4 +71,5 @@ def load_engines(
         stt=ToneSTTEngine(transcripts),
         llm=ScriptedLLMEngine(replies, token_delay_s=token_delay_s, story_words=story_words),
         tts=ToneTTSEngine(tts_chunk_delay_s),
+        fair_share=FairShare() if fair_share else None,
     )

@@ -44,6 +44,10 @@ class ToneSTTStream(STTStream):
         """The tones decoded so far, or None."""
         return decode_tones(bytes(self._audio))
 
+    async def snapshot(self) -> str | None:
+        """What ``finish`` would return now."""
+        return self._engine.transcribe_now(bytes(self._audio)).text
+
     async def finish(self) -> Transcript:
         """The transcript of everything fed."""
         self._state = _StreamState.FINISHED

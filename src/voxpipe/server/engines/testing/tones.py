@@ -4,8 +4,10 @@ Every character of ``ALPHABET`` is one tone of ``SEGMENT_MS`` milliseconds at ``
 (all below 4 kHz, so the audio survives G.711 at 8 kHz). Characters outside the alphabet are dropped on
 the way in (upper case is folded to lower case first). Decoding finds the first loud sample, cuts the
 rest into segments and takes the strongest frequency of the middle of each: resampling, G.711 and a
-leading silence of any length do not change the result. Audio that is not made of these tones decodes to
-``None`` (the caller then falls back to a description such as ``"<1200 ms of audio>"``).
+leading silence of any length do not change the result. Silent segments are skipped, so a pause of whole
+segments inside the speech (a mid-sentence pause in a turn-taking test) is heard as nothing. Audio that
+is not made of these tones decodes to ``None`` (the caller then falls back to a description such as
+``"<1200 ms of audio>"``).
 """
 
 from __future__ import annotations
@@ -84,8 +86,8 @@ def decode_tones(pcm16: bytes, sample_rate: int = SAMPLE_RATE) -> str | None:
     tones = np.max(np.abs(middles), axis=1) >= _START_LEVEL
     if not tones[0]:
         return None
-    count = int(np.argmin(tones)) if not tones.all() else count  # stop at the first silent segment
-    spectra = np.abs(np.fft.rfft(middles[:count] * _window(middles.shape[1]), _FFT_SIZE, axis=1)) ** 2
+    middles = middles[tones]  # silent segments (a pause of whole segments, trailing silence) say nothing
+    spectra = np.abs(np.fft.rfft(middles * _window(middles.shape[1]), _FFT_SIZE, axis=1)) ** 2
     peaks = np.argmax(spectra, axis=1)
     totals = spectra.sum(axis=1)
     bins = np.arange(spectra.shape[1])

@@ -76,6 +76,11 @@ class EnergyVADStream(VADStream):
                     events.append(VADEvent(VADEventType.SPEECH_STOPPED, self._last_speech_end_ms))
         return events
 
+    @property
+    def trailing_silence_ms(self) -> int:
+        """Silent frames since the last speech frame of the open segment, in ms (0 outside speech)."""
+        return self._silent_frames * _FRAME_MS if self._phase is _Phase.SPEECH else 0
+
     def reset(self) -> None:
         """Forget speech state and restart the clock at 0."""
         self._pending.clear()

@@ -1,0 +1,167 @@
+"""Fair sharing of the models between sessions: the first piece of every answer goes before others' tails.
+
+The local engines run one model call at a time (one worker thread each on 2 cores), first come, first
+served. With several sessions talking, one session's long answer (its later sentences, its whole LLM
+generation) then sat in front of another session's first words. ``FairShare`` puts an asyncio-level
+gate in front of each model kind (``"llm"``, ``"tts"``): one call holds a model at a time and, when it
+lets go, the waiting call with the best ``Priority`` goes next (first come first within a priority):
+
+* ``HEAD``: the start of a confirmed answer: its LLM generation, the synthesis of its first piece;
+* ``SPECULATIVE``: work done during a pause on a turn that may not be over (``session/speculation.py``);
+  promoted to ``HEAD`` the moment its turn is confirmed (the priority is read when the gate is handed on);
+* ``TAIL``: the later pieces of an answer, which the listener will not hear for a while anyway.
+
+A held gate is never taken away (model calls cannot be paused safely), so the gain comes at call
+boundaries: the TTS works piece by piece (at most 60 characters a piece), so a waiting first piece gets
+the TTS within one piece of another answer.
+
+The models also share the CPU cores: a tail piece synthesized while another answer's LLM evaluates its
+prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making
+(``head()`` marks one: an LLM generation until its first words, a first piece's synthesis), at most
+``tail_wait_s``: the listener of the long answer has seconds of audio queued already (the TTS runs
+many times faster than speech), and the bound keeps any tail from starving.
+
+One ``FairShare`` per process, shared by the sessions of one ``Engines``; without one (``None``: test and
+HTTP engines, which may serve calls in parallel) calls go straight to the engines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import itertools
+import logging
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+
+__all__ = ["FairShare", "Priority", "PriorityGate"]
+
+logger = logging.getLogger(__name__)
+
+
+class Priority(enum.IntEnum):
+    """Lower goes first."""
+
+    HEAD = 0
+    SPECULATIVE = 1
+    TAIL = 2
+
+
+@dataclass(slots=True)
+class _Waiter:
+    priority: Callable[[], Priority]
+    order: int
+    granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
+class PriorityGate:
+    """``slots`` holders at a time; a free slot goes to the waiter of best priority, then oldest.
+
+    Args:
+        name: for logs.
+        slots: how many calls may hold it at once.
+    """
+
+    def __init__(self, name: str, slots: int = 1) -> None:
+        if slots < 1:
+            raise ValueError(f"PriorityGate {name!r} needs at least one slot, got {slots}")
+        self.name = name
+        self._free = slots
+        self._waiters: list[_Waiter] = []
+        self._order = itertools.count()
+
+    @property
+    def waiting(self) -> int:
+        """Calls waiting for a slot."""
+        return len(self._waiters)
+
+    @contextlib.asynccontextmanager
+    async def hold(self, priority: Callable[[], Priority]) -> AsyncIterator[None]:
+        """Hold a slot for the body. Cancelling while waiting is safe (the place is given up)."""
+        if self._free and not self._waiters:
+            self._free -= 1
+        else:
+            waiter = _Waiter(priority, next(self._order))
+            self._waiters.append(waiter)
+            try:
+                await waiter.granted
+            except asyncio.CancelledError:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                elif waiter.granted.done() and not waiter.granted.cancelled():
+                    self._release()  # granted just as it was cancelled: hand the slot on
+                raise
+        try:
+            yield
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        if not self._waiters:
+            self._free += 1
+            return
+        best = min(self._waiters, key=lambda w: (w.priority(), w.order))
+        self._waiters.remove(best)
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s gate -> %s (%d waiting)", self.name, best.priority().name, len(self._waiters))
+        best.granted.set_result(None)
+
+
+class FairShare:
+    """One ``PriorityGate`` per model kind, shared by the sessions of a process.
+
+    Args:
+        llm_slots: LLM calls at a time (the local LLM: 1).
+        tts_slots: TTS calls at a time (Piper: 1).
+        tail_wait_s: longest wait of a tail piece for other answers' heads.
+    """
+
+    def __init__(self, llm_slots: int = 1, tts_slots: int = 1, tail_wait_s: float = 0.5) -> None:
+        self._gates = {"llm": PriorityGate("llm", llm_slots), "tts": PriorityGate("tts", tts_slots)}
+        self._tail_wait_s = tail_wait_s
+        self._heads = 0
+        self._no_heads = asyncio.Event()
+        self._no_heads.set()
+
+    @property
+    def heads(self) -> int:
+        """Answer heads in the making."""
+        return self._heads
+
+    @contextlib.contextmanager
+    def head(self) -> Iterator[None]:
+        """Mark the body as an answer's head: tails wait for it (see the module docstring)."""
+        self._heads += 1
+        self._no_heads.clear()
+        try:
+            yield
+        finally:
+            self._heads -= 1
+            if not self._heads:
+                self._no_heads.set()
+
+    async def let_heads_pass(self) -> None:
+        """Wait (at most ``tail_wait_s``) until no head is in the making; a tail calls it before it runs."""
+        if self._heads:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._tail_wait_s):
+                    await self._no_heads.wait()
+
+    def gate(self, kind: str) -> PriorityGate:
+        """The gate of ``"llm"`` or ``"tts"``."""
+        return self._gates[kind]
+
+    @staticmethod
+    @contextlib.asynccontextmanager
+    async def turn(
+        fair_share: FairShare | None, kind: str, priority: Callable[[], Priority]
+    ) -> AsyncIterator[None]:
+        """Hold ``kind``'s gate of ``fair_share`` for the body; nothing to wait for when it is None."""
+        if fair_share is None:
+            yield
+            return
+        if priority() is Priority.TAIL:
+            await fair_share.let_heads_pass()
+        async with fair_share.gate(kind).hold(priority):
+            yield
