@@ -84,6 +84,10 @@ class _MeteredVADStream(_Forwarding, VADStream):
     def reset(self) -> None:
         self._inner.reset()
 
+    @property
+    def trailing_silence_ms(self) -> int | None:
+        return self._inner.trailing_silence_ms
+
 
 class _MeteredVAD(_Forwarding, VADEngine):
     def __init__(self, inner: VADEngine, load: EngineLoad) -> None:
@@ -108,6 +112,10 @@ class _MeteredSTTStream(_Forwarding, STTStream):
     async def partial(self) -> str | None:
         with _request(self._load):
             return await self._inner.partial()
+
+    async def snapshot(self) -> str | None:
+        with _request(self._load):
+            return await self._inner.snapshot()
 
     async def finish(self) -> Transcript:
         with _request(self._load):
@@ -165,4 +173,5 @@ def metered_engines(engines: Engines, metrics: ServerMetrics) -> Engines:
         stt=_MeteredSTT(engines.stt, load["stt"]),
         llm=_MeteredLLM(engines.llm, load["llm"]),
         tts=_MeteredTTS(engines.tts, load["tts"]),
+        fair_share=engines.fair_share,
     )
