@@ -14,9 +14,9 @@ from voxpipe.frames.frames import (
 )
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineTask
+from voxpipe.realtime.dialect import nest_session as to_ga_session
 from voxpipe.services.llm_service import FunctionCallParams
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService, SessionProperties, TurnDetection
-from voxpipe.services.openai_realtime._session import to_ga_session
 from voxpipe.testing import FakeRealtimeServer, expect, send
 
 from ..openai_realtime_beta.rig import Recorder, b64, pcm_tone

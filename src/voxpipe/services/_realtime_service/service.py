@@ -1,0 +1,737 @@
+"""``RealtimeLLMService``: a speech-to-speech model over the Realtime protocol, in either dialect.
+
+The service is a thin adapter between the pipeline and :class:`~voxpipe.realtime.client.RealtimeClient`:
+frames going in become client events (audio appends, commits, items, responses, session updates), and
+server events coming back become frames (the answer's audio and transcript, the user's transcript,
+speaking and interruption frames, metrics, errors).
+
+The beta and GA services are siblings over this class; each names its dialect
+(:class:`~voxpipe.realtime.dialect.Dialect`) and client variant, and nothing else. Every difference
+between the shapes (event names, session nesting, content part names) is asked of the dialect: settings
+are always written the flat way (``SessionProperties``), and server events are dispatched by their
+:class:`~voxpipe.realtime.dialect.EventKind` to the typed handler methods below, next to the state they
+change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from voxpipe.errors import ServerError, VoxpipeStateError, VoxpipeWorldError
+from voxpipe.frames.audio import (
+    InputAudioRawFrame,
+    PlaybackPositionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from voxpipe.frames.base import Frame
+from voxpipe.frames.control import CancelFrame, EndFrame, ErrorFrame, StartFrame
+from voxpipe.frames.llm import (
+    FunctionCallFromLLM,
+    FunctionCallResultFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMMessagesAppendFrame,
+    LLMSetToolsFrame,
+    LLMUpdateSettingsFrame,
+)
+from voxpipe.frames.speech import (
+    StartInterruptionFrame,
+    StopInterruptionFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from voxpipe.frames.text import InterimTranscriptionFrame, LLMTextFrame, TranscriptionFrame
+from voxpipe.metrics.metrics import LLMTokenUsage
+from voxpipe.processors.frame_processor import FrameDirection, frame_handler
+from voxpipe.realtime import (
+    EventBase,
+    InputAudioBufferAppendEvent,
+    InputAudioBufferCommitEvent,
+    ResponseCancelEvent,
+    Session,
+    SessionProperties,
+)
+from voxpipe.realtime.client import (
+    ClientNotice,
+    ClientState,
+    ConnectionLost,
+    ConnectReason,
+    MalformedFrame,
+    RealtimeClientConfig,
+    RealtimeVariant,
+    Reconnected,
+    ReconnectPolicy,
+    classify_error,
+    redact,
+)
+from voxpipe.realtime.dialect import Dialect, EventKind
+from voxpipe.services._realtime_service.codecs import decoder as _decoder
+from voxpipe.services._realtime_service.codecs import encoder as _encoder
+from voxpipe.services._realtime_service.interruptions import PlaybackReports, forget_unheard
+from voxpipe.services._realtime_service.items import function_output, messages_to_items
+from voxpipe.services._realtime_service.responses import ResponseTracker
+from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals
+from voxpipe.services._realtime_service.tools import merge_settings, session_for_wire
+from voxpipe.services.llm_service import LLMService
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voxpipe.realtime import beta, ga
+    from voxpipe.realtime.client import ConnectionInfo, RealtimeClient
+
+    SessionEvent = (
+        beta.SessionCreatedEvent | beta.SessionUpdatedEvent | ga.SessionCreatedEvent | ga.SessionUpdatedEvent
+    )
+    ItemEvent = (
+        beta.ConversationItemCreatedEvent
+        | beta.ResponseOutputItemAddedEvent
+        | beta.ResponseOutputItemDoneEvent
+        | ga.ConversationItemAddedEvent
+        | ga.ConversationItemCreatedEvent
+        | ga.ConversationItemDoneEvent
+        | ga.ResponseOutputItemAddedEvent
+        | ga.ResponseOutputItemDoneEvent
+    )
+    RetrievedEvent = beta.ConversationItemRetrievedEvent | ga.ConversationItemRetrievedEvent
+    AnyConversationItem = beta.ConversationItem | ga.ConversationItem
+    ResponseEvent = (
+        beta.ResponseCreatedEvent | beta.ResponseDoneEvent | ga.ResponseCreatedEvent | ga.ResponseDoneEvent
+    )
+    AudioDeltaEvent = beta.ResponseAudioDeltaEvent | ga.ResponseOutputAudioDeltaEvent
+    AudioDoneEvent = beta.ResponseAudioDoneEvent | ga.ResponseOutputAudioDoneEvent
+    TextDeltaEvent = (
+        beta.ResponseTextDeltaEvent
+        | beta.ResponseAudioTranscriptDeltaEvent
+        | ga.ResponseOutputTextDeltaEvent
+        | ga.ResponseOutputAudioTranscriptDeltaEvent
+    )
+
+__all__ = ["BENIGN_ERROR_CODES", "DEFAULT_BASE_URL", "RealtimeLLMService"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
+
+BENIGN_ERROR_CODES = frozenset(
+    {
+        "response_cancel_not_active",
+        "item_truncate_invalid_item_id",
+        "item_delete_invalid_item_id",
+        "invalid_value",  # a truncate past the audio the server sent
+    }
+)
+"""Rejections of a cancel or truncate that raced the server: expected, logged, never reported upstream."""
+
+ServerEventHandler = Callable[["RealtimeLLMService", Any], Awaitable[None]]
+
+
+class RealtimeLLMService(LLMService):
+    """Speech in, speech out, through a Realtime-protocol server; subclasses name the dialect.
+
+    Args:
+        api_key: the key; defaults to the ``OPENAI_API_KEY`` environment variable (local servers may
+            need none).
+        model: the speech-to-speech model.
+        base_url: the WebSocket endpoint; ``?model=`` is added to it.
+        session_properties: the session settings sent on connect (and again after a reconnect), written
+            flat whatever the dialect.
+        start_audio_paused: drop input audio until :meth:`set_audio_input_paused` ``(False)``.
+        send_transcription_frames: push the user's transcripts as ``TranscriptionFrame``\\ s (and
+            ``InterimTranscriptionFrame``\\ s for deltas), when the session transcribes input audio.
+        reconnect: how to come back after a dropped socket.
+
+    Events: ``on_conversation_item_created(service, item_id, item)`` and
+    ``on_conversation_item_updated(service, item_id, item_or_None)``.
+    """
+
+    dialect: ClassVar[Dialect]
+    """The protocol shape this service speaks."""
+    _variant: ClassVar[RealtimeVariant]
+    """How the session client reaches the server (URL, headers)."""
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None = None,
+        model: str,
+        base_url: str = DEFAULT_BASE_URL,
+        session_properties: SessionProperties | None = None,
+        start_audio_paused: bool = False,
+        send_transcription_frames: bool = True,
+        reconnect: ReconnectPolicy | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._api_key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
+        self.model_name = model
+        self.set_metrics_model(model)
+        self._base_url = base_url
+        self._session_properties = session_properties or SessionProperties()
+        self._audio_paused = start_audio_paused
+        self._send_transcription_frames = send_transcription_frames
+        self._reconnect = reconnect or ReconnectPolicy()
+        self._client: RealtimeClient | None = None
+        self._server_session: Session | None = None
+        self._encoder = _encoder(self._session_properties.input_audio_format)
+        self._decoder = _decoder(self._session_properties.output_audio_format)
+        self._responses = ResponseTracker(self._send_response_create, name=self.name)
+        self._answer = AnswerAudio()
+        self._retrievals = PendingRetrievals()
+        self._items: dict[str, AnyConversationItem] = {}
+        self._calls_in_flight: set[str] = set()  # dispatched calls whose result the model has not got
+        self._context: Any = None
+        self._playback = PlaybackReports()
+        self.rate_limits: list[Any] = []
+        self._register_event_handler("on_conversation_item_created")
+        self._register_event_handler("on_conversation_item_updated")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} model={self.model_name!r} url={self._base_url!r}>"
+
+    # -- settings -------------------------------------------------------------------------------------
+    @property
+    def session_properties(self) -> SessionProperties:
+        """The session settings this service asks for (what it sends on connect)."""
+        return self._session_properties
+
+    @property
+    def server_session(self) -> Session | None:
+        """The session as the server last reported it (read into the flat form)."""
+        return self._server_session
+
+    def _effective(self, field: str) -> Any:
+        """A session setting: what we asked for, else what the server reported."""
+        value = getattr(self._session_properties, field)
+        if value is None and self._server_session is not None:
+            value = getattr(self._server_session, field)
+        return value
+
+    @property
+    def turn_detection_enabled(self) -> bool:
+        """Whether the server detects turns (False: the pipeline's speaking frames drive turns)."""
+        setting = self._session_properties.turn_detection
+        if setting is None and self._server_session is not None:
+            return self._server_session.turn_detection is not None
+        return setting is not False
+
+    def set_audio_input_paused(self, paused: bool) -> None:
+        """Pause or resume sending input audio; while paused, audio is dropped, not buffered."""
+        self._audio_paused = paused
+        if paused:
+            self._encoder.reset()
+
+    async def update_session(self, **fields: Any) -> None:
+        """Change only the given session settings (others stay as they are) and tell the server.
+
+        A nested setting given in part (``turn_detection={"silence_duration_ms": 500}``) is merged field
+        by field into the current one, and the server gets the whole merged object (a server replaces
+        nested objects, so sending one field would reset the others to its defaults).
+
+        Raises:
+            VoxpipeUsageError: a name is not a session setting.
+        """
+        self._session_properties = merge_settings(self._session_properties, fields)
+        if "input_audio_format" in fields:
+            self._encoder = _encoder(self._session_properties.input_audio_format)
+        if "output_audio_format" in fields:
+            self._decoder = _decoder(self._session_properties.output_audio_format)
+        changed = {name: getattr(self._session_properties, name) for name in fields}
+        self._send(self._session_update_event(SessionProperties(**changed)))
+
+    # -- the dialect at the edges ---------------------------------------------------------------------
+    def _session_update_event(self, properties: SessionProperties) -> EventBase:
+        """The ``session.update`` that carries ``properties`` (nested for GA)."""
+        return self.dialect.session_update(session_for_wire(properties))
+
+    def _item_create_event(self, item: dict[str, Any]) -> EventBase:
+        """The ``conversation.item.create`` that adds ``item`` (a wire dict)."""
+        return self.dialect.client_event(EventKind.ITEM_CREATE, item=self.dialect.item_model(**item))
+
+    def _history_items(self, messages: Any) -> list[dict[str, Any]]:
+        """Chat messages as conversation items of this dialect."""
+        return messages_to_items(messages, assistant_text_type=self.dialect.assistant_text_part)
+
+    def _send_response_create(self, overrides: dict[str, Any] | None) -> None:
+        fields = {"response": overrides} if overrides else {}
+        self._send(self.dialect.client_event(EventKind.RESPONSE_CREATE, **fields))
+
+    # -- lifecycle ------------------------------------------------------------------------------------
+    async def start(self, frame: StartFrame) -> None:
+        """Connect, send the session settings, and start reading server events."""
+        await super().start(frame)
+        from voxpipe.realtime.client import RealtimeClient  # websockets loads here, not at import
+
+        self._client = RealtimeClient(self._client_config(), on_connected=self._on_connected)
+        try:
+            await self._client.connect()
+        except VoxpipeWorldError as exc:
+            await self._fail(f"could not connect to the realtime server: {exc}", exc)
+            return
+        self.create_task(self._receive(), name="receive")
+
+    def _client_config(self) -> RealtimeClientConfig:
+        """Where and how to connect; variants (Azure) override it."""
+        return RealtimeClientConfig(
+            api_key=self._api_key,
+            variant=self._variant,
+            base_url=self._base_url,
+            model=self.model_name,
+            reconnect=self._reconnect,
+        )
+
+    async def stop(self, frame: EndFrame) -> None:
+        """Close the session after the frames before the EndFrame were handled."""
+        await super().stop(frame)
+        await self._disconnect()
+
+    async def cancel(self, frame: CancelFrame) -> None:
+        """Close the session now."""
+        await super().cancel(frame)
+        await self._disconnect()
+
+    async def _disconnect(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await client.close()
+
+    async def _on_connected(self, connection: ConnectionInfo) -> None:
+        """Runs on every (re)connection, before queued events: settings first, then the history."""
+        await connection.send(self._session_update_event(self._session_properties))
+        if connection.reason is not ConnectReason.INITIAL:
+            self._responses.reset()
+            if self._context is not None:
+                for item in self._history_items(self._context.get_messages()):
+                    await connection.send(self._item_create_event(item))
+
+    async def _receive(self) -> None:
+        client = self._client
+        assert client is not None
+        try:
+            async for event in client:
+                await self._dispatch(event)
+        except VoxpipeWorldError as exc:
+            await self._fail(f"the realtime session ended: {exc}", exc)
+
+    async def _fail(self, message: str, exc: BaseException) -> None:
+        logger.error("%s: %s", self, message)
+        await self.push_frame(
+            ErrorFrame(error=message, fatal=True, exception=exc, processor=self), FrameDirection.UPSTREAM
+        )
+
+    def _redact(self, text: str) -> str:
+        """``text`` from the server with our key (and anything shaped like a key) masked: safe to log."""
+        return redact(text, (self._api_key,))
+
+    def _send(self, event: Any) -> None:
+        client = self._client
+        if client is None:
+            logger.debug("%s: not connected; dropped %s", self, getattr(event, "type", event))
+            return
+        try:
+            client.send(event)
+        except VoxpipeStateError:
+            logger.debug("%s: session closing; dropped %s", self, getattr(event, "type", event))
+
+    # -- frames in ------------------------------------------------------------------------------------
+    @frame_handler(InputAudioRawFrame)
+    async def _on_input_audio(self, frame: InputAudioRawFrame, direction: FrameDirection) -> None:
+        client = self._client
+        if self._audio_paused or client is None or client.state is not ClientState.CONNECTED:
+            return  # audio of a dropped link belongs to no session: it is not replayed into the next one
+        for chunk in self._encoder.push(frame.audio, frame.sample_rate, frame.num_channels):
+            self._send(InputAudioBufferAppendEvent(audio=chunk))
+
+    @frame_handler(StartInterruptionFrame)
+    async def _on_start_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
+        await self._interrupt_answer(frame, direction, cancel=not self.turn_detection_enabled)
+
+    @frame_handler(UserStoppedSpeakingFrame)
+    async def _on_user_stopped(self, frame: UserStoppedSpeakingFrame, direction: FrameDirection) -> None:
+        if not self.turn_detection_enabled and direction is FrameDirection.DOWNSTREAM:
+            for chunk in self._encoder.flush():
+                self._send(InputAudioBufferAppendEvent(audio=chunk))
+            self._send(InputAudioBufferCommitEvent())
+            await self.start_ttfb_metrics()
+            self._responses.request()
+        await self.push_frame(frame, direction)
+
+    @frame_handler(PlaybackPositionFrame)
+    async def _on_playback_position(self, frame: PlaybackPositionFrame, direction: FrameDirection) -> None:
+        self._playback.report(frame.position_ms)
+        await self.push_frame(frame, direction)
+
+    @frame_handler(LLMMessagesAppendFrame)
+    async def _on_messages_append(self, frame: LLMMessagesAppendFrame, direction: FrameDirection) -> None:
+        for item in self._history_items(frame.messages):
+            self._send(self._item_create_event(item))
+        if self._context is not None:
+            self._context.add_messages(frame.messages)
+        last_role = frame.messages[-1].get("role") if frame.messages else None
+        if frame.run_llm or (frame.run_llm is None and last_role == "user"):
+            self._responses.request()
+
+    @frame_handler(LLMUpdateSettingsFrame)
+    async def _on_update_settings(self, frame: LLMUpdateSettingsFrame, direction: FrameDirection) -> None:
+        await self.update_session(**frame.settings)
+
+    @frame_handler(LLMSetToolsFrame)
+    async def _on_set_tools(self, frame: LLMSetToolsFrame, direction: FrameDirection) -> None:
+        await self.update_session(tools=frame.tools)
+
+    @frame_handler(LLMContextFrame)
+    async def _on_context(self, frame: LLMContextFrame, direction: FrameDirection) -> None:
+        if self._context is not None:
+            logger.debug("%s: context updated locally; the server keeps its own conversation", self)
+            return
+        self._context = frame.context
+        await self._apply_context(frame.context)
+
+    async def _apply_context(self, context: Any) -> None:
+        """Send a first context: system text as instructions (unless set), history as items; answer."""
+        system = getattr(context, "system", None)
+        updates: dict[str, Any] = {}
+        if system and not self._session_properties.instructions:
+            updates["instructions"] = system
+        tools = getattr(context, "tools", None)
+        if tools and self._session_properties.tools is None:
+            updates["tools"] = tools
+        if updates:
+            await self.update_session(**updates)
+        for item in self._history_items(context.get_messages()):
+            self._send(self._item_create_event(item))
+        self._responses.request()
+
+    # -- interruptions --------------------------------------------------------------------------------
+    async def _interrupt_answer(
+        self, frame: StartInterruptionFrame, direction: FrameDirection, *, cancel: bool
+    ) -> None:
+        """Stop the answer the user talked over, and make the server forget what was never heard.
+
+        ``cancel`` sends ``response.cancel`` (only when a response is in progress): the pipeline detected
+        the speech. Under server turn detection the server cancels on its own.
+        """
+        if cancel and self._responses.cancel():
+            self._send(ResponseCancelEvent())
+        self._playback.expect()
+        await self.push_frame(frame, direction)  # the output stops and reports what it played
+        answer = self._answer
+        if answer.item_id is None or answer.truncated:
+            return
+        answer.truncated = True
+        interrupted_at = asyncio.get_running_loop().time()  # before any wait: the estimate is as of now
+        reported = await self._playback.position()
+        played = (
+            answer.clamp_ms(reported) if reported is not None else answer.played_estimate_ms(interrupted_at)
+        )
+        event = forget_unheard(answer, played)
+        if event is not None:
+            self._send(event)
+        answer.stop_audio()
+
+    # -- responses and items (public) -----------------------------------------------------------------
+    def request_response(self, **overrides: Any) -> None:
+        """Ask the model to answer now (queued if a response is in progress); overrides go in ``response``."""
+        self._responses.request(overrides or None)
+
+    async def retrieve_conversation_item(self, item_id: str, timeout: float = 5.0) -> AnyConversationItem:
+        """Ask the server for a conversation item and return it.
+
+        Raises:
+            ItemNotFoundError: the server has no such item.
+            OperationTimeoutError: no answer within ``timeout`` seconds.
+            VoxpipeStateError: the service is not connected.
+        """
+        if self._client is None:
+            raise VoxpipeStateError(f"{self}: not connected; retrieve items while the pipeline runs")
+        item: AnyConversationItem = await self._retrievals.retrieve(item_id, self._send, timeout, owner=self)
+        return item
+
+    async def on_function_call_result(self, frame: FunctionCallResultFrame) -> None:
+        """Give the model a function's result, then let it answer (unless ``run_llm`` is False)."""
+        output = function_output(frame.result)
+        item = {"type": "function_call_output", "call_id": frame.tool_call_id, "output": output}
+        self._send(self._item_create_event(item))
+        self._calls_in_flight.discard(frame.tool_call_id)
+        if frame.run_llm is not False and not self._calls_in_flight:
+            self._responses.request()  # answer once, after the last result of the calls in flight
+
+    async def cancel_function_calls(self, *, interruptible_only: bool = True) -> list[str]:
+        """Cancel running calls; a cancelled call sends no result, so no answer waits for it."""
+        cancelled = await super().cancel_function_calls(interruptible_only=interruptible_only)
+        self._calls_in_flight.difference_update(cancelled)
+        return cancelled
+
+    # -- server events in -----------------------------------------------------------------------------
+    async def _dispatch(self, event: Any) -> None:
+        """Hand one item from the session client to its handler: a server event, or a client notice."""
+        if isinstance(event, ClientNotice):
+            await _NOTICE_HANDLERS[type(event)](self, event)
+            return
+        kind = self.dialect.kind_of(getattr(event, "type", ""))
+        handler = _SERVER_EVENT_HANDLERS.get(kind) if kind is not None else None
+        if handler is None:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s: %s", self, getattr(event, "type", type(event).__name__))
+            return
+        await handler(self, event)
+
+    async def _on_reconnected(self, notice: Reconnected) -> None:
+        logger.info("%s: reconnected (%s, attempt %d)", self, notice.reason.value, notice.attempts)
+
+    async def _on_connection_lost(self, notice: ConnectionLost) -> None:
+        logger.warning("%s: connection lost (code %s); reconnecting", self, notice.code)
+        self._encoder.reset()
+        self._responses.reset()
+
+    async def _on_malformed_frame(self, notice: MalformedFrame) -> None:
+        logger.warning("%s: skipped a malformed server frame (%d bytes): %s", self, notice.size, notice.error)
+
+    async def _on_session(self, event: SessionEvent) -> None:
+        session = self.dialect.flat_session(event.session)
+        self._server_session = session
+        if self._session_properties.output_audio_format is None and session.output_audio_format:
+            self._decoder = _decoder(session.output_audio_format)
+        wanted = self._session_properties.input_audio_format
+        if wanted is None and session.input_audio_format not in (None, self._encoder.audio_format):
+            self._encoder = _encoder(session.input_audio_format)
+
+    async def _on_speech_started(self, event: beta.InputAudioBufferSpeechStartedEvent) -> None:
+        setting = self._effective("turn_detection")
+        server_interrupts = getattr(setting, "interrupt_response", None) is not False
+        if self.interruptions_allowed and server_interrupts:
+            await self.cancel_function_calls()  # this interruption never passes through process_frame
+            await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
+        await self.push_frame(UserStartedSpeakingFrame())
+        await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
+
+    async def _on_speech_stopped(self, event: beta.InputAudioBufferSpeechStoppedEvent) -> None:
+        await self.start_ttfb_metrics()
+        await self.push_frame(StopInterruptionFrame())
+        await self.push_frame(UserStoppedSpeakingFrame())
+        await self.push_frame(UserStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+
+    async def _on_item_added(self, event: ItemEvent) -> None:
+        await self._remember_item(event.item, "on_conversation_item_created")
+
+    async def _on_item_retrieved(self, event: RetrievedEvent) -> None:
+        item = event.item
+        if item.id:
+            self._items[item.id] = item
+            self._retrievals.resolve(item.id, item)
+
+    async def _on_item_truncated(self, event: beta.ConversationItemTruncatedEvent) -> None:
+        item = self._items.get(event.item_id)
+        await self._call_event_handler("on_conversation_item_updated", event.item_id, item)
+
+    async def _on_item_deleted(self, event: beta.ConversationItemDeletedEvent) -> None:
+        self._items.pop(event.item_id, None)
+        await self._call_event_handler("on_conversation_item_updated", event.item_id, None)
+
+    async def _on_transcription_delta(
+        self, event: beta.ConversationItemInputAudioTranscriptionDeltaEvent
+    ) -> None:
+        if self._send_transcription_frames and event.delta:
+            delta = event.delta
+            await self._push_both_ways(
+                lambda: InterimTranscriptionFrame(text=delta, user_id="", timestamp=_now())
+            )
+
+    async def _on_transcription_completed(
+        self, event: beta.ConversationItemInputAudioTranscriptionCompletedEvent
+    ) -> None:
+        item = self._items.get(event.item_id)
+        if item is not None and item.content:
+            item.content[min(event.content_index, len(item.content) - 1)].transcript = event.transcript
+        if self._send_transcription_frames:
+            await self._push_both_ways(
+                lambda: TranscriptionFrame(text=event.transcript, user_id="", timestamp=_now(), result=event)
+            )
+        await self._call_event_handler("on_conversation_item_updated", event.item_id, item)
+
+    async def _on_transcription_failed(
+        self, event: beta.ConversationItemInputAudioTranscriptionFailedEvent
+    ) -> None:
+        error = event.error
+        logger.warning("%s: input transcription failed (%s)", self, error.code or error.type)
+        await self.push_error(f"input transcription failed: {self._redact(error.message or '')}")
+
+    async def _on_response_created(self, event: ResponseEvent) -> None:
+        self._responses.created(event.response.id)
+        self._answer.begin(event.response.id)
+        await self.start_processing_metrics()
+        await self.push_frame(LLMFullResponseStartFrame())
+
+    async def _on_output_item_added(self, event: ItemEvent) -> None:
+        if event.item.id:
+            self._items[event.item.id] = event.item
+
+    async def _on_audio_delta(self, event: AudioDeltaEvent) -> None:
+        try:
+            pcm = self._decoder.decode(event.delta)
+        except ServerError as exc:
+            await self.push_error(str(exc), exception=exc)
+            return
+        answer = self._answer
+        if not answer.audio_started:
+            await self.stop_ttfb_metrics()
+            answer.start_audio(event.item_id, asyncio.get_running_loop().time())
+            await self.push_frame(TTSStartedFrame())
+        answer.add_audio(event.item_id, self._decoder.duration_ms(pcm))
+        await self.push_frame(TTSAudioRawFrame(audio=pcm, sample_rate=self._decoder.sample_rate))
+
+    async def _on_audio_done(self, event: AudioDoneEvent) -> None:
+        if self._answer.stop_audio():
+            await self.push_frame(TTSStoppedFrame())
+
+    async def _on_text_delta(self, event: TextDeltaEvent) -> None:
+        answer = self._answer
+        if not answer.text_started:
+            answer.text_started = True
+            if not answer.audio_started:
+                await self.stop_ttfb_metrics()
+        if event.delta:
+            await self.push_frame(LLMTextFrame(text=event.delta))
+
+    async def _on_function_call_done(self, event: beta.ResponseFunctionCallArgumentsDoneEvent) -> None:
+        try:
+            arguments = json.loads(event.arguments or "{}")
+        except json.JSONDecodeError:
+            arguments = {"_raw": event.arguments}
+            logger.warning("%s: function call %s has arguments that are not JSON", self, event.name)
+        call = FunctionCallFromLLM(
+            function_name=event.name or "",
+            tool_call_id=event.call_id,
+            arguments=arguments,
+            context=self._context,
+        )
+        self._answer.function_calls += 1
+        self._calls_in_flight.add(call.tool_call_id)
+        await self.run_function_calls([call])
+
+    async def _on_item_done(self, event: ItemEvent) -> None:
+        await self._remember_item(event.item, "on_conversation_item_updated")
+
+    async def _remember_item(self, item: AnyConversationItem, announce_as: str) -> None:
+        """Keep the server's latest version of an item and tell the ``announce_as`` event handlers."""
+        if item.id:
+            self._items[item.id] = item
+            await self._call_event_handler(announce_as, item.id, item)
+
+    async def _on_response_done(self, event: ResponseEvent) -> None:
+        response = event.response
+        if self._answer.stop_audio():
+            await self.push_frame(TTSStoppedFrame())
+        self._answer.finish()
+        await self.stop_processing_metrics()
+        await self.push_frame(LLMFullResponseEndFrame())
+        usage = response.usage
+        if usage is not None and self.usage_metrics_enabled:
+            await self.push_frame(self._metrics.usage(_token_usage(usage)))
+        details = response.status_details
+        if response.status == "failed":
+            error = getattr(details, "error", None)
+            message = self._redact(getattr(error, "message", None) or "the response failed")
+            await self.push_error(f"response {response.id} failed: {message}")
+        self._responses.done(response.id)
+
+    async def _on_rate_limits(self, event: beta.RateLimitsUpdatedEvent) -> None:
+        self.rate_limits = list(event.rate_limits or [])
+
+    async def _on_error(self, event: beta.ErrorEvent) -> None:
+        verdict = classify_error(event)
+        message = self._redact(verdict.message)  # a server may echo what it was sent, a key included
+        if verdict.event_id and self._retrievals.fail(verdict.event_id, message):
+            return
+        if verdict.rotate:
+            # The session hit its time limit: the client rotates to a fresh one (or ends the stream with
+            # SessionExpiredError when rotation is off, which _receive reports as fatal).
+            logger.info("%s: the server session expired; rotating to a new one", self)
+            return
+        if verdict.code == "conversation_already_has_active_response":
+            self._responses.rejected()
+        if verdict.code in BENIGN_ERROR_CODES:
+            logger.warning("%s: server rejected a request (%s): %s", self, verdict.code, message)
+            return
+        logger.log(
+            logging.ERROR if verdict.fatal else logging.WARNING,
+            "%s: server error %s: %s",
+            self,
+            verdict.code,
+            message,
+        )
+        exc = ServerError(
+            message, code=verdict.code, recoverable=verdict.recoverable, retryable=verdict.retryable
+        )
+        await self.push_frame(
+            ErrorFrame(
+                error=f"{verdict.code}: {message}", fatal=verdict.fatal, exception=exc, processor=self
+            ),
+            FrameDirection.UPSTREAM,
+        )
+
+    async def _push_both_ways(self, make: Callable[[], Frame]) -> None:
+        """Push a fresh frame each way: downstream for the pipeline, upstream for the user aggregator."""
+        await self.push_frame(make())
+        await self.push_frame(make(), FrameDirection.UPSTREAM)
+
+
+_SERVER_EVENT_HANDLERS: dict[EventKind, ServerEventHandler] = {
+    EventKind.SESSION_CREATED: RealtimeLLMService._on_session,
+    EventKind.SESSION_UPDATED: RealtimeLLMService._on_session,
+    EventKind.SPEECH_STARTED: RealtimeLLMService._on_speech_started,
+    EventKind.SPEECH_STOPPED: RealtimeLLMService._on_speech_stopped,
+    EventKind.ITEM_ADDED: RealtimeLLMService._on_item_added,
+    EventKind.ITEM_DONE: RealtimeLLMService._on_item_done,
+    EventKind.ITEM_RETRIEVED: RealtimeLLMService._on_item_retrieved,
+    EventKind.ITEM_TRUNCATED: RealtimeLLMService._on_item_truncated,
+    EventKind.ITEM_DELETED: RealtimeLLMService._on_item_deleted,
+    EventKind.TRANSCRIPTION_DELTA: RealtimeLLMService._on_transcription_delta,
+    EventKind.TRANSCRIPTION_COMPLETED: RealtimeLLMService._on_transcription_completed,
+    EventKind.TRANSCRIPTION_FAILED: RealtimeLLMService._on_transcription_failed,
+    EventKind.RESPONSE_CREATED: RealtimeLLMService._on_response_created,
+    EventKind.OUTPUT_ITEM_ADDED: RealtimeLLMService._on_output_item_added,
+    EventKind.AUDIO_DELTA: RealtimeLLMService._on_audio_delta,
+    EventKind.AUDIO_DONE: RealtimeLLMService._on_audio_done,
+    EventKind.TRANSCRIPT_DELTA: RealtimeLLMService._on_text_delta,
+    EventKind.TEXT_DELTA: RealtimeLLMService._on_text_delta,
+    EventKind.FUNCTION_CALL_ARGUMENTS_DONE: RealtimeLLMService._on_function_call_done,
+    EventKind.OUTPUT_ITEM_DONE: RealtimeLLMService._on_item_done,
+    EventKind.RESPONSE_DONE: RealtimeLLMService._on_response_done,
+    EventKind.RATE_LIMITS_UPDATED: RealtimeLLMService._on_rate_limits,
+    EventKind.ERROR: RealtimeLLMService._on_error,
+}
+"""Server event kind -> the handler method; kinds not listed are logged at debug and ignored."""
+
+_NOTICE_HANDLERS: dict[type[ClientNotice], ServerEventHandler] = {
+    Reconnected: RealtimeLLMService._on_reconnected,
+    ConnectionLost: RealtimeLLMService._on_connection_lost,
+    MalformedFrame: RealtimeLLMService._on_malformed_frame,
+}
+"""What the session client itself reports (not the server) -> the handler method."""
+
+
+def _token_usage(usage: beta.Usage) -> LLMTokenUsage:
+    inp = usage.input_token_details
+    out = usage.output_token_details
+    return LLMTokenUsage(
+        prompt_tokens=usage.input_tokens or 0,
+        completion_tokens=usage.output_tokens or 0,
+        total_tokens=usage.total_tokens or 0,
+        cache_read_input_tokens=(inp.cached_tokens or 0) if inp else 0,
+        prompt_audio_tokens=(inp.audio_tokens or 0) if inp else 0,
+        prompt_text_tokens=(inp.text_tokens or 0) if inp else 0,
+        completion_audio_tokens=(out.audio_tokens or 0) if out else 0,
+        completion_text_tokens=(out.text_tokens or 0) if out else 0,
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
