@@ -20,25 +20,16 @@ __all__ = ["WavFileOutputParams", "WavFileOutputTransport", "WavFileSink"]
 
 
 @dataclass(kw_only=True)
-class WavFileOutputParams:
-    """How the bot's audio is played into the file.
+class WavFileOutputParams(PlayoutParams):
+    """How the bot's audio is played into the file: the playout settings (see :class:`PlayoutParams`:
+    ``realtime``, ``chunk_ms``, ``max_buffer_ms``, ``stop_grace_ms``, ``speaking_interval_ms``, ...) and
+    the file's rate.
 
     Attributes:
         sample_rate: rate of the file; None uses the StartFrame's ``audio_out_sample_rate``.
-        realtime: play at the speed of speech (the playback position follows the clock).
-        chunk_ms: playback granularity in real-time mode.
-        max_buffer_ms: most audio buffered ahead of playback; beyond it the transport stops taking audio.
-        stop_grace_ms: in real-time mode, how long the buffer may run dry before the bot counts as
-            stopped when no ``TTSStoppedFrame`` said so.
-        speaking_interval_ms: how often a ``BotSpeakingFrame`` is sent while audio plays.
     """
 
     sample_rate: int | None = None
-    realtime: bool = True
-    chunk_ms: int = 20
-    max_buffer_ms: int = 3000
-    stop_grace_ms: int = 500
-    speaking_interval_ms: int = 200
 
 
 class WavFileSink(AudioSink):
@@ -77,14 +68,7 @@ class WavFileOutputTransport(AudioOutputTransport):
 
     def __init__(self, path: str | Path, params: WavFileOutputParams | None = None, **kwargs: object) -> None:
         params = params or WavFileOutputParams()
-        playout = PlayoutParams(
-            realtime=params.realtime,
-            chunk_ms=params.chunk_ms,
-            max_buffer_ms=params.max_buffer_ms,
-            stop_grace_ms=params.stop_grace_ms,
-            speaking_interval_ms=params.speaking_interval_ms,
-        )
-        super().__init__(playout, sample_rate=params.sample_rate, **kwargs)
+        super().__init__(params, sample_rate=params.sample_rate, **kwargs)
         self._path = Path(path)
 
     async def open_sink(self, sample_rate: int) -> AudioSink:
