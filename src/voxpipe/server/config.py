@@ -41,6 +41,10 @@ class ServerLimits:
         max_items: conversation items kept; creating more gets ``conversation_too_large``.
         max_session_s: session length; then ``session_expired`` and close 1001.
         max_event_id_chars: longest client ``event_id`` (OpenAI: 512).
+        max_outgoing_bytes: event text queued for one client before producers wait (responses pause,
+            the next client event is not read); past twice this the client is disconnected (1008).
+        send_timeout_s: a client that takes nothing for this long is disconnected (1008
+            ``client is not reading``), so it cannot pin memory or outlive its session.
     """
 
     max_message_bytes: int = 24 * 1024 * 1024
@@ -51,6 +55,8 @@ class ServerLimits:
     max_items: int = 2048
     max_session_s: float = 30 * 60.0
     max_event_id_chars: int = 512
+    max_outgoing_bytes: int = 1024 * 1024
+    send_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.max_message_bytes > self.transport_max_message_bytes:
@@ -58,7 +64,13 @@ class ServerLimits:
                 "ServerLimits.max_message_bytes must not exceed transport_max_message_bytes, got "
                 f"{self.max_message_bytes} > {self.transport_max_message_bytes}"
             )
-        if self.max_session_s <= 0 or self.min_commit_ms < 0 or self.max_buffer_ms <= 0:
+        if (
+            self.max_session_s <= 0
+            or self.min_commit_ms < 0
+            or self.max_buffer_ms <= 0
+            or self.send_timeout_s <= 0
+            or self.max_outgoing_bytes <= 0
+        ):
             raise VoxpipeUsageError("ServerLimits: durations must be positive")
 
 
@@ -111,6 +123,9 @@ class ServerConfig:
         drain_s: on SIGTERM, how long open sessions may go on (the server is no longer ready and takes no
             new ones) before the rest are closed with 1012; it stops sooner once none is left.
         speculation: preemptive generation during the end-of-turn silence.
+        shutdown_grace_s: on SIGTERM (or ``LocalRealtimeServer.aclose``) every session is closed with
+            1012; a peer that does not take its close within this time is cut off, so the process stops
+            within about this long whatever the clients do.
     """
 
     host: str = "127.0.0.1"
@@ -127,6 +142,7 @@ class ServerConfig:
     max_sessions: int | None = None
     drain_s: float = 10.0
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
+    shutdown_grace_s: float = 2.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.port <= 65535:

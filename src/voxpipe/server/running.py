@@ -13,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import socket
 from collections.abc import Iterator
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 import uvicorn
 from starlette.applications import Starlette
@@ -25,12 +26,12 @@ from voxpipe.errors import VoxpipeStateError, VoxpipeWorldError
 from voxpipe.server.app import create_app
 from voxpipe.server.config import ServerConfig
 from voxpipe.server.draining import DrainingServer
+from voxpipe.server.websocket_protocol import protocol_class
 
 __all__ = ["LocalRealtimeServer", "serve"]
 
 logger = logging.getLogger(__name__)
 
-_SHUTDOWN_GRACE_S = 5.0
 
 
 class _InProcessServer(uvicorn.Server):
@@ -44,7 +45,7 @@ class _InProcessServer(uvicorn.Server):
 def _uvicorn_config(config: ServerConfig, *, log_level: str, app: Starlette | None = None) -> uvicorn.Config:
     return uvicorn.Config(
         app or create_app(config),
-        ws="websockets-sansio",
+        ws=protocol_class(close_timeout_s=config.shutdown_grace_s),
         ws_max_size=config.limits.transport_max_message_bytes,
         ws_ping_interval=config.ping_interval_s,
         ws_ping_timeout=config.ping_interval_s,
@@ -53,6 +54,7 @@ def _uvicorn_config(config: ServerConfig, *, log_level: str, app: Starlette | No
         log_config=None,
         log_level=log_level,
         access_log=False,
+        timeout_graceful_shutdown=math.ceil(config.shutdown_grace_s) + 1,
     )
 
 
@@ -91,6 +93,14 @@ class LocalRealtimeServer:
         """``ws://host:port/v1/realtime``: the URL to connect (add ``?model=…``)."""
         return f"{self.websocket_base_url}/realtime"
 
+    @property
+    def open_sessions(self) -> int:
+        """Realtime sessions open right now (tests and benchmarks watch sessions being freed)."""
+        if self._server is None:
+            return 0
+        app: Any = self._server.config.app
+        return len(app.state.voxpipe.sessions)
+
     async def start(self) -> None:
         """Bind, start uvicorn and wait until it accepts connections.
 
@@ -127,10 +137,11 @@ class LocalRealtimeServer:
         if self._server is None or self._task is None:
             return
         self._server.should_exit = True  # uvicorn closes open WebSockets (1012), then ends the lifespan
+        grace = self.config.shutdown_grace_s + 2.0  # uvicorn's own bound plus its polling
         try:
-            done, _ = await asyncio.wait({self._task}, timeout=_SHUTDOWN_GRACE_S)
+            done, _ = await asyncio.wait({self._task}, timeout=grace)
             if not done:
-                logger.warning("realtime server did not stop within %.1f s: forcing it", _SHUTDOWN_GRACE_S)
+                logger.warning("realtime server did not stop within %.1f s: forcing it", grace)
                 self._server.force_exit = True
             await self._task
         finally:

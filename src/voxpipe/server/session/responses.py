@@ -8,7 +8,9 @@ after that; ``run`` then takes the cancellation back and finishes the response.
 
 Inside the generation the LLM and the TTS run side by side: text deltas go out at once (as transcript
 or text deltas), each piece cut by ``SpeechChunker`` goes to a speaker task that streams its audio. The
-order of events follows the protocol reference, section 9.2 (audio) and 9.5 (function calls).
+order of events follows the protocol reference, section 9.2 (audio) and 9.5 (function calls). Both loops
+wait for room in the session's outgoing queue before each piece, so a client that reads slowly slows its
+response down instead of growing the server's memory.
 """
 
 from __future__ import annotations
@@ -46,6 +48,9 @@ class ResponseHost(Protocol):
 
     def send(self, event: ServerEventBase) -> None:
         """Queue an event for the client, in order."""
+
+    async def outgoing_room(self) -> None:
+        """Wait while the client is behind (back-pressure: generation pauses, it never runs ahead)."""
 
 
 class _MessageOutput:
@@ -238,6 +243,7 @@ class ResponseRun:
         message: _MessageOutput | None = None
         async with asyncio.TaskGroup() as group, closing(self._source.llm_stream(request)) as chunks:
             async for chunk in chunks:
+                await self._host.outgoing_room()
                 if isinstance(chunk, TextDelta):
                     if message is None:
                         message = self._open_message(group)
@@ -324,6 +330,7 @@ class ResponseRun:
             first = False
             async with closing(pieces) as chunks:
                 async for pcm in chunks:
+                    await self._host.outgoing_room()
                     self._send_audio(encoder.encode(pcm), part, shape, ids)
         self._send_audio(encoder.flush(), part, shape, ids)
 

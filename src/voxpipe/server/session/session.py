@@ -8,6 +8,9 @@ queue drained by one writer task, so events leave in the order they were made.
 
 Tasks: the writer, the expiry timer, responses, transcriptions: all live in one ``asyncio.TaskGroup``
 owned by ``run``; when the reader stops they are cancelled and awaited before ``run`` returns.
+
+Back-pressure (``outbox``): the reader takes the next client event only when the outgoing queue has room,
+responses wait for room before generating more, and a client that does not read is disconnected.
 """
 
 from __future__ import annotations
@@ -16,7 +19,6 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 from voxpipe.realtime import (
@@ -37,6 +39,7 @@ from voxpipe.server.session.audio_input import AudioInput
 from voxpipe.server.session.conversation import Conversation, item_from_wire
 from voxpipe.server.session.errors import ProtocolError
 from voxpipe.server.session.observer import NO_OBSERVER, SessionObserver
+from voxpipe.server.session.outbox import SLOW_CLIENT_CODE, CloseRequest, Outbox
 from voxpipe.server.session.response_source import EngineSource, ResponseSource
 from voxpipe.server.session.responses import ResponseRun
 from voxpipe.server.session.settings import ResponseRequest, SessionSettings
@@ -48,6 +51,9 @@ from voxpipe.server.shapes import ShapeOut, shape_out
 __all__ = ["CloseRequest", "RealtimeSession", "Transport"]
 
 logger = logging.getLogger(__name__)
+
+_CLOSE_GRACE_S = 1.0
+"""How long a close the server decides on waits for the events queued before it to be taken."""
 
 
 class Transport(Protocol):
@@ -61,14 +67,6 @@ class Transport(Protocol):
 
     async def close(self, code: int, reason: str) -> None:
         """Close the connection."""
-
-
-@dataclass(frozen=True, slots=True)
-class CloseRequest:
-    """Queued after the last event when the server ends the session."""
-
-    code: int
-    reason: str
 
 
 class RealtimeSession:
@@ -113,7 +111,11 @@ class RealtimeSession:
             self._session, self.settings = apply_update(shape, self._session, initial_update)
         self._state = SessionState.OPEN
         self._observer = observer
-        self._outbox: asyncio.Queue[str | CloseRequest | None] = asyncio.Queue()
+        self._outbox = Outbox(
+            max_bytes=config.limits.max_outgoing_bytes,
+            send_timeout_s=config.limits.send_timeout_s,
+            owner=f"session {self.id}",
+        )
         self._group: asyncio.TaskGroup | None = None
         self._children: set[asyncio.Task[None]] = set()
         self._active: ResponseRun | None = None
@@ -138,6 +140,11 @@ class RealtimeSession:
     def __repr__(self) -> str:
         return f"RealtimeSession({self.id}, {self.shape_name}, {self._state.value})"
 
+    @property
+    def queued_bytes(self) -> int:
+        """Event text waiting for the client to take it (bounded by ``ServerLimits.max_outgoing_bytes``)."""
+        return self._outbox.queued_bytes
+
     def _set_state(self, new: SessionState) -> None:
         check_move(f"session {self.id}", self._state, new)
         self._state = new
@@ -147,8 +154,21 @@ class RealtimeSession:
     def send(self, event: ServerEventBase) -> None:
         """Queue an event for the client (dropped once the session is closing)."""
         if self._state is SessionState.OPEN:
-            self._outbox.put_nowait(serialize_event(event))
+            if not self._outbox.put(serialize_event(event)):
+                self._overflowed()
+                return
             self._observer.queued(event)
+
+    def _overflowed(self) -> None:
+        logger.warning("session %s: outgoing queue full, the client is not reading: closing", self.id)
+        for run in list(self._runs.values()):
+            run.cancel("client_cancelled")
+        request = CloseRequest(SLOW_CLIENT_CODE, "outgoing queue full: client is not reading")
+        self._outbox.close(request, grace_s=0)
+
+    async def outgoing_room(self) -> None:
+        """Wait until the client has taken enough of what was sent (back-pressure on producers)."""
+        await self._outbox.room()
 
     def spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         """Start a task owned by this session's task group (cancelled and awaited when it ends)."""
@@ -190,7 +210,7 @@ class RealtimeSession:
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
-                writer = group.create_task(self._write(transport), name=f"{self.id} writer")
+                writer = group.create_task(self._outbox.run(transport), name=f"{self.id} writer")
                 expiry = group.create_task(self._expire(), name=f"{self.id} expiry")
                 try:
                     await self._read(transport)
@@ -199,8 +219,7 @@ class RealtimeSession:
                     expiry.cancel()
                     for task in list(self._children):
                         task.cancel()
-                    self._outbox.put_nowait(None)
-                    del writer  # ends on the None just queued; the group awaits it
+                    writer.cancel()  # the client is gone: what is still queued has nobody to read it
         finally:
             self._group = None
             await self.audio.aclose()
@@ -208,24 +227,12 @@ class RealtimeSession:
             logger.info("session %s closed after %.1f s", self.id, time.time() - self._started)
 
     async def _read(self, transport: Transport) -> None:
-        while (message := await transport.receive()) is not None:
+        while True:
+            await self._outbox.room()
+            message = await transport.receive()
+            if message is None:
+                return
             await self.handle_message(message)
-
-    async def _write(self, transport: Transport) -> None:
-        """Send queued events in order; after a failed send, drain the queue quietly until the end."""
-        broken = False
-        while (item := await self._outbox.get()) is not None:
-            if broken:
-                continue
-            try:
-                if isinstance(item, CloseRequest):
-                    await transport.close(item.code, item.reason)
-                    broken = True
-                else:
-                    await transport.send_text(item)
-            except Exception as exc:  # the peer is gone; the reader will see it and end the session
-                logger.debug("session %s: send failed (%s)", self.id, type(exc).__name__)
-                broken = True
 
     async def _expire(self) -> None:
         await asyncio.sleep(max(0.0, self._started + self._limits.max_session_s - time.time()))
@@ -237,7 +244,9 @@ class RealtimeSession:
         )
         for run in list(self._runs.values()):
             run.cancel("client_cancelled")
-        self._outbox.put_nowait(CloseRequest(1001, f"Your session hit the maximum duration of {span}."))
+        self._outbox.close(
+            CloseRequest(1001, f"Your session hit the maximum duration of {span}."), grace_s=_CLOSE_GRACE_S
+        )
 
     # -- dispatch -----------------------------------------------------------------------------------------
 
