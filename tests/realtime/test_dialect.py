@@ -29,6 +29,14 @@ def test_every_event_class_maps_back_to_its_kind(shape) -> None:
         assert shape.kind_of(wire_type) is kind
 
 
+@pytest.mark.parametrize("shape", [BETA, GA], ids=lambda d: d.name)
+def test_every_event_class_is_the_one_the_parser_reads_in_that_shape(shape) -> None:
+    models = ga if shape is GA else beta
+    tables = {**models.SERVER_EVENT_TYPES, **models.CLIENT_EVENT_TYPES}
+    for event_class in shape.events.values():
+        assert tables[event_class.model_fields["type"].default] is event_class
+
+
 def test_both_dialects_name_the_same_kinds_but_the_ga_only_ones() -> None:
     assert set(GA.events) - set(BETA.events) == GA_ONLY
     assert set(BETA.events) <= set(GA.events)

@@ -52,6 +52,7 @@ __all__ = [
     "EventKind",
     "audio_encoding",
     "dialect",
+    "encoding_of_ga_format",
     "flatten_session",
     "nest_session",
 ]
@@ -102,7 +103,7 @@ def audio_encoding(name: str | None) -> AudioEncoding:
     return AUDIO_ENCODINGS[name or "pcm16"]
 
 
-def _encoding_of_ga_format(spec: Any) -> AudioEncoding | None:
+def encoding_of_ga_format(spec: Any) -> AudioEncoding | None:
     """The encoding of a GA format object (model or dict); None when it names none."""
     kind = spec.get("type") if isinstance(spec, dict) else getattr(spec, "type", None)
     return _BY_GA_TYPE.get(kind) if kind else None
@@ -163,8 +164,6 @@ _SHARED_EVENTS: Mapping[EventKind, type[EventBase]] = {
     EventKind.TRANSCRIPTION_DELTA: beta.ConversationItemInputAudioTranscriptionDeltaEvent,
     EventKind.TRANSCRIPTION_COMPLETED: beta.ConversationItemInputAudioTranscriptionCompletedEvent,
     EventKind.TRANSCRIPTION_FAILED: beta.ConversationItemInputAudioTranscriptionFailedEvent,
-    EventKind.OUTPUT_ITEM_ADDED: beta.ResponseOutputItemAddedEvent,
-    EventKind.OUTPUT_ITEM_DONE: beta.ResponseOutputItemDoneEvent,
     EventKind.CONTENT_PART_ADDED: beta.ResponseContentPartAddedEvent,
     EventKind.CONTENT_PART_DONE: beta.ResponseContentPartDoneEvent,
     EventKind.FUNCTION_CALL_ARGUMENTS_DELTA: beta.ResponseFunctionCallArgumentsDeltaEvent,
@@ -183,6 +182,8 @@ _BETA_EVENTS: Mapping[EventKind, type[EventBase]] = {
     EventKind.ITEM_RETRIEVED: beta.ConversationItemRetrievedEvent,
     EventKind.RESPONSE_CREATED: beta.ResponseCreatedEvent,
     EventKind.RESPONSE_DONE: beta.ResponseDoneEvent,
+    EventKind.OUTPUT_ITEM_ADDED: beta.ResponseOutputItemAddedEvent,
+    EventKind.OUTPUT_ITEM_DONE: beta.ResponseOutputItemDoneEvent,
     EventKind.TEXT_DELTA: beta.ResponseTextDeltaEvent,
     EventKind.TEXT_DONE: beta.ResponseTextDoneEvent,
     EventKind.AUDIO_DELTA: beta.ResponseAudioDeltaEvent,
@@ -433,7 +434,7 @@ def flatten_session(session: ProtocolModel) -> dict[str, Any]:
             continue
         value = getattr(part, key)
         if key == "format":
-            encoding = _encoding_of_ga_format(value)
+            encoding = encoding_of_ga_format(value)
             value = encoding.name if encoding is not None else None
         elif key == "voice" and not isinstance(value, str):
             value = None  # a custom voice object has no flat form
@@ -483,6 +484,8 @@ def _ga_dialect() -> Dialect:
         EventKind.BUFFER_TIMEOUT: InputAudioBufferTimeoutTriggeredEvent,
         EventKind.RESPONSE_CREATED: ga.ResponseCreatedEvent,
         EventKind.RESPONSE_DONE: ga.ResponseDoneEvent,
+        EventKind.OUTPUT_ITEM_ADDED: ga.ResponseOutputItemAddedEvent,
+        EventKind.OUTPUT_ITEM_DONE: ga.ResponseOutputItemDoneEvent,
         EventKind.TEXT_DELTA: ga.ResponseOutputTextDeltaEvent,
         EventKind.TEXT_DONE: ga.ResponseOutputTextDoneEvent,
         EventKind.AUDIO_DELTA: ga.ResponseOutputAudioDeltaEvent,

@@ -30,7 +30,8 @@ from starlette.middleware import Middleware
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
-from voxpipe.realtime import Shape, beta, serialize_event
+from voxpipe.realtime import Shape, serialize_event
+from voxpipe.realtime.dialect import EventKind, dialect
 from voxpipe.server.admission import Admission, AdmissionMiddleware, default_max_sessions
 from voxpipe.server.auth import KeyStore, key_from_request, mask_key
 from voxpipe.server.config import ServerConfig
@@ -93,12 +94,19 @@ def _shape(websocket: WebSocket, subprotocols: list[str]) -> Shape:
     return "beta" if "realtime=v1" in beta_header or _BETA_SUBPROTOCOL in subprotocols else "ga"
 
 
-async def _refuse(websocket: WebSocket, code: str | None, message: str, close_code: int) -> None:
+async def _refuse(
+    websocket: WebSocket, shape: Shape, code: str | None, message: str, close_code: int
+) -> None:
     """Answer a refused handshake like OpenAI: an ``error`` event, then a close whose reason names it."""
-    error = beta.ErrorEvent(
-        error=beta.ErrorDetail(
-            type="invalid_request_error", code=code, message=message, param=None, event_id=None
-        )
+    error = dialect(shape).server_event(
+        EventKind.ERROR,
+        error={
+            "type": "invalid_request_error",
+            "code": code,
+            "message": message,
+            "param": None,
+            "event_id": None,
+        },
     )
     await websocket.send_text(serialize_event(error))
     reason = "invalid_request_error" + (f".{code}" if code else "")
@@ -117,10 +125,11 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     if not state.keys.accepts(key):
         logger.info("refused a realtime connection: %s key", "missing" if key is None else "wrong")
         if key is None:
-            await _refuse(websocket, None, "Missing bearer or basic authentication in header", 3000)
+            await _refuse(websocket, shape, None, "Missing bearer or basic authentication in header", 3000)
         else:
             await _refuse(
                 websocket,
+                shape,
                 "invalid_api_key",
                 f"Incorrect API key provided: {mask_key(key)}. Check the key given to this voxpipe server.",
                 3000,
@@ -128,7 +137,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         return
     model = websocket.query_params.get("model")
     if not model and shape == "ga" and not websocket.query_params.get("call_id"):
-        await _refuse(websocket, "missing_model", "Missing required parameter: 'model'.", 4000)
+        await _refuse(websocket, shape, "missing_model", "Missing required parameter: 'model'.", 4000)
         return
     ephemeral = state.keys.ephemeral(key)
     initial = ephemeral.session if ephemeral is not None and ephemeral.shape == shape else None

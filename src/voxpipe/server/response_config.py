@@ -18,8 +18,6 @@ from voxpipe.server.session_config import check_max_tokens, check_voice, parse_t
 
 __all__ = ["response_request"]
 
-_GA_CODECS = {"audio/pcm": AudioCodec.PCM16, "audio/pcmu": AudioCodec.ULAW, "audio/pcma": AudioCodec.ALAW}
-
 
 def response_request(
     shape: Shape, base: SessionSettings, overrides: dict[str, Any] | None
@@ -69,8 +67,9 @@ def response_request(
         if output.get("voice") is not None:
             changes["voice"] = check_voice(output["voice"], "response.audio.output.voice")
         fmt = output.get("format")
-        if isinstance(fmt, dict) and fmt.get("type") in _GA_CODECS:
-            changes["output_codec"] = _GA_CODECS[fmt["type"]]
+        codec = AudioCodec.of_ga_format(fmt)
+        if codec is not None:
+            changes["output_codec"] = codec
         if overrides.get("max_output_tokens") is not None:
             changes["max_output_tokens"] = check_max_tokens(
                 overrides["max_output_tokens"], "response.max_output_tokens"

@@ -13,6 +13,7 @@ import copy
 from typing import Any
 
 from voxpipe.realtime import Shape
+from voxpipe.realtime.dialect import audio_encoding
 from voxpipe.server.engines.types import PROTOCOL_VOICES, FunctionTool, TranscriptionOptions
 from voxpipe.server.session.errors import ProtocolError
 from voxpipe.server.session.settings import (
@@ -39,7 +40,6 @@ _SEMANTIC_VAD = {
     "create_response": True,
     "interrupt_response": True,
 }
-_GA_CODECS = {"audio/pcm": AudioCodec.PCM16, "audio/pcmu": AudioCodec.ULAW, "audio/pcma": AudioCodec.ALAW}
 _IGNORED_BETA = frozenset({"model", "client_secret", "id", "object", "expires_at"})
 _IGNORED_GA = frozenset({"model", "id", "object", "expires_at"})
 
@@ -87,12 +87,12 @@ def default_session(
         "expires_at": expires_at,
         "audio": {
             "input": {
-                "format": {"type": "audio/pcm", "rate": 24000},
+                "format": audio_encoding("pcm16").ga_format(),
                 "transcription": None,
                 "noise_reduction": None,
                 "turn_detection": dict(_SERVER_VAD),
             },
-            "output": {"format": {"type": "audio/pcm", "rate": 24000}, "voice": "alloy", "speed": 1.0},
+            "output": {"format": audio_encoding("pcm16").ga_format(), "voice": "alloy", "speed": 1.0},
         },
         "include": None,
     }
@@ -276,7 +276,7 @@ def check_voice(voice: Any, param: str) -> str:
 def _ga_codec(spec: Any, param: str) -> AudioCodec:
     if not isinstance(spec, dict):
         return AudioCodec.PCM16
-    codec = _GA_CODECS.get(spec.get("type") or "audio/pcm", AudioCodec.PCM16)
+    codec = AudioCodec.of_ga_format(spec) or AudioCodec.PCM16
     rate = spec.get("rate")
     if codec is AudioCodec.PCM16 and rate is not None:
         _check_int_range(rate, 24000, 24000, f"{param}.rate")

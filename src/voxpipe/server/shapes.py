@@ -1,9 +1,8 @@
-"""What differs between the beta and the GA shape on the way out: event classes, item and response objects.
+"""Server state (items, parts, token counts, settings) rendered as protocol objects of one dialect.
 
-The session logic is written once against ``ShapeOut``; only this module knows that GA calls the audio
-stream ``response.output_audio.delta``, announces items with ``conversation.item.added`` and ``.done``
-instead of ``conversation.item.created``, names assistant parts ``output_text``/``output_audio`` and
-nests the response's audio settings. Every object sent is a ``voxpipe.realtime`` model.
+The session logic is written once against ``ShapeOut``; every difference between beta and GA (event
+classes, item announcements, part names, the response object's settings, usage details) is asked of the
+:class:`~voxpipe.realtime.dialect.Dialect`. Every object sent is a ``voxpipe.realtime`` model.
 """
 
 from __future__ import annotations
@@ -12,26 +11,13 @@ import base64
 from dataclasses import dataclass
 from typing import Any
 
-from voxpipe.realtime import ServerEventBase, beta, ga
-from voxpipe.realtime.beta import conversation as beta_conversation
-from voxpipe.realtime.beta import items as beta_items
-from voxpipe.realtime.beta import response as beta_response
-from voxpipe.realtime.beta import session as beta_session
-from voxpipe.realtime.ga import conversation as ga_conversation
-from voxpipe.realtime.ga import items as ga_items
-from voxpipe.realtime.ga import response as ga_response
-from voxpipe.realtime.ga import session as ga_session
+from voxpipe.realtime import ServerEventBase
+from voxpipe.realtime.dialect import Dialect, EventKind, audio_encoding, dialect
 from voxpipe.server.session.audio_codec import encode_clip
 from voxpipe.server.session.conversation import Item, ItemKind, Part, PartKind
 from voxpipe.server.session.settings import AudioCodec, SessionSettings
 
-__all__ = ["BETA", "GA", "ShapeOut", "UsageCounts", "shape_out"]
-
-_GA_FORMATS = {
-    AudioCodec.PCM16: {"type": "audio/pcm", "rate": 24000},
-    AudioCodec.ULAW: {"type": "audio/pcmu"},
-    AudioCodec.ALAW: {"type": "audio/pcma"},
-}
+__all__ = ["ShapeOut", "UsageCounts", "shape_out"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,64 +31,41 @@ class UsageCounts:
     output_audio: int = 0
 
 
-@dataclass(frozen=True, slots=True)
 class ShapeOut:
-    """The server-event vocabulary of one shape."""
+    """The server-event vocabulary of one dialect, fed with the server's own state.
 
-    name: str
-    session_created: type[ServerEventBase]
-    session_updated: type[ServerEventBase]
-    response_created: type[ServerEventBase]
-    response_done: type[ServerEventBase]
-    output_item_added: type[ServerEventBase]
-    output_item_done: type[ServerEventBase]
-    text_delta: type[ServerEventBase]
-    text_done: type[ServerEventBase]
-    audio_delta: type[ServerEventBase]
-    audio_done: type[ServerEventBase]
-    transcript_delta: type[ServerEventBase]
-    transcript_done: type[ServerEventBase]
-    item_retrieved: type[ServerEventBase]
-    item_model: type[Any]
-    response_model: type[Any]
-    session_model: type[Any]
+    Args:
+        dialect: the protocol shape the client speaks.
+    """
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
 
     @property
-    def is_ga(self) -> bool:
-        """GA shape (item added/done, nested audio settings)."""
-        return self.name == "ga"
+    def name(self) -> str:
+        """``"beta"`` or ``"ga"``."""
+        return self.dialect.name
+
+    def event(self, kind: EventKind, /, **fields: Any) -> ServerEventBase:
+        """This dialect's server event of ``kind``."""
+        return self.dialect.server_event(kind, **fields)
+
+    def session(self, wire: dict[str, Any]) -> Any:
+        """The session object of ``session.created`` / ``session.updated``."""
+        return self.dialect.session_model(**wire)
 
     def item_announced(self, item: Item, previous_item_id: str | None) -> list[ServerEventBase]:
         """Events announcing a new item: beta ``created``; GA ``added`` (+ ``done`` if final)."""
-        rendered = self.item(item)
-        if not self.is_ga:
-            return [
-                beta_conversation.ConversationItemCreatedEvent(
-                    previous_item_id=previous_item_id, item=rendered
-                )
-            ]
-        events: list[ServerEventBase] = [
-            ga_conversation.ConversationItemAddedEvent(previous_item_id=previous_item_id, item=rendered)
-        ]
-        if item.status != "in_progress":
-            events.append(
-                ga_conversation.ConversationItemDoneEvent(previous_item_id=previous_item_id, item=rendered)
-            )
-        return events
+        final = item.status != "in_progress"
+        return self.dialect.item_announcements(self.item(item), previous_item_id, final=final)
 
     def item_done(self, item: Item, previous_item_id: str | None) -> list[ServerEventBase]:
         """GA ``conversation.item.done`` for an item that was announced in progress; nothing in beta."""
-        if not self.is_ga:
-            return []
-        return [
-            ga_conversation.ConversationItemDoneEvent(previous_item_id=previous_item_id, item=self.item(item))
-        ]
+        return self.dialect.item_completion(self.item(item), previous_item_id)
 
     def item(self, item: Item, *, audio_codec: AudioCodec | None = None) -> Any:
         """Render an item; with ``audio_codec`` the audio bytes are included (retrieve only)."""
         wire: dict[str, Any] = {"id": item.id, "type": item.kind.value, "status": item.status}
-        if not self.is_ga:
-            wire["object"] = "realtime.item"
         if item.kind is ItemKind.MESSAGE:
             wire["role"] = item.role
             wire["content"] = [self._part(part, audio_codec) for part in item.content]
@@ -110,13 +73,10 @@ class ShapeOut:
             wire.update(call_id=item.call_id, name=item.name, arguments=item.arguments or "")
         else:
             wire.update(call_id=item.call_id, output=item.output or "")
-        return self.item_model(**wire)
+        return self.dialect.item(**wire)
 
     def _part(self, part: Part, audio_codec: AudioCodec | None) -> dict[str, Any]:
-        kind = part.kind.value
-        if self.is_ga and part.kind in (PartKind.TEXT, PartKind.AUDIO):
-            kind = "output_" + kind
-        wire: dict[str, Any] = {"type": kind}
+        wire: dict[str, Any] = {"type": self.dialect.assistant_part(part.kind.value)}
         if part.kind in (PartKind.INPUT_TEXT, PartKind.TEXT):
             wire["text"] = part.text or ""
         else:
@@ -146,85 +106,29 @@ class ShapeOut:
             "output": [self.item(item) for item in output],
             "conversation_id": conversation_id,
             "max_output_tokens": settings.max_output_tokens or "inf",
-            "usage": _usage(usage, self.is_ga) if usage is not None else None,
+            "usage": self._usage(usage) if usage is not None else None,
             "metadata": metadata,
         }
-        if self.is_ga:
-            wire["output_modalities"] = ["audio"] if settings.audio_output else ["text"]
-            wire["audio"] = {
-                "output": {"format": _GA_FORMATS[settings.output_codec], "voice": settings.voice}
-            }
-        else:
-            wire["modalities"] = ["audio", "text"] if settings.audio_output else ["text"]
-            wire["voice"] = settings.voice
-            wire["output_audio_format"] = settings.output_codec.value
-            wire["temperature"] = settings.temperature
-        return self.response_model(**wire)
+        wire.update(
+            self.dialect.response_output_settings(
+                audio_output=settings.audio_output,
+                voice=settings.voice,
+                encoding=audio_encoding(settings.output_codec.value),
+                temperature=settings.temperature,
+            )
+        )
+        return self.dialect.response_model(**wire)
 
-
-def _usage(counts: UsageCounts, ga_shape: bool) -> dict[str, Any]:
-    inputs = counts.input_text + counts.input_audio
-    outputs = counts.output_text + counts.output_audio
-    cached_details: dict[str, int] = {"text_tokens": counts.cached, "audio_tokens": 0}
-    input_details: dict[str, Any] = {
-        "text_tokens": counts.input_text,
-        "audio_tokens": counts.input_audio,
-        "cached_tokens": counts.cached,
-        "cached_tokens_details": cached_details,
-    }
-    if ga_shape:
-        input_details["image_tokens"] = 0
-        cached_details["image_tokens"] = 0
-    return {
-        "total_tokens": inputs + outputs,
-        "input_tokens": inputs,
-        "output_tokens": outputs,
-        "input_token_details": input_details,
-        "output_token_details": {"text_tokens": counts.output_text, "audio_tokens": counts.output_audio},
-    }
-
-
-BETA = ShapeOut(
-    name="beta",
-    session_created=beta_session.SessionCreatedEvent,
-    session_updated=beta_session.SessionUpdatedEvent,
-    response_created=beta_response.ResponseCreatedEvent,
-    response_done=beta_response.ResponseDoneEvent,
-    output_item_added=beta_response.ResponseOutputItemAddedEvent,
-    output_item_done=beta_response.ResponseOutputItemDoneEvent,
-    text_delta=beta_response.ResponseTextDeltaEvent,
-    text_done=beta_response.ResponseTextDoneEvent,
-    audio_delta=beta_response.ResponseAudioDeltaEvent,
-    audio_done=beta_response.ResponseAudioDoneEvent,
-    transcript_delta=beta_response.ResponseAudioTranscriptDeltaEvent,
-    transcript_done=beta_response.ResponseAudioTranscriptDoneEvent,
-    item_retrieved=beta_conversation.ConversationItemRetrievedEvent,
-    item_model=beta_items.ConversationItem,
-    response_model=beta_items.Response,
-    session_model=beta.Session,
-)
-
-GA = ShapeOut(
-    name="ga",
-    session_created=ga_session.SessionCreatedEvent,
-    session_updated=ga_session.SessionUpdatedEvent,
-    response_created=ga_response.ResponseCreatedEvent,
-    response_done=ga_response.ResponseDoneEvent,
-    output_item_added=ga_response.ResponseOutputItemAddedEvent,
-    output_item_done=ga_response.ResponseOutputItemDoneEvent,
-    text_delta=ga_response.ResponseOutputTextDeltaEvent,
-    text_done=ga_response.ResponseOutputTextDoneEvent,
-    audio_delta=ga_response.ResponseOutputAudioDeltaEvent,
-    audio_done=ga_response.ResponseOutputAudioDoneEvent,
-    transcript_delta=ga_response.ResponseOutputAudioTranscriptDeltaEvent,
-    transcript_done=ga_response.ResponseOutputAudioTranscriptDoneEvent,
-    item_retrieved=ga_conversation.ConversationItemRetrievedEvent,
-    item_model=ga_items.ConversationItem,
-    response_model=ga_items.Response,
-    session_model=ga.Session,
-)
+    def _usage(self, counts: UsageCounts) -> dict[str, Any]:
+        return self.dialect.usage(
+            input_text=counts.input_text,
+            input_audio=counts.input_audio,
+            cached=counts.cached,
+            output_text=counts.output_text,
+            output_audio=counts.output_audio,
+        )
 
 
 def shape_out(name: str) -> ShapeOut:
-    """``BETA`` or ``GA`` by name."""
-    return GA if name == "ga" else BETA
+    """The renderer of the dialect named ``"beta"`` or ``"ga"``."""
+    return ShapeOut(dialect("ga" if name == "ga" else "beta"))

@@ -12,8 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
-from voxpipe.realtime import ServerEventBase, beta, new_event_id
-from voxpipe.realtime.ga.input_audio_buffer import InputAudioBufferTimeoutTriggeredEvent
+from voxpipe.realtime import ServerEventBase, new_event_id
+from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.config import ServerLimits
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import TranscriptionOptions
@@ -146,7 +146,9 @@ class AudioInput:
         self._turn_item_id = new_event_id("item_")
         self._turn_start_ms = audio_ms
         self._host.send(
-            beta.InputAudioBufferSpeechStartedEvent(audio_start_ms=audio_ms, item_id=self._turn_item_id)
+            self._host.shape.event(
+                EventKind.SPEECH_STARTED, audio_start_ms=audio_ms, item_id=self._turn_item_id
+            )
         )
         if self._detector is not None and self._detector.settings.interrupt_response:
             self._host.speech_started()
@@ -161,7 +163,9 @@ class AudioInput:
 
     def _on_speech_stopped(self, audio_ms: int) -> None:
         item_id = self._turn_item_id or new_event_id("item_")
-        self._host.send(beta.InputAudioBufferSpeechStoppedEvent(audio_end_ms=audio_ms, item_id=item_id))
+        self._host.send(
+            self._host.shape.event(EventKind.SPEECH_STOPPED, audio_end_ms=audio_ms, item_id=item_id)
+        )
         self._commit(item_id, self._turn_start_ms)
         self._turn_item_id = None
         if self._detector is not None and self._detector.settings.create_response:
@@ -172,8 +176,8 @@ class AudioInput:
     def _on_idle_timeout(self, start_ms: int, end_ms: int) -> None:
         item_id = new_event_id("item_")
         self._host.send(
-            InputAudioBufferTimeoutTriggeredEvent(
-                audio_start_ms=start_ms, audio_end_ms=end_ms, item_id=item_id
+            self._host.shape.event(
+                EventKind.BUFFER_TIMEOUT, audio_start_ms=start_ms, audio_end_ms=end_ms, item_id=item_id
             )
         )
         self._commit(item_id, None)
@@ -207,7 +211,11 @@ class AudioInput:
         self._drop_utterance()
         if self._detector is not None:
             self._detector.reset(self.buffer.clock_ms)
-        self._host.send(beta.InputAudioBufferClearedEvent())
+        self._host.send(
+            self._host.shape.event(
+                EventKind.BUFFER_CLEARED,
+            )
+        )
 
     def last_turn_ended(self, clock_ms: int | None = None) -> None:
         """A response finished: the idle timeout counts from now."""
@@ -235,7 +243,9 @@ class AudioInput:
             content=[Part(PartKind.INPUT_AUDIO, transcript=None, audio=bytearray(audio))],
         )
         item.words = asyncio.get_running_loop().create_future()
-        host.send(beta.InputAudioBufferCommittedEvent(previous_item_id=previous, item_id=item_id))
+        host.send(
+            self._host.shape.event(EventKind.BUFFER_COMMITTED, previous_item_id=previous, item_id=item_id)
+        )
         try:
             previous = host.conversation.add(item)
         except ProtocolError:
@@ -261,10 +271,11 @@ class AudioInput:
                 item.words.set_result("")
             if reporting:
                 self._host.send(
-                    beta.ConversationItemInputAudioTranscriptionFailedEvent(
+                    self._host.shape.event(
+                        EventKind.TRANSCRIPTION_FAILED,
                         item_id=item.id,
                         content_index=0,
-                        error=beta.TranscriptionError(
+                        error=dict(
                             type="transcription_error",
                             code="audio_unintelligible",
                             message="Transcription failed.",
@@ -281,16 +292,17 @@ class AudioInput:
         tokens = usage.input_tokens if usage else 0
         out_tokens = usage.output_tokens if usage else 0
         self._host.send(
-            beta.ConversationItemInputAudioTranscriptionDeltaEvent(
-                item_id=item.id, content_index=0, delta=transcript.text
+            self._host.shape.event(
+                EventKind.TRANSCRIPTION_DELTA, item_id=item.id, content_index=0, delta=transcript.text
             )
         )
         self._host.send(
-            beta.ConversationItemInputAudioTranscriptionCompletedEvent(
+            self._host.shape.event(
+                EventKind.TRANSCRIPTION_COMPLETED,
                 item_id=item.id,
                 content_index=0,
                 transcript=transcript.text,
-                usage=beta.TranscriptionUsage(
+                usage=dict(
                     type="tokens",
                     input_tokens=tokens,
                     output_tokens=out_tokens,

@@ -21,8 +21,8 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from voxpipe.realtime import ServerEventBase, beta, new_event_id
-from voxpipe.realtime.beta.response import ContentPart
+from voxpipe.realtime import ContentPart, ServerEventBase, new_event_id
+from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMItem, TextDelta, ToolCall, Usage
 from voxpipe.server.session.audio_codec import AudioEncoder
@@ -133,8 +133,9 @@ class ResponseRun:
         assert task is not None, "ResponseRun.run must run in a task"
         conversation_id = None if self.request.out_of_band else host.conversation.id
         host.send(
-            host.shape.response_created(
-                response=self._render("in_progress", None, None, conversation_id, self.request.settings)
+            host.shape.event(
+                EventKind.RESPONSE_CREATED,
+                response=self._render("in_progress", None, None, conversation_id, self.request.settings),
             )
         )
         outcome: BaseException | None = None
@@ -183,17 +184,19 @@ class ResponseRun:
         self._set_state(status)
         host = self._host
         host.send(
-            host.shape.response_done(
+            host.shape.event(
+                EventKind.RESPONSE_DONE,
                 response=self._render(
                     status.value, details, self._counts(), conversation_id, self.request.settings
-                )
+                ),
             )
         )
         host.send(
-            beta.RateLimitsUpdatedEvent(
+            self._host.shape.event(
+                EventKind.RATE_LIMITS_UPDATED,
                 rate_limits=[
-                    beta.RateLimit(name="tokens", limit=1_000_000, remaining=1_000_000, reset_seconds=0.0)
-                ]
+                    {"name": "tokens", "limit": 1_000_000, "remaining": 1_000_000, "reset_seconds": 0.0}
+                ],
             )
         )
         self.done.set()
@@ -270,7 +273,12 @@ class ResponseRun:
             previous = host.conversation.add(item)
         self._previous[item.id] = previous
         host.send(
-            host.shape.output_item_added(response_id=self.id, output_index=index, item=host.shape.item(item))
+            host.shape.event(
+                EventKind.OUTPUT_ITEM_ADDED,
+                response_id=self.id,
+                output_index=index,
+                item=host.shape.item(item),
+            )
         )
         if not self.request.out_of_band:
             for event in host.shape.item_announced(item, previous):
@@ -287,8 +295,13 @@ class ResponseRun:
         item.content.append(part)
         message = _MessageOutput(item, part, index)
         self._host.send(
-            beta.ResponseContentPartAddedEvent(
-                response_id=self.id, item_id=item.id, output_index=index, content_index=0, part=_part(part)
+            self._host.shape.event(
+                EventKind.CONTENT_PART_ADDED,
+                response_id=self.id,
+                item_id=item.id,
+                output_index=index,
+                content_index=0,
+                part=_part(part),
             )
         )
         if audio:
@@ -306,10 +319,10 @@ class ResponseRun:
         }
         if part.kind is PartKind.TEXT:
             part.text = (part.text or "") + text
-            self._host.send(shape.text_delta(delta=text, **ids))
+            self._host.send(shape.event(EventKind.TEXT_DELTA, delta=text, **ids))
             return
         part.transcript = (part.transcript or "") + text
-        self._host.send(shape.transcript_delta(delta=text, **ids))
+        self._host.send(shape.event(EventKind.TRANSCRIPT_DELTA, delta=text, **ids))
         for piece in message.chunker.push(text):
             message.sentences.put_nowait(piece)
 
@@ -341,7 +354,9 @@ class ResponseRun:
         if part.audio is not None:
             part.audio += pcm24k
         if wire:
-            self._host.send(shape.audio_delta(delta=base64.b64encode(wire).decode("ascii"), **ids))
+            self._host.send(
+                shape.event(EventKind.AUDIO_DELTA, delta=base64.b64encode(wire).decode("ascii"), **ids)
+            )
 
     async def _close_message(self, message: _MessageOutput) -> None:
         if message.speaker is not None:
@@ -361,15 +376,19 @@ class ResponseRun:
             part = item.content[0]
             ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "content_index": 0}
             if part.kind is PartKind.AUDIO:
-                host.send(shape.audio_done(**ids))
-                host.send(shape.transcript_done(transcript=part.transcript or "", **ids))
+                host.send(shape.event(EventKind.AUDIO_DONE, **ids))
+                host.send(shape.event(EventKind.TRANSCRIPT_DONE, transcript=part.transcript or "", **ids))
             else:
-                host.send(shape.text_done(text=part.text or "", **ids))
-            host.send(beta.ResponseContentPartDoneEvent(part=_part(part), **ids))
+                host.send(shape.event(EventKind.TEXT_DONE, text=part.text or "", **ids))
+            host.send(self._host.shape.event(EventKind.CONTENT_PART_DONE, part=_part(part), **ids))
         if not self.request.out_of_band:
             for event in shape.item_done(item, self._previous.get(item.id)):
                 host.send(event)
-        host.send(shape.output_item_done(response_id=self.id, output_index=index, item=shape.item(item)))
+        host.send(
+            shape.event(
+                EventKind.OUTPUT_ITEM_DONE, response_id=self.id, output_index=index, item=shape.item(item)
+            )
+        )
 
     def _on_tool_call(self, call: ToolCall) -> None:
         item = Item(
@@ -383,9 +402,13 @@ class ResponseRun:
         self._host.conversation.remember_call(call.call_id)
         index = self._add_output(item)
         ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "call_id": call.call_id}
-        self._host.send(beta.ResponseFunctionCallArgumentsDeltaEvent(delta=call.arguments, **ids))
         self._host.send(
-            beta.ResponseFunctionCallArgumentsDoneEvent(arguments=call.arguments, name=call.name, **ids)
+            self._host.shape.event(EventKind.FUNCTION_CALL_ARGUMENTS_DELTA, delta=call.arguments, **ids)
+        )
+        self._host.send(
+            self._host.shape.event(
+                EventKind.FUNCTION_CALL_ARGUMENTS_DONE, arguments=call.arguments, name=call.name, **ids
+            )
         )
         item.arguments = call.arguments
         self._close_item(item, "completed")

@@ -27,11 +27,11 @@ from voxpipe.realtime import (
     EventValidationError,
     ServerEventBase,
     Shape,
-    beta,
     new_event_id,
     parse_client_event,
     serialize_event,
 )
+from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.config import ServerConfig
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.response_config import response_request
@@ -206,7 +206,7 @@ class RealtimeSession:
     async def run(self, transport: Transport) -> None:
         """Serve the connection until the client leaves or the session expires; cancel-safe."""
         logger.info("session %s opened (%s, model %s)", self.id, self.shape_name, self._session.get("model"))
-        self.send(self.shape.session_created(session=self.shape.session_model(**self._session)))
+        self.send(self.shape.event(EventKind.SESSION_CREATED, session=self.shape.session(self._session)))
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -302,14 +302,15 @@ class RealtimeSession:
     def _send_error(self, error: ProtocolError, event_id: str | None) -> None:
         logger.debug("session %s: error %s (param %s)", self.id, error.code, error.param)
         self.send(
-            beta.ErrorEvent(
-                error=beta.ErrorDetail(
+            self.shape.event(
+                EventKind.ERROR,
+                error=dict(
                     type=error.error_type,
                     code=error.code,
                     message=error.message,
                     param=error.param,
                     event_id=event_id,
-                )
+                ),
             )
         )
 
@@ -319,7 +320,7 @@ class RealtimeSession:
         previous = self.settings
         self._session, self.settings = apply_update(self.shape_name, self._session, event.session.to_dict())
         self.audio.configure(self.settings, previous)
-        self.send(self.shape.session_updated(session=self.shape.session_model(**self._session)))
+        self.send(self.shape.event(EventKind.SESSION_UPDATED, session=self.shape.session(self._session)))
 
     async def _on_append(self, event: Any) -> None:
         await self.audio.append(event.audio)
@@ -346,19 +347,22 @@ class RealtimeSession:
                 param="item_id",
             )
         codec = self.settings.input_codec if item.role == "user" else self.settings.output_codec
-        self.send(self.shape.item_retrieved(item=self.shape.item(item, audio_codec=codec)))
+        self.send(self.shape.event(EventKind.ITEM_RETRIEVED, item=self.shape.item(item, audio_codec=codec)))
 
     async def _on_item_truncate(self, event: Any) -> None:
         self.conversation.truncate(event.item_id, event.content_index, event.audio_end_ms)
         self.send(
-            beta.ConversationItemTruncatedEvent(
-                item_id=event.item_id, content_index=event.content_index, audio_end_ms=event.audio_end_ms
+            self.shape.event(
+                EventKind.ITEM_TRUNCATED,
+                item_id=event.item_id,
+                content_index=event.content_index,
+                audio_end_ms=event.audio_end_ms,
             )
         )
 
     async def _on_item_delete(self, event: Any) -> None:
         self.conversation.delete(event.item_id)
-        self.send(beta.ConversationItemDeletedEvent(item_id=event.item_id))
+        self.send(self.shape.event(EventKind.ITEM_DELETED, item_id=event.item_id))
 
     async def _on_response_create(self, event: Any) -> None:
         overrides = event.response.to_dict() if event.response is not None else None

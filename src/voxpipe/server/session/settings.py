@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxpipe.realtime.dialect import audio_encoding, encoding_of_ga_format
 from voxpipe.server.engines.types import FunctionTool, TranscriptionOptions
 
 __all__ = [
@@ -33,12 +34,18 @@ class AudioCodec(enum.Enum):
     @property
     def sample_rate(self) -> int:
         """24 kHz for PCM16, 8 kHz for G.711."""
-        return 24000 if self is AudioCodec.PCM16 else 8000
+        return audio_encoding(self.value).sample_rate
 
     @property
     def bytes_per_sample(self) -> int:
         """2 for PCM16, 1 for G.711."""
-        return 2 if self is AudioCodec.PCM16 else 1
+        return audio_encoding(self.value).bytes_per_sample
+
+    @classmethod
+    def of_ga_format(cls, spec: Any) -> AudioCodec | None:
+        """The codec a GA format object (``{"type": "audio/pcmu"}``) names; None when it names none."""
+        encoding = encoding_of_ga_format(spec)
+        return cls(encoding.name) if encoding is not None else None
 
 
 class TurnDetectionKind(enum.Enum):
