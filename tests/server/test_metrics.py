@@ -13,8 +13,8 @@ from prometheus_client.parser import text_string_to_metric_families
 from websockets.exceptions import InvalidStatus
 
 from voxpipe.server import LocalRealtimeServer, ServerConfig
+from voxpipe.server.connection.settings import AudioCodec
 from voxpipe.server.metrics import EngineLoad, LabelGuard, ServerMetrics, SessionMeter
-from voxpipe.server.session.settings import AudioCodec
 
 from ._support import RawClient, chunks, names, speech
 

@@ -17,11 +17,11 @@ import pytest
 
 from voxpipe.audio import silence
 from voxpipe.server import LocalRealtimeServer, ServerConfig, SpeculationSettings
+from voxpipe.server.connection.speculation import SPECULATION_STATS
 from voxpipe.server.engines.base import LLMEngine
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.testing import encode_tones, load_engines
 from voxpipe.server.engines.types import LLMChunk, LLMMessage, LLMRequest, ToolCall, Usage
-from voxpipe.server.session.speculation import SPECULATION_STATS
 
 from ._support import WEATHER_TOOL, RawClient, chunks, names
 from .test_sdk_conformance import sdk_session, types

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from voxpipe.server.session.speech_chunks import SpeechChunker
+from voxpipe.server.connection.speech_chunks import SpeechChunker
 
 
 def feed(words: list[str]) -> tuple[list[str], str]:

@@ -35,6 +35,7 @@ from voxpipe.realtime.dialect import EventKind, dialect
 from voxpipe.server.admission import Admission, AdmissionMiddleware, default_max_sessions
 from voxpipe.server.auth import KeyStore, key_from_request, mask_key
 from voxpipe.server.config import ServerConfig
+from voxpipe.server.connection.handler import ConnectionHandler
 from voxpipe.server.engines.registry import Engines, load_engines
 from voxpipe.server.health import live, ready
 from voxpipe.server.metrics import (
@@ -45,7 +46,6 @@ from voxpipe.server.metrics import (
     metrics_endpoint,
 )
 from voxpipe.server.rest import client_secrets, health, sessions
-from voxpipe.server.session.session import RealtimeSession
 
 __all__ = ["AppState", "create_app"]
 
@@ -64,7 +64,7 @@ class AppState:
     metrics: ServerMetrics
     engines: Engines | None = None
     engine_set: str = "custom"
-    sessions: set[RealtimeSession] = field(default_factory=set)
+    sessions: set[ConnectionHandler] = field(default_factory=set)
 
 
 class _StarletteTransport:
@@ -143,7 +143,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
     initial = ephemeral.session if ephemeral is not None and ephemeral.shape == shape else None
     assert state.engines is not None, "engines are loaded in the lifespan"
     meter = SessionMeter(state.metrics)
-    session = RealtimeSession(
+    session = ConnectionHandler(
         shape=shape,
         engines=state.engines,
         config=state.config,

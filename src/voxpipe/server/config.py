@@ -76,7 +76,7 @@ class ServerLimits:
 
 @dataclass(frozen=True, kw_only=True)
 class SpeculationSettings:
-    """Preemptive generation (``server/session/speculation.py``): answering during the end-of-turn silence.
+    """Preemptive generation (``server/connection/speculation.py``): answering during the end-of-turn silence.
 
     Attributes:
         pause_ms: silence inside a turn after which the answer is prepared (capped at half the turn

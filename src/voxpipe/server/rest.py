@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse
 
 from voxpipe.realtime import Shape, new_event_id
 from voxpipe.server.auth import key_from_request
-from voxpipe.server.session.errors import ProtocolError
-from voxpipe.server.session_config import apply_update, default_session
+from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.session_update import apply_update, default_session
 
 if TYPE_CHECKING:
     from voxpipe.server.app import AppState

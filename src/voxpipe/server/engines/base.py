@@ -150,7 +150,7 @@ class VADStream(AsyncCloseable, ABC):
         or no segment is open); None if the engine cannot tell.
 
         The session speculates on an answer once this passes a short pause, well before
-        ``silence_duration_ms`` ends the segment (``server/session/speculation.py``).
+        ``silence_duration_ms`` ends the segment (``server/connection/speculation.py``).
         """
         return None
 

@@ -1,6 +1,6 @@
 """Metering one session: its events, its audio and the latency of each of its turns.
 
-A ``SessionMeter`` is the session's observer (``voxpipe.server.session.observer``) and wraps its
+A ``SessionMeter`` is the session's observer (``voxpipe.server.connection.observer``) and wraps its
 transport, so it sees each event twice: when the session queues it and when it is handed to the socket.
 
 Turn latency starts when ``input_audio_buffer.speech_stopped`` is queued (server VAD ended the turn) and
@@ -19,9 +19,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from voxpipe.server.connection.handler import Transport
+from voxpipe.server.connection.settings import AudioCodec
 from voxpipe.server.metrics._server import ServerMetrics
-from voxpipe.server.session.session import Transport
-from voxpipe.server.session.settings import AudioCodec
 
 __all__ = ["MeteredTransport", "SessionMeter"]
 

@@ -30,10 +30,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from voxpipe.audio import StreamResampler
+from voxpipe.server.connection.settings import TurnDetectionKind, TurnDetectionSettings
+from voxpipe.server.connection.state import SpeechState, check_move
 from voxpipe.server.engines.base import VADEngine, VADStream
 from voxpipe.server.engines.types import VADConfig, VADEventType
-from voxpipe.server.session.settings import TurnDetectionKind, TurnDetectionSettings
-from voxpipe.server.session.state import SpeechState, check_move
 
 __all__ = ["TurnDetector", "TurnEvent", "TurnEventType"]
 

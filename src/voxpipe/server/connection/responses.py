@@ -23,16 +23,23 @@ from typing import Any, Protocol
 
 from voxpipe.realtime import ContentPart, ServerEventBase, new_event_id
 from voxpipe.realtime.dialect import EventKind
+from voxpipe.server.connection.audio_codec import AudioEncoder
+from voxpipe.server.connection.conversation import (
+    Conversation,
+    Item,
+    ItemKind,
+    Part,
+    PartKind,
+    item_from_wire,
+)
+from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
+from voxpipe.server.connection.settings import ResponseRequest
+from voxpipe.server.connection.speech_chunks import SpeechChunker
+from voxpipe.server.connection.state import ResponseState, check_move
+from voxpipe.server.connection.streams import closing
+from voxpipe.server.connection.wire import UsageCounts, WireRenderer
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMItem, TextDelta, ToolCall, Usage
-from voxpipe.server.session.audio_codec import AudioEncoder
-from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind, item_from_wire
-from voxpipe.server.session.response_source import EngineSource, ResponseSource, llm_request
-from voxpipe.server.session.settings import ResponseRequest
-from voxpipe.server.session.speech_chunks import SpeechChunker
-from voxpipe.server.session.state import ResponseState, check_move
-from voxpipe.server.session.streams import closing
-from voxpipe.server.shapes import ShapeOut, UsageCounts
 
 __all__ = ["ResponseHost", "ResponseRun"]
 
@@ -42,7 +49,7 @@ logger = logging.getLogger(__name__)
 class ResponseHost(Protocol):
     """What a response needs from its session."""
 
-    shape: ShapeOut
+    wire: WireRenderer
     engines: Engines
     conversation: Conversation
 
@@ -133,7 +140,7 @@ class ResponseRun:
         assert task is not None, "ResponseRun.run must run in a task"
         conversation_id = None if self.request.out_of_band else host.conversation.id
         host.send(
-            host.shape.event(
+            host.wire.event(
                 EventKind.RESPONSE_CREATED,
                 response=self._render("in_progress", None, None, conversation_id, self.request.settings),
             )
@@ -184,7 +191,7 @@ class ResponseRun:
         self._set_state(status)
         host = self._host
         host.send(
-            host.shape.event(
+            host.wire.event(
                 EventKind.RESPONSE_DONE,
                 response=self._render(
                     status.value, details, self._counts(), conversation_id, self.request.settings
@@ -192,7 +199,7 @@ class ResponseRun:
             )
         )
         host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.RATE_LIMITS_UPDATED,
                 rate_limits=[
                     {"name": "tokens", "limit": 1_000_000, "remaining": 1_000_000, "reset_seconds": 0.0}
@@ -205,7 +212,7 @@ class ResponseRun:
     def _render(
         self, status: str, details: Any, usage: UsageCounts | None, conversation_id: str | None, settings: Any
     ) -> Any:
-        return self._host.shape.response(
+        return self._host.wire.response(
             response_id=self.id,
             status=status,
             status_details=details,
@@ -273,15 +280,15 @@ class ResponseRun:
             previous = host.conversation.add(item)
         self._previous[item.id] = previous
         host.send(
-            host.shape.event(
+            host.wire.event(
                 EventKind.OUTPUT_ITEM_ADDED,
                 response_id=self.id,
                 output_index=index,
-                item=host.shape.item(item),
+                item=host.wire.item(item),
             )
         )
         if not self.request.out_of_band:
-            for event in host.shape.item_announced(item, previous):
+            for event in host.wire.item_announced(item, previous):
                 host.send(event)
         return index
 
@@ -295,7 +302,7 @@ class ResponseRun:
         item.content.append(part)
         message = _MessageOutput(item, part, index)
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.CONTENT_PART_ADDED,
                 response_id=self.id,
                 item_id=item.id,
@@ -310,7 +317,7 @@ class ResponseRun:
 
     def _on_text(self, message: _MessageOutput, text: str) -> None:
         self._words += 1
-        shape, part = self._host.shape, message.part
+        wire, part = self._host.wire, message.part
         ids = {
             "response_id": self.id,
             "item_id": message.item.id,
@@ -319,10 +326,10 @@ class ResponseRun:
         }
         if part.kind is PartKind.TEXT:
             part.text = (part.text or "") + text
-            self._host.send(shape.event(EventKind.TEXT_DELTA, delta=text, **ids))
+            self._host.send(wire.event(EventKind.TEXT_DELTA, delta=text, **ids))
             return
         part.transcript = (part.transcript or "") + text
-        self._host.send(shape.event(EventKind.TRANSCRIPT_DELTA, delta=text, **ids))
+        self._host.send(wire.event(EventKind.TRANSCRIPT_DELTA, delta=text, **ids))
         for piece in message.chunker.push(text):
             message.sentences.put_nowait(piece)
 
@@ -330,7 +337,7 @@ class ResponseRun:
         settings = self.request.settings
         tts = self._host.engines.tts
         encoder = AudioEncoder(tts.sample_rate, settings.output_codec)
-        shape, part = self._host.shape, message.part
+        wire, part = self._host.wire, message.part
         ids = {
             "response_id": self.id,
             "item_id": message.item.id,
@@ -344,19 +351,18 @@ class ResponseRun:
             async with closing(pieces) as chunks:
                 async for pcm in chunks:
                     await self._host.outgoing_room()
-                    self._send_audio(encoder.encode(pcm), part, shape, ids)
-        self._send_audio(encoder.flush(), part, shape, ids)
+                    self._send_audio(encoder.encode(pcm), part, wire, ids)
+        self._send_audio(encoder.flush(), part, wire, ids)
 
     def _send_audio(
-        self, encoded: tuple[bytes, bytes], part: Part, shape: ShapeOut, ids: dict[str, Any]
+        self, encoded: tuple[bytes, bytes], part: Part, wire: WireRenderer, ids: dict[str, Any]
     ) -> None:
-        wire, pcm24k = encoded
+        encoded_audio, pcm24k = encoded
         if part.audio is not None:
             part.audio += pcm24k
-        if wire:
-            self._host.send(
-                shape.event(EventKind.AUDIO_DELTA, delta=base64.b64encode(wire).decode("ascii"), **ids)
-            )
+        if encoded_audio:
+            delta = base64.b64encode(encoded_audio).decode("ascii")
+            self._host.send(wire.event(EventKind.AUDIO_DELTA, delta=delta, **ids))
 
     async def _close_message(self, message: _MessageOutput) -> None:
         if message.speaker is not None:
@@ -369,24 +375,24 @@ class ResponseRun:
 
     def _close_item(self, item: Item, status: str) -> None:
         """Send the done events of an output item (also after a cancel, with status ``incomplete``)."""
-        host, shape = self._host, self._host.shape
+        host, wire = self._host, self._host.wire
         index = self._output.index(item)
         item.status = status
         if item.kind is ItemKind.MESSAGE and item.content:
             part = item.content[0]
             ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "content_index": 0}
             if part.kind is PartKind.AUDIO:
-                host.send(shape.event(EventKind.AUDIO_DONE, **ids))
-                host.send(shape.event(EventKind.TRANSCRIPT_DONE, transcript=part.transcript or "", **ids))
+                host.send(wire.event(EventKind.AUDIO_DONE, **ids))
+                host.send(wire.event(EventKind.TRANSCRIPT_DONE, transcript=part.transcript or "", **ids))
             else:
-                host.send(shape.event(EventKind.TEXT_DONE, text=part.text or "", **ids))
-            host.send(self._host.shape.event(EventKind.CONTENT_PART_DONE, part=_part(part), **ids))
+                host.send(wire.event(EventKind.TEXT_DONE, text=part.text or "", **ids))
+            host.send(self._host.wire.event(EventKind.CONTENT_PART_DONE, part=_part(part), **ids))
         if not self.request.out_of_band:
-            for event in shape.item_done(item, self._previous.get(item.id)):
+            for event in wire.item_done(item, self._previous.get(item.id)):
                 host.send(event)
         host.send(
-            shape.event(
-                EventKind.OUTPUT_ITEM_DONE, response_id=self.id, output_index=index, item=shape.item(item)
+            wire.event(
+                EventKind.OUTPUT_ITEM_DONE, response_id=self.id, output_index=index, item=wire.item(item)
             )
         )
 
@@ -403,10 +409,10 @@ class ResponseRun:
         index = self._add_output(item)
         ids = {"response_id": self.id, "item_id": item.id, "output_index": index, "call_id": call.call_id}
         self._host.send(
-            self._host.shape.event(EventKind.FUNCTION_CALL_ARGUMENTS_DELTA, delta=call.arguments, **ids)
+            self._host.wire.event(EventKind.FUNCTION_CALL_ARGUMENTS_DELTA, delta=call.arguments, **ids)
         )
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.FUNCTION_CALL_ARGUMENTS_DONE, arguments=call.arguments, name=call.name, **ids
             )
         )

@@ -1,6 +1,6 @@
 """Server state (items, parts, token counts, settings) rendered as protocol objects of one dialect.
 
-The session logic is written once against ``ShapeOut``; every difference between beta and GA (event
+The session logic is written once against ``WireRenderer``; every difference between beta and GA (event
 classes, item announcements, part names, the response object's settings, usage details) is asked of the
 :class:`~voxpipe.realtime.dialect.Dialect`. Every object sent is a ``voxpipe.realtime`` model.
 """
@@ -13,11 +13,11 @@ from typing import Any
 
 from voxpipe.realtime import ServerEventBase
 from voxpipe.realtime.dialect import Dialect, EventKind, audio_encoding, dialect
-from voxpipe.server.session.audio_codec import encode_clip
-from voxpipe.server.session.conversation import Item, ItemKind, Part, PartKind
-from voxpipe.server.session.settings import AudioCodec, SessionSettings
+from voxpipe.server.connection.audio_codec import encode_clip
+from voxpipe.server.connection.conversation import Item, ItemKind, Part, PartKind
+from voxpipe.server.connection.settings import AudioCodec, SessionSettings
 
-__all__ = ["ShapeOut", "UsageCounts", "shape_out"]
+__all__ = ["UsageCounts", "WireRenderer", "wire_renderer"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +31,7 @@ class UsageCounts:
     output_audio: int = 0
 
 
-class ShapeOut:
+class WireRenderer:
     """The server-event vocabulary of one dialect, fed with the server's own state.
 
     Args:
@@ -129,6 +129,6 @@ class ShapeOut:
         )
 
 
-def shape_out(name: str) -> ShapeOut:
+def wire_renderer(name: str) -> WireRenderer:
     """The renderer of the dialect named ``"beta"`` or ``"ga"``."""
-    return ShapeOut(dialect("ga" if name == "ga" else "beta"))
+    return WireRenderer(dialect("ga" if name == "ga" else "beta"))

@@ -15,17 +15,17 @@ from typing import Any, Protocol
 from voxpipe.realtime import ServerEventBase, new_event_id
 from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.config import ServerLimits
+from voxpipe.server.connection.audio_codec import AudioDecoder, decode_base64
+from voxpipe.server.connection.conversation import Conversation, Item, ItemKind, Part, PartKind
+from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.input_buffer import InputAudioBuffer
+from voxpipe.server.connection.settings import SessionSettings
+from voxpipe.server.connection.state import SpeechState
+from voxpipe.server.connection.transcription import UtteranceTranscriber
+from voxpipe.server.connection.turn_detection import TurnDetector, TurnEventType
+from voxpipe.server.connection.wire import WireRenderer
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import TranscriptionOptions
-from voxpipe.server.session.audio_codec import AudioDecoder, decode_base64
-from voxpipe.server.session.conversation import Conversation, Item, ItemKind, Part, PartKind
-from voxpipe.server.session.errors import ProtocolError
-from voxpipe.server.session.input_buffer import InputAudioBuffer
-from voxpipe.server.session.settings import SessionSettings
-from voxpipe.server.session.state import SpeechState
-from voxpipe.server.session.transcription import UtteranceTranscriber
-from voxpipe.server.session.turn_detection import TurnDetector, TurnEventType
-from voxpipe.server.shapes import ShapeOut
 
 __all__ = ["AudioHost", "AudioInput"]
 
@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 class AudioHost(Protocol):
     """What ``AudioInput`` needs from the session."""
 
-    shape: ShapeOut
+    wire: WireRenderer
     engines: Engines
     conversation: Conversation
     settings: SessionSettings
@@ -146,7 +146,7 @@ class AudioInput:
         self._turn_item_id = new_event_id("item_")
         self._turn_start_ms = audio_ms
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.SPEECH_STARTED, audio_start_ms=audio_ms, item_id=self._turn_item_id
             )
         )
@@ -164,7 +164,7 @@ class AudioInput:
     def _on_speech_stopped(self, audio_ms: int) -> None:
         item_id = self._turn_item_id or new_event_id("item_")
         self._host.send(
-            self._host.shape.event(EventKind.SPEECH_STOPPED, audio_end_ms=audio_ms, item_id=item_id)
+            self._host.wire.event(EventKind.SPEECH_STOPPED, audio_end_ms=audio_ms, item_id=item_id)
         )
         self._commit(item_id, self._turn_start_ms)
         self._turn_item_id = None
@@ -176,7 +176,7 @@ class AudioInput:
     def _on_idle_timeout(self, start_ms: int, end_ms: int) -> None:
         item_id = new_event_id("item_")
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.BUFFER_TIMEOUT, audio_start_ms=start_ms, audio_end_ms=end_ms, item_id=item_id
             )
         )
@@ -212,7 +212,7 @@ class AudioInput:
         if self._detector is not None:
             self._detector.reset(self.buffer.clock_ms)
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.BUFFER_CLEARED,
             )
         )
@@ -244,14 +244,14 @@ class AudioInput:
         )
         item.words = asyncio.get_running_loop().create_future()
         host.send(
-            self._host.shape.event(EventKind.BUFFER_COMMITTED, previous_item_id=previous, item_id=item_id)
+            self._host.wire.event(EventKind.BUFFER_COMMITTED, previous_item_id=previous, item_id=item_id)
         )
         try:
             previous = host.conversation.add(item)
         except ProtocolError:
             item.words.set_result("")
             raise
-        for event in host.shape.item_announced(item, previous):
+        for event in host.wire.item_announced(item, previous):
             host.send(event)
         host.spawn(self._transcribe(item, utterance), name=f"transcribe {item_id}")
 
@@ -271,7 +271,7 @@ class AudioInput:
                 item.words.set_result("")
             if reporting:
                 self._host.send(
-                    self._host.shape.event(
+                    self._host.wire.event(
                         EventKind.TRANSCRIPTION_FAILED,
                         item_id=item.id,
                         content_index=0,
@@ -292,12 +292,12 @@ class AudioInput:
         tokens = usage.input_tokens if usage else 0
         out_tokens = usage.output_tokens if usage else 0
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.TRANSCRIPTION_DELTA, item_id=item.id, content_index=0, delta=transcript.text
             )
         )
         self._host.send(
-            self._host.shape.event(
+            self._host.wire.event(
                 EventKind.TRANSCRIPTION_COMPLETED,
                 item_id=item.id,
                 content_index=0,

@@ -1,6 +1,6 @@
 """One realtime session per WebSocket: reads client events, answers them, owns every task it starts.
 
-``RealtimeSession.run`` is the whole life of a connection: it sends ``session.created``, then reads
+``ConnectionHandler.run`` is the whole life of a connection: it sends ``session.created``, then reads
 events until the client leaves or the session expires. Each event is parsed strictly with the protocol
 models and handed to its handler through a table keyed by ``type``; a handler's ``ProtocolError`` (and
 any parse error) becomes one ``error`` event and the session goes on. Everything sent goes through one
@@ -33,22 +33,22 @@ from voxpipe.realtime import (
 )
 from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.config import ServerConfig
+from voxpipe.server.connection.audio_input import AudioInput
+from voxpipe.server.connection.conversation import Conversation, item_from_wire
+from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.observer import NO_OBSERVER, SessionObserver
+from voxpipe.server.connection.outbox import SLOW_CLIENT_CODE, CloseRequest, Outbox
+from voxpipe.server.connection.response_request import response_request
+from voxpipe.server.connection.response_source import EngineSource, ResponseSource
+from voxpipe.server.connection.responses import ResponseRun
+from voxpipe.server.connection.session_update import apply_update, default_session, derive_settings
+from voxpipe.server.connection.settings import ResponseRequest, SessionSettings
+from voxpipe.server.connection.speculation import Speculator
+from voxpipe.server.connection.state import ConnectionState, check_move
+from voxpipe.server.connection.wire import WireRenderer, wire_renderer
 from voxpipe.server.engines.registry import Engines
-from voxpipe.server.response_config import response_request
-from voxpipe.server.session.audio_input import AudioInput
-from voxpipe.server.session.conversation import Conversation, item_from_wire
-from voxpipe.server.session.errors import ProtocolError
-from voxpipe.server.session.observer import NO_OBSERVER, SessionObserver
-from voxpipe.server.session.outbox import SLOW_CLIENT_CODE, CloseRequest, Outbox
-from voxpipe.server.session.response_source import EngineSource, ResponseSource
-from voxpipe.server.session.responses import ResponseRun
-from voxpipe.server.session.settings import ResponseRequest, SessionSettings
-from voxpipe.server.session.speculation import Speculator
-from voxpipe.server.session.state import SessionState, check_move
-from voxpipe.server.session_config import apply_update, default_session, derive_settings
-from voxpipe.server.shapes import ShapeOut, shape_out
 
-__all__ = ["CloseRequest", "RealtimeSession", "Transport"]
+__all__ = ["CloseRequest", "ConnectionHandler", "Transport"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Transport(Protocol):
         """Close the connection."""
 
 
-class RealtimeSession:
+class ConnectionHandler:
     """See the module docstring.
 
     Args:
@@ -92,7 +92,7 @@ class RealtimeSession:
         observer: SessionObserver = NO_OBSERVER,
     ) -> None:
         self.shape_name: Shape = shape
-        self.shape: ShapeOut = shape_out(shape)
+        self.wire: WireRenderer = wire_renderer(shape)
         self.engines = engines
         self._config = config
         self._limits = config.limits
@@ -109,7 +109,7 @@ class RealtimeSession:
         self.settings: SessionSettings = derive_settings(shape, self._session)
         if initial_update:
             self._session, self.settings = apply_update(shape, self._session, initial_update)
-        self._state = SessionState.OPEN
+        self._state = ConnectionState.OPEN
         self._observer = observer
         self._outbox = Outbox(
             max_bytes=config.limits.max_outgoing_bytes,
@@ -138,14 +138,14 @@ class RealtimeSession:
         }
 
     def __repr__(self) -> str:
-        return f"RealtimeSession({self.id}, {self.shape_name}, {self._state.value})"
+        return f"ConnectionHandler({self.id}, {self.shape_name}, {self._state.value})"
 
     @property
     def queued_bytes(self) -> int:
         """Event text waiting for the client to take it (bounded by ``ServerLimits.max_outgoing_bytes``)."""
         return self._outbox.queued_bytes
 
-    def _set_state(self, new: SessionState) -> None:
+    def _set_state(self, new: ConnectionState) -> None:
         check_move(f"session {self.id}", self._state, new)
         self._state = new
 
@@ -153,7 +153,7 @@ class RealtimeSession:
 
     def send(self, event: ServerEventBase) -> None:
         """Queue an event for the client (dropped once the session is closing)."""
-        if self._state is SessionState.OPEN:
+        if self._state is ConnectionState.OPEN:
             if not self._outbox.put(serialize_event(event)):
                 self._overflowed()
                 return
@@ -194,7 +194,7 @@ class RealtimeSession:
     def turn_paused(self, transcript: Callable[[], Awaitable[str | None]]) -> None:
         """Prepare the answer during the pause, unless a response is still running (it may change the
         conversation the answer depends on)."""
-        if self._active is None and self._state is SessionState.OPEN:
+        if self._active is None and self._state is ConnectionState.OPEN:
             self._speculator.start(self.settings, list(self.conversation.items()), transcript)
 
     def turn_resumed(self) -> None:
@@ -206,7 +206,7 @@ class RealtimeSession:
     async def run(self, transport: Transport) -> None:
         """Serve the connection until the client leaves or the session expires; cancel-safe."""
         logger.info("session %s opened (%s, model %s)", self.id, self.shape_name, self._session.get("model"))
-        self.send(self.shape.event(EventKind.SESSION_CREATED, session=self.shape.session(self._session)))
+        self.send(self.wire.event(EventKind.SESSION_CREATED, session=self.wire.session(self._session)))
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -215,7 +215,7 @@ class RealtimeSession:
                 try:
                     await self._read(transport)
                 finally:
-                    self._set_state(SessionState.CLOSING)
+                    self._set_state(ConnectionState.CLOSING)
                     expiry.cancel()
                     for task in list(self._children):
                         task.cancel()
@@ -223,7 +223,7 @@ class RealtimeSession:
         finally:
             self._group = None
             await self.audio.aclose()
-            self._set_state(SessionState.CLOSED)
+            self._set_state(ConnectionState.CLOSED)
             logger.info("session %s closed after %.1f s", self.id, time.time() - self._started)
 
     async def _read(self, transport: Transport) -> None:
@@ -302,7 +302,7 @@ class RealtimeSession:
     def _send_error(self, error: ProtocolError, event_id: str | None) -> None:
         logger.debug("session %s: error %s (param %s)", self.id, error.code, error.param)
         self.send(
-            self.shape.event(
+            self.wire.event(
                 EventKind.ERROR,
                 error=dict(
                     type=error.error_type,
@@ -320,7 +320,7 @@ class RealtimeSession:
         previous = self.settings
         self._session, self.settings = apply_update(self.shape_name, self._session, event.session.to_dict())
         self.audio.configure(self.settings, previous)
-        self.send(self.shape.event(EventKind.SESSION_UPDATED, session=self.shape.session(self._session)))
+        self.send(self.wire.event(EventKind.SESSION_UPDATED, session=self.wire.session(self._session)))
 
     async def _on_append(self, event: Any) -> None:
         await self.audio.append(event.audio)
@@ -335,7 +335,7 @@ class RealtimeSession:
         item = item_from_wire(event.item.to_dict())
         previous_id = event.previous_item_id if "previous_item_id" in event.model_fields_set else None
         previous = self.conversation.add(item, previous_id)
-        for announcement in self.shape.item_announced(item, previous):
+        for announcement in self.wire.item_announced(item, previous):
             self.send(announcement)
 
     async def _on_item_retrieve(self, event: Any) -> None:
@@ -347,12 +347,12 @@ class RealtimeSession:
                 param="item_id",
             )
         codec = self.settings.input_codec if item.role == "user" else self.settings.output_codec
-        self.send(self.shape.event(EventKind.ITEM_RETRIEVED, item=self.shape.item(item, audio_codec=codec)))
+        self.send(self.wire.event(EventKind.ITEM_RETRIEVED, item=self.wire.item(item, audio_codec=codec)))
 
     async def _on_item_truncate(self, event: Any) -> None:
         self.conversation.truncate(event.item_id, event.content_index, event.audio_end_ms)
         self.send(
-            self.shape.event(
+            self.wire.event(
                 EventKind.ITEM_TRUNCATED,
                 item_id=event.item_id,
                 content_index=event.content_index,
@@ -362,7 +362,7 @@ class RealtimeSession:
 
     async def _on_item_delete(self, event: Any) -> None:
         self.conversation.delete(event.item_id)
-        self.send(self.shape.event(EventKind.ITEM_DELETED, item_id=event.item_id))
+        self.send(self.wire.event(EventKind.ITEM_DELETED, item_id=event.item_id))
 
     async def _on_response_create(self, event: Any) -> None:
         overrides = event.response.to_dict() if event.response is not None else None

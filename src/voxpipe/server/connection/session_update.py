@@ -14,14 +14,14 @@ from typing import Any
 
 from voxpipe.realtime import Shape
 from voxpipe.realtime.dialect import audio_encoding
-from voxpipe.server.engines.types import PROTOCOL_VOICES, FunctionTool, TranscriptionOptions
-from voxpipe.server.session.errors import ProtocolError
-from voxpipe.server.session.settings import (
+from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.settings import (
     AudioCodec,
     SessionSettings,
     TurnDetectionKind,
     TurnDetectionSettings,
 )
+from voxpipe.server.engines.types import PROTOCOL_VOICES, FunctionTool, TranscriptionOptions
 
 __all__ = ["apply_update", "default_session", "derive_settings", "parse_tools", "tool_choice_name"]
 

@@ -1,6 +1,7 @@
 """The conversation of one session: ordered items, their audio, and the LLM context they make.
 
-Items are kept shape-neutral (``Item``, ``Part``) and rendered per shape by ``voxpipe.server.shapes``.
+Items are kept shape-neutral (``Item``, ``Part``) and rendered per dialect by
+``voxpipe.server.connection.wire``.
 Audio is stored as PCM16 at 24 kHz whatever the session's formats, so truncation and retrieval work
 in milliseconds. A user audio item's words come from the STT; until they are known the item holds an
 ``asyncio.Future`` that the response pipeline awaits when it builds the LLM context.
@@ -14,8 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxpipe.realtime import new_event_id
+from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.engines.types import FunctionCall, FunctionCallOutput, LLMItem, LLMMessage
-from voxpipe.server.session.errors import ProtocolError
 
 __all__ = ["BYTES_PER_MS", "Conversation", "Item", "ItemKind", "Part", "PartKind"]
 

@@ -1,6 +1,6 @@
 """The states of a session and of the things inside it, as enums with their allowed moves.
 
-``SessionState``: ``OPEN`` while events flow; ``CLOSING`` once the client left, the session expired or the
+``ConnectionState``: ``OPEN`` while events flow; ``CLOSING`` once the client left, the session expired or the
 server stops (no new responses start); ``CLOSED`` when every task has ended. ``ResponseState``: a response
 is ``IN_PROGRESS`` until it ends as ``COMPLETED``, ``CANCELLED``, ``INCOMPLETE`` or ``FAILED`` (the
 protocol's statuses). ``SpeechState``: what turn detection last decided about the input buffer.
@@ -13,12 +13,12 @@ import logging
 
 from voxpipe.errors import VoxpipeStateError
 
-__all__ = ["ResponseState", "SessionState", "SpeechState", "check_move"]
+__all__ = ["ConnectionState", "ResponseState", "SpeechState", "check_move"]
 
 logger = logging.getLogger(__name__)
 
 
-class SessionState(enum.Enum):
+class ConnectionState(enum.Enum):
     """Lifecycle of one WebSocket session."""
 
     OPEN = "open"
@@ -45,9 +45,9 @@ class SpeechState(enum.Enum):
 
 
 _MOVES: dict[enum.Enum, frozenset[enum.Enum]] = {
-    SessionState.OPEN: frozenset({SessionState.CLOSING}),
-    SessionState.CLOSING: frozenset({SessionState.CLOSED}),
-    SessionState.CLOSED: frozenset(),
+    ConnectionState.OPEN: frozenset({ConnectionState.CLOSING}),
+    ConnectionState.CLOSING: frozenset({ConnectionState.CLOSED}),
+    ConnectionState.CLOSED: frozenset(),
     ResponseState.IN_PROGRESS: frozenset(
         {ResponseState.COMPLETED, ResponseState.CANCELLED, ResponseState.INCOMPLETE, ResponseState.FAILED}
     ),

@@ -13,11 +13,11 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from voxpipe.server.connection.settings import SessionSettings
+from voxpipe.server.connection.streams import closing
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMChunk, LLMItem, LLMRequest, TextDelta
 from voxpipe.server.scheduling import FairShare, Priority
-from voxpipe.server.session.settings import SessionSettings
-from voxpipe.server.session.streams import closing
 
 __all__ = ["EngineSource", "ResponseSource", "llm_request"]
 

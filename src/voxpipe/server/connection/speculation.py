@@ -32,13 +32,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Seque
 from dataclasses import dataclass
 from typing import Any
 
+from voxpipe.server.connection.conversation import Item
+from voxpipe.server.connection.response_source import EngineSource, llm_request
+from voxpipe.server.connection.settings import SessionSettings
+from voxpipe.server.connection.speech_chunks import SpeechChunker
+from voxpipe.server.connection.streams import closing
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMChunk, LLMItem, LLMMessage, LLMRequest, TextDelta, ToolCall, Usage
-from voxpipe.server.session.conversation import Item
-from voxpipe.server.session.response_source import EngineSource, llm_request
-from voxpipe.server.session.settings import SessionSettings
-from voxpipe.server.session.speech_chunks import SpeechChunker
-from voxpipe.server.session.streams import closing
 
 __all__ = ["SPECULATION_STATS", "Speculation", "SpeculationStats", "Speculator"]
 

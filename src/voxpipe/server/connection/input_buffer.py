@@ -9,8 +9,8 @@ session trims it to the prefix padding, so a long silence costs no memory.
 
 from __future__ import annotations
 
-from voxpipe.server.session.conversation import BYTES_PER_MS
-from voxpipe.server.session.errors import ProtocolError
+from voxpipe.server.connection.conversation import BYTES_PER_MS
+from voxpipe.server.connection.errors import ProtocolError
 
 __all__ = ["InputAudioBuffer"]
 

@@ -1,8 +1,8 @@
 """The effective settings of a session or one response, independent of the protocol shape.
 
 The wire session (beta flat fields, GA nested ``audio``) is kept as the client sees it by
-``voxpipe.server.session_config``; what the engines and the session need is derived from it into these
-frozen values, once per ``session.update`` and once per ``response.create``.
+``voxpipe.server.connection.session_update``; what the engines and the session need is derived from it
+into these frozen values, once per ``session.update`` and once per ``response.create``.
 """
 
 from __future__ import annotations

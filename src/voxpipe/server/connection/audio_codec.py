@@ -11,8 +11,8 @@ import base64
 import binascii
 
 from voxpipe.audio import StreamResampler, alaw_decode, alaw_encode, resample, ulaw_decode, ulaw_encode
-from voxpipe.server.session.errors import ProtocolError
-from voxpipe.server.session.settings import AudioCodec
+from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.settings import AudioCodec
 
 __all__ = ["AudioDecoder", "AudioEncoder", "decode_base64", "encode_clip"]
 

@@ -11,10 +11,15 @@ import dataclasses
 from typing import Any
 
 from voxpipe.realtime import Shape
-from voxpipe.server.session.conversation import item_from_wire
-from voxpipe.server.session.errors import ProtocolError
-from voxpipe.server.session.settings import AudioCodec, ResponseRequest, SessionSettings
-from voxpipe.server.session_config import check_max_tokens, check_voice, parse_tools, tool_choice_name
+from voxpipe.server.connection.conversation import item_from_wire
+from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.session_update import (
+    check_max_tokens,
+    check_voice,
+    parse_tools,
+    tool_choice_name,
+)
+from voxpipe.server.connection.settings import AudioCodec, ResponseRequest, SessionSettings
 
 __all__ = ["response_request"]
 
