@@ -27,7 +27,7 @@ from voxpipe.observers.base_observer import BaseObserver, FramePushed
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.runner import PipelineRunner
 from voxpipe.pipeline.task import PipelineTask, TaskState
-from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
+from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor, ProcessorState
 
 from .conftest import Gate, PassThrough, Recorder
 
@@ -293,4 +293,25 @@ async def test_a_processor_that_fails_to_start_ends_the_run(no_leaked_tasks) -> 
     assert errors and errors[0].fatal and "device busy" in errors[0].error
     assert any(isinstance(f, StartFrame) for f, _ in tail.seen)  # the others started, then were cancelled
     assert isinstance(tail.seen[-1][0], CancelFrame)
+    await no_leaked_tasks()
+
+
+async def test_a_failing_helper_ends_the_run_with_its_error(no_leaked_tasks) -> None:
+    class Unreceptive(PassThrough):
+        """Breaks the rule that receiving a frame never raises: the task's feed task fails on it."""
+
+        async def queue_frame(
+            self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM
+        ) -> None:
+            if isinstance(frame, TextFrame):
+                raise RuntimeError("cannot take text")
+            await super().queue_frame(frame, direction)
+
+    tail = Recorder()
+    task = PipelineTask(Pipeline([Unreceptive(), tail]))
+    await task.queue_frames([TextFrame("hello"), EndFrame()])
+    with pytest.raises(RuntimeError, match="cannot take text"):
+        await asyncio.wait_for(task.run(), timeout=5)  # without the task group: a run that never ends
+    assert task.has_finished()
+    assert tail.state is ProcessorState.CLOSED  # the processors were cleaned up
     await no_leaked_tasks()

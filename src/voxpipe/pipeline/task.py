@@ -231,6 +231,8 @@ class PipelineTask(EventEmitter):
 
         Raises:
             VoxpipeStateError: the task already ran.
+            Exception: whatever made one of the task's own helper tasks fail (feeding frames, handling
+                control requests, watching for idleness); the processors are cleaned up first.
         """
         if self._state is not TaskState.CREATED:
             raise VoxpipeStateError(f"{self}: a PipelineTask runs once (state {self._state.value})")
@@ -241,21 +243,37 @@ class PipelineTask(EventEmitter):
         for feed in feeds:
             feed.start()
         setup = FrameProcessorSetup(feeds)
-        helpers: list[asyncio.Task[None]] = []
         try:
             for processor in (self._source, self._pipeline, self._sink):
                 await processor.setup(setup)
-            helpers.append(loop.create_task(self._feed_pipeline(), name=f"{self}.feed"))
-            helpers.append(loop.create_task(self._handle_control(), name=f"{self}.control"))
-            if self._idle_timeout is not None:
-                helpers.append(loop.create_task(self._watch_idle(self._idle_timeout), name=f"{self}.idle"))
-            await self._finished.wait()
+            await self._run_helpers()
         finally:
-            for helper in helpers:
-                helper.cancel()
-            if helpers:
-                await asyncio.wait(helpers)
             await self._cleanup(feeds)
+
+    async def _run_helpers(self) -> None:
+        """Run the feed, control and idle helpers until the run is over; a helper's failure ends it.
+
+        The helpers live in a task group: when one raises, the others are cancelled and the error (the
+        helper's own exception, not a group of one) leaves :meth:`run`.
+        """
+        try:
+            async with asyncio.TaskGroup() as group:
+                helpers = [
+                    group.create_task(self._feed_pipeline(), name=f"{self}.feed"),
+                    group.create_task(self._handle_control(), name=f"{self}.control"),
+                ]
+                if self._idle_timeout is not None:
+                    helpers.append(
+                        group.create_task(self._watch_idle(self._idle_timeout), name=f"{self}.idle")
+                    )
+                await self._finished.wait()
+                for helper in helpers:
+                    helper.cancel()
+        except BaseExceptionGroup as failures:
+            logger.error("%s: a helper task failed; the run ends", self)
+            if len(failures.exceptions) == 1:
+                raise failures.exceptions[0] from None
+            raise
 
     async def _cleanup(self, feeds: list[ObserverFeed]) -> None:
         for processor in (self._source, self._pipeline, self._sink):
