@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import time
 import wave
 from pathlib import Path
@@ -32,8 +31,7 @@ from voxpipe.server.engines.local.stt import WhisperSTTEngine
 from voxpipe.server.engines.local.tts import PiperTTSEngine
 from voxpipe.server.engines.local.vad import SileroVADEngine
 
-SHARED = Path(os.environ.get("VOXPIPE_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
-SPEECH = SHARED / "fixtures" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech"
 WEATHER = FunctionTool(
     "get_weather",
     "Get the current weather for a location.",

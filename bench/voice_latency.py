@@ -1,7 +1,7 @@
 """Voice latency of the local server with the default local models: spoken fixtures in, first audio out.
 
 Run: ``.venv/bin/python bench/voice_latency.py [--rounds 3] [--silence-ms 500]``. Needs the ``local`` extra,
-the LLM weights and the speech fixtures (``<repo>/../shared`` or ``$VOXPIPE_SHARED_DIR``). Prints figures
+the LLM weights and the speech fixtures (``tests/fixtures/speech``). Prints figures
 and a PASS/FAIL line per DESIGN.md section 8 target; always exits 0 (STYLE.md practice 17).
 
 How it measures:
@@ -44,8 +44,7 @@ import soxr
 
 from voxpipe.audio import read_wav
 
-SHARED = Path(os.environ.get("VOXPIPE_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
-SPEECH = SHARED / "fixtures" / "speech"
+SPEECH = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech"
 RATE, CHUNK_MS = 24_000, 40  # client audio: PCM16 24 kHz in 40 ms appends
 LEAD_S, TAIL_S = 0.3, 1.0
 VOICED = 10 ** (-40 / 20) * 32768  # -40 dBFS
@@ -324,7 +323,7 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
 async def main(args: argparse.Namespace) -> None:
     fixtures = sorted(SPEECH.glob("en_*.wav"))
     if not fixtures:
-        print(f"no English fixtures in {SPEECH} (set VOXPIPE_SHARED_DIR)")
+        print(f"no English fixtures in {SPEECH}")
         return
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     print(f"server VAD silence_duration_ms {args.silence_ms}; engine options {args.option or 'defaults'}")

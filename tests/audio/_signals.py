@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
-
-def shared_dir() -> Path | None:
-    """The team's shared directory (``VOXPIPE_SHARED_DIR`` or ``../shared`` next to the repo), if present."""
-    env = os.environ.get("VOXPIPE_SHARED_DIR")
-    path = Path(env) if env else Path(__file__).resolve().parents[2].parent / "shared"
-    return path if path.is_dir() else None
-
-
-def speech_dir() -> Path | None:
-    """The speech fixtures directory, if present."""
-    base = shared_dir()
-    path = base / "fixtures" / "speech" if base else None
-    return path if path is not None and path.is_dir() else None
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+"""The speech fixtures, kept in the repository (``tests/fixtures/speech``)."""
 
 
 def sine(rate: int, seconds: float, freq: float = 440.0, amplitude: float = 10000.0) -> np.ndarray:

@@ -10,7 +10,7 @@ import pytest
 from voxpipe.audio import StreamResampler, read_wav, resample
 from voxpipe.errors import VoxpipeUsageError
 
-from ._signals import as_array, sine, speech_dir, speechlike
+from ._signals import SPEECH_DIR, as_array, sine, speechlike
 
 RATES = [8000, 16000, 24000, 44100, 48000]
 RATE_PAIRS = [(a, b) for a, b in itertools.permutations(RATES, 2)]
@@ -79,11 +79,8 @@ def test_resampled_sine_keeps_its_frequency_and_level() -> None:
     assert abs(np.sqrt(np.mean(out**2)) - 8000 / np.sqrt(2)) < 60
 
 
-@pytest.mark.skipif(speech_dir() is None, reason="speech fixtures not found (set VOXPIPE_SHARED_DIR)")
 def test_fixture_speech_streamed_in_20ms_matches_one_shot() -> None:
-    directory = speech_dir()
-    assert directory is not None
-    audio = read_wav(directory / "en_librivox_amiable_16k.wav")
+    audio = read_wav(SPEECH_DIR / "en_librivox_amiable_16k.wav")
     one_shot = resample(audio.pcm, 16000, 24000)
     streamed = b"".join(stream_in_chunks(StreamResampler(16000, 24000), audio.pcm, 320))
     assert np.abs(as_array(streamed) - as_array(one_shot)).max() <= 1

@@ -14,10 +14,9 @@ import pytest
 from voxpipe.audio import UnsupportedWavError, WavAudio, WavWriter, read_wav, rms_dbfs, write_wav
 from voxpipe.errors import VoxpipeStateError, VoxpipeUsageError
 
-from ._signals import speech_dir, speechlike
+from ._signals import SPEECH_DIR, speechlike
 
-_SPEECH = speech_dir()
-FIXTURES = sorted(_SPEECH.glob("*.wav")) if _SPEECH else []
+FIXTURES = sorted(SPEECH_DIR.glob("*.wav"))
 
 
 def write_raw_wav(path: Path, frames: bytes, width: int, rate: int = 8000, channels: int = 1) -> None:
@@ -156,8 +155,11 @@ def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:
         read_wav(tmp_path / "missing.wav")
 
 
-@pytest.mark.skipif(not FIXTURES, reason="speech fixtures not found (set VOXPIPE_SHARED_DIR)")
-@pytest.mark.parametrize("path", FIXTURES or [None], ids=lambda p: p.name if p else "none")
+def test_the_speech_fixtures_are_in_the_repository() -> None:
+    assert len(FIXTURES) == 7, SPEECH_DIR
+
+
+@pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)
 def test_reads_every_speech_fixture(path: Path) -> None:
     audio = read_wav(path)
     rate_khz = int(re.search(r"_(\d+)k\.wav$", path.name).group(1))  # type: ignore[union-attr]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from voxpipe.transports.file import (
     WavFileOutputTransport,
 )
 
-SHARED = Path(os.environ.get("VOXPIPE_SHARED_DIR", Path(__file__).resolve().parents[2].parent / "shared"))
+SPEECH_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 
 
 def tone(ms: int, rate: int, freq: float = 440.0, channels: int = 1) -> bytes:
@@ -102,9 +101,10 @@ def test_input_rejects_bad_chunks_and_files(tmp_path: Path) -> None:
         WavFileInputTransport(bad)
 
 
-@pytest.mark.skipif(not (SHARED / "fixtures" / "speech").is_dir(), reason="shared fixtures not found")
 async def test_input_reads_the_speech_fixtures() -> None:
-    for path in sorted((SHARED / "fixtures" / "speech").glob("*.wav")):
+    paths = sorted(SPEECH_DIR.glob("*.wav"))
+    assert paths, SPEECH_DIR
+    for path in paths:
         source = WavFileInputTransport(
             path, WavFileInputParams(realtime=False, silence_tail_ms=0, end_when_done=True)
         )
@@ -144,18 +144,15 @@ async def test_output_interruption_reports_the_played_position(tmp_path: Path) -
     task = PipelineTask(Pipeline([before, output]))
     runner = asyncio.create_task(task.run())
     await task.queue_frames([TTSStartedFrame(), TTSAudioRawFrame(audio=tone(2000, 24000), sample_rate=24000)])
-    while not before.of(BotStartedSpeakingFrame, FrameDirection.UPSTREAM):
+    while output.total_played_ms < 300:
         await asyncio.sleep(0.005)
-    started = time.monotonic()
-    await asyncio.sleep(0.3)
     await task.queue_frame(StartInterruptionFrame())
     while not before.of(PlaybackPositionFrame, FrameDirection.UPSTREAM):
         await asyncio.sleep(0.005)
-    elapsed_ms = (time.monotonic() - started) * 1000
     position = before.of(PlaybackPositionFrame, FrameDirection.UPSTREAM)[0]
     assert position.interrupted
-    assert 250 <= position.position_ms <= elapsed_ms + 30
-    assert output.position_ms == position.position_ms
+    assert 300 <= position.position_ms < 2000
+    assert output.position_ms == position.position_ms  # one reading of the clock, not two
     # A new response starts counting from zero.
     await task.queue_frames([TTSStartedFrame(), TTSAudioRawFrame(audio=tone(100, 24000), sample_rate=24000)])
     await task.queue_frames([TTSStoppedFrame(), EndFrame()])

@@ -48,6 +48,7 @@ class RecordingSink(AudioSink):
         self.inner = inner
         self.rate = rate
         self.bytes = 0
+        self.times: list[float] = []  # loop time of each write
         self.changed = asyncio.Event()
 
     @property
@@ -55,6 +56,7 @@ class RecordingSink(AudioSink):
         return self.bytes * 1000 // (self.rate * 2)
 
     async def write(self, pcm: bytes) -> None:
+        self.times.append(asyncio.get_running_loop().time())
         await self.inner.write(pcm)
         self.bytes += len(pcm)
         self.changed.set()

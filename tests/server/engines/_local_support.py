@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import wave
 from pathlib import Path
 
@@ -11,17 +10,14 @@ import numpy as np
 import pytest
 import soxr
 
-
-def shared_dir() -> Path:
-    """``/work/shared`` next to the repository, or ``$VOXPIPE_SHARED_DIR``."""
-    env = os.environ.get("VOXPIPE_SHARED_DIR")
-    return Path(env) if env else Path(__file__).resolve().parents[3].parent / "shared"
+SPEECH_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "speech"
+"""The speech fixtures, kept in the repository (``tests/fixtures/speech``)."""
 
 
 def speech_path(name: str) -> Path:
-    path = shared_dir() / "fixtures" / "speech" / name
-    if not path.exists():
-        pytest.skip(f"speech fixture {path} not found (set VOXPIPE_SHARED_DIR)")
+    """A speech fixture by file name (it must exist: the fixtures are part of the repository)."""
+    path = SPEECH_DIR / name
+    assert path.is_file(), path
     return path
 
 
