@@ -1,4 +1,9 @@
-"""``WavFileInputTransport``: plays a WAV file into a pipeline as if a user were speaking it."""
+"""``WavFileInputTransport``: plays a WAV file into a pipeline as if a user were speaking it.
+
+In real-time mode the chunks are paced by the playout package's :class:`ListenerClock`, the clock the
+outputs play by: each chunk is pushed when the one before it has "been spoken"; after a stall (a busy
+loop) pacing resumes from then, it never catches up in a burst.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from voxpipe.frames.base import Frame
 from voxpipe.frames.control import EndTaskFrame, StartFrame
 from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
 from voxpipe.transports._vad_input import UserSpeechDetector
+from voxpipe.transports.playout import ListenerClock
 
 if TYPE_CHECKING:  # pragma: no cover
     from voxpipe.audio.vad.vad_analyzer import VADAnalyzer
@@ -109,9 +115,7 @@ class WavFileInputTransport(FrameProcessor):
         rate = self._params.sample_rate or start_rate
         pcm, channels, speech_end = await asyncio.to_thread(self._prepare, rate)
         step = frames_for_ms(self._params.chunk_ms, rate) * SAMPLE_WIDTH * channels
-        period = self._params.chunk_ms / 1000
-        loop = asyncio.get_running_loop()
-        next_at = loop.time()
+        clock = ListenerClock(rate * SAMPLE_WIDTH * channels)  # the pipeline "hears" the file like a mic
         for offset in range(0, len(pcm), step):
             chunk = pcm[offset : offset + step]
             frame = InputAudioRawFrame(audio=chunk, sample_rate=rate, num_channels=channels)
@@ -122,8 +126,8 @@ class WavFileInputTransport(FrameProcessor):
             if offset < speech_end <= offset + step:
                 await self._call_event_handler("on_speech_finished")
             if self._params.realtime:
-                next_at += period
-                await asyncio.sleep(max(0.0, next_at - loop.time()))
+                clock.hand_over(len(chunk))
+                await clock.wait_until_due()  # the next chunk when a microphone would have it
             else:
                 await asyncio.sleep(0)
         logger.debug("%s: sent %d frames (%d bytes at %d Hz)", self, self.frames_sent, len(pcm), rate)
