@@ -2,6 +2,7 @@
 #   ensure_venv EXTRAS   create .venv if needed and install voxpipe with those extras (comma separated)
 #   ensure_local_models  add the offline model stack (the `local` extra plus pinned model weights)
 #   ensure_haproxy       install Debian's haproxy when missing (the scale-out tests run it)
+#   ensure_chromium      Debian's headless-capable Chromium for the browser tests (root and apt-get only)
 VENV="${VOXPIPE_VENV:-$PWD/.venv}"
 PYTHON="${PYTHON:-python3}"
 PIP_FLAGS=(--quiet --disable-pip-version-check)
@@ -35,5 +36,17 @@ ensure_haproxy() {
     else
       echo "   haproxy is missing and cannot be installed here (not root, or no apt-get): the scale-out tests will fail"
     fi
+  fi
+}
+
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1 || [ -x /usr/lib/chromium/chromium ]; then
+    return
+  fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing chromium (the browser tests drive it headless; about 500 MB)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "   chromium not installed and not root: the browser tests will be skipped"
   fi
 }

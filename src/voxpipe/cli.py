@@ -139,7 +139,19 @@ def _add_demo(subparsers: Any) -> None:
     add_demo_parser(subparsers)
 
 
-_COMMANDS: list[_Adder] = [_add_serve, _add_demo]
+def _add_web(subparsers: Any) -> None:
+    from voxpipe.web.cli import add_web_parser
+
+    add_web_parser(subparsers)
+
+
+def _add_talk(subparsers: Any) -> None:
+    from voxpipe.talk import add_talk_parser
+
+    add_talk_parser(subparsers)
+
+
+_COMMANDS: list[_Adder] = [_add_serve, _add_demo, _add_talk, _add_web]
 
 
 def build_parser() -> argparse.ArgumentParser:

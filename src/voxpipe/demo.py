@@ -32,7 +32,7 @@ from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineParams, PipelineTask
 from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
 
-__all__ = ["DemoReport", "add_demo_parser", "run_demo"]
+__all__ = ["DemoReport", "add_demo_parser", "embedded_server", "run_demo"]
 
 DEFAULT_INSTRUCTIONS = "You are a helpful voice assistant. Answer in one or two short sentences."
 
@@ -92,22 +92,28 @@ class _Reporter(FrameProcessor):
 
 
 @contextlib.asynccontextmanager
-async def _embedded_server(engines_name: str | None, out: Any) -> AsyncIterator[str]:
-    """Start the local realtime server in this process; yield its WebSocket URL."""
+async def embedded_server(
+    engines_name: str | None, out: Any, *, label: str = "voxpipe demo"
+) -> AsyncIterator[str]:
+    """Start the local realtime server in this process (models warmed up); yield its WebSocket URL.
+
+    ``engines_name`` None tries the local models and falls back to the test engines; progress lines go
+    to ``out``, prefixed with ``label``. ``voxpipe talk`` and ``voxpipe web`` use it too.
+    """
     from voxpipe.server import LocalRealtimeServer, ServerConfig
     from voxpipe.server.engines import EngineUnavailableError, load_engines
 
     started = time.perf_counter()
-    print("voxpipe demo: loading the engines…", file=out, flush=True)
+    print(f"{label}: loading the engines…", file=out, flush=True)
     try:
         engines = load_engines(engines_name or "local")
         name = engines_name or "local"
     except EngineUnavailableError as exc:
         if engines_name is not None:
             raise
-        print(f"voxpipe demo: the local models are not installed ({exc})", file=out)
+        print(f"{label}: the local models are not installed ({exc})", file=out)
         print(
-            "voxpipe demo: using the deterministic TEST engines instead (no real speech)",
+            f"{label}: using the deterministic TEST engines instead (no real speech)",
             file=out,
             flush=True,
         )
@@ -119,12 +125,12 @@ async def _embedded_server(engines_name: str | None, out: Any) -> AsyncIterator[
             t0 = time.perf_counter()
             await warm_up()
             print(
-                f"voxpipe demo:   {role:<3} ready in {time.perf_counter() - t0:5.2f} s", file=out, flush=True
+                f"{label}:   {role:<3} ready in {time.perf_counter() - t0:5.2f} s", file=out, flush=True
             )
     try:
         async with LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
             print(
-                f"voxpipe demo: {name} engines ready in {time.perf_counter() - started:.1f} s; "
+                f"{label}: {name} engines ready in {time.perf_counter() - started:.1f} s; "
                 f"server at {server.realtime_url}",
                 file=out,
                 flush=True,
@@ -163,7 +169,7 @@ async def run_demo(
     report = DemoReport()
     async with contextlib.AsyncExitStack() as stack:
         if base_url is None:
-            url = await stack.enter_async_context(_embedded_server(engines, out))
+            url = await stack.enter_async_context(embedded_server(engines, out))
         else:
             url = base_url
         done = asyncio.Event()

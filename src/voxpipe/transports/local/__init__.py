@@ -1,0 +1,2 @@
+"""This machine's microphone and speaker (``sounddevice``; ``pip install "voxpipe[audio]"``):
+:class:`LocalAudioTransport` and :class:`LocalAudioTransportParams` live in :mod:`voxpipe.transports.local.audio`."""

@@ -1,0 +1,230 @@
+// voxpipe web: one button to talk to the bot over WebRTC, live transcripts of both sides, the latency of
+// each turn, a microphone level meter. Plain JavaScript, no build step.
+//
+// What the page exposes for tests and curious people: window.voxpipe = {state, turns, messages}.
+//   messages: [{kind: "user"|"bot", text}], in the order they began.
+//   turns: [{turn, serverMs, heardMs}]: per turn, the bot's latency as the server measured it (user
+//   stopped speaking -> bot audio started) and as this page heard it (the end-of-turn message -> sound).
+// URL options: ?processing=0 turns the browser's echo cancellation, noise suppression and gain off.
+"use strict";
+
+const params = new URLSearchParams(location.search);
+const ui = {
+  talk: document.getElementById("talk"),
+  level: document.getElementById("level"),
+  status: document.getElementById("status"),
+  error: document.getElementById("error"),
+  log: document.getElementById("log"),
+  remote: document.getElementById("remote"),
+};
+const state = { state: "idle", turns: [], messages: [], visitor: null };
+window.voxpipe = state;
+
+let pc = null, channel = null, micStream = null, audioContext = null, meterTimer = null;
+let userEntry = null, botEntry = null, userStoppedAt = null, remoteAnalyser = null;
+
+function setState(next, text) {
+  state.state = next;
+  ui.status.textContent = text;
+  ui.talk.textContent = next === "idle" || next === "failed" ? "Talk" : "Stop";
+  ui.talk.classList.toggle("live", next === "connected" || next === "connecting");
+  ui.talk.disabled = next === "connecting";
+}
+
+function showError(text) { ui.error.textContent = text; }
+
+function micErrorText(err) {
+  if (err && (err.name === "NotAllowedError" || err.name === "SecurityError")) {
+    return "The microphone was refused. Allow it for this page (the icon at the left of the address bar), then press Talk again.";
+  }
+  if (err && err.name === "NotFoundError") return "No microphone was found. Plug one in, then press Talk again.";
+  if (err && err.name === "NotReadableError") return "The microphone is busy in another application.";
+  if (!navigator.mediaDevices) return "This page needs a secure origin (https or localhost) to use the microphone.";
+  return "Could not open the microphone: " + (err && err.message ? err.message : err);
+}
+
+function entry(kind, text) {
+  const li = document.createElement("li");
+  li.className = kind + " pending";
+  li.innerHTML = '<span class="who"></span><span class="text"></span><span class="latency"></span>';
+  li.querySelector(".who").textContent = kind === "user" ? "You:" : "Bot:";
+  li.querySelector(".text").textContent = text || "…";
+  ui.log.appendChild(li);
+  const item = { kind, li, text: text || "" };
+  state.messages.push(item);
+  return item;
+}
+
+function setText(item, text, done) {
+  item.text = text;
+  item.li.querySelector(".text").textContent = text || "…";
+  if (done) item.li.classList.remove("pending");
+}
+
+function latencyText(turn) {
+  const parts = [];
+  if (turn.serverMs != null) parts.push("bot answered in " + turn.serverMs + " ms");
+  if (turn.heardMs != null) parts.push("heard here after " + turn.heardMs + " ms");
+  return parts.join(" · ");
+}
+
+function newTurn() {
+  const turn = { turn: state.turns.length + 1, serverMs: null, heardMs: null, bot: null };
+  state.turns.push(turn);
+  return turn;
+}
+
+function currentTurn() {
+  return state.turns.length ? state.turns[state.turns.length - 1] : newTurn();
+}
+
+function showLatency(turn) {
+  if (turn.bot) turn.bot.li.querySelector(".latency").textContent = latencyText(turn);
+}
+
+function onMessage(message) {
+  switch (message.type) {
+    case "user.speaking":
+      if (message.speaking) {
+        if (!userEntry) userEntry = entry("user", "");
+        userStoppedAt = null;
+      } else {
+        userStoppedAt = performance.now();
+        newTurn();
+      }
+      break;
+    case "user.transcript":
+      if (!userEntry) userEntry = entry("user", "");
+      if (message.final) { setText(userEntry, message.text, true); userEntry = null; }
+      else setText(userEntry, userEntry.text + message.delta, false);
+      break;
+    case "bot.transcript":
+      if (!botEntry) {
+        botEntry = entry("bot", "");
+        const turn = currentTurn();
+        if (!turn.bot) turn.bot = botEntry;
+        showLatency(turn);
+      }
+      setText(botEntry, botEntry.text + message.delta, false);
+      break;
+    case "bot.done":
+      if (botEntry) setText(botEntry, botEntry.text.trim(), true);
+      botEntry = null;
+      break;
+    case "turn.latency": {
+      const turn = currentTurn();
+      turn.serverMs = message.ms;
+      showLatency(turn);
+      break;
+    }
+    case "error":
+      showError("The bot reported a problem: " + message.message);
+      break;
+  }
+}
+
+// -- levels: the microphone meter and the moment the bot's voice is heard -------------------------------
+function rmsOf(analyser, buffer) {
+  analyser.getFloatTimeDomainData(buffer);
+  let sum = 0;
+  for (let i = 0; i < buffer.length; i++) sum += buffer[i] * buffer[i];
+  return Math.sqrt(sum / buffer.length);
+}
+
+function startMeters() {
+  const micAnalyser = audioContext.createAnalyser();
+  micAnalyser.fftSize = 1024;
+  audioContext.createMediaStreamSource(micStream).connect(micAnalyser);
+  const buffer = new Float32Array(micAnalyser.fftSize);
+  meterTimer = setInterval(() => {
+    const level = Math.min(1, rmsOf(micAnalyser, buffer) * 6);
+    ui.level.style.width = (level * 100).toFixed(0) + "%";
+    if (remoteAnalyser && userStoppedAt !== null && rmsOf(remoteAnalyser, buffer) > 0.01) {
+      const turn = currentTurn();
+      turn.heardMs = Math.round(performance.now() - userStoppedAt);
+      userStoppedAt = null;
+      showLatency(turn);
+    }
+  }, 20);
+}
+
+function watchRemote(stream) {
+  ui.remote.srcObject = stream;
+  remoteAnalyser = audioContext.createAnalyser();
+  remoteAnalyser.fftSize = 1024;
+  audioContext.createMediaStreamSource(stream).connect(remoteAnalyser);
+}
+
+// -- the call -------------------------------------------------------------------------------------------
+function waitForIce(peer) {
+  if (peer.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (peer.iceGatheringState === "complete") resolve(); };
+    peer.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 3000); // a host candidate is all a loopback call needs
+  });
+}
+
+async function start() {
+  showError("");
+  if (!window.RTCPeerConnection) {
+    showError("This browser cannot make WebRTC calls.");
+    return;
+  }
+  setState("connecting", "Opening the microphone…");
+  const processing = params.get("processing") !== "0";
+  try {
+    micStream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: processing, noiseSuppression: processing, autoGainControl: processing },
+    });
+  } catch (err) {
+    setState("failed", "Not connected.");
+    showError(micErrorText(err));
+    return;
+  }
+  audioContext = new AudioContext();
+  startMeters();
+  setState("connecting", "Connecting to the bot…");
+  pc = new RTCPeerConnection();
+  channel = pc.createDataChannel("events");
+  channel.onmessage = (event) => onMessage(JSON.parse(event.data));
+  pc.addTransceiver(micStream.getAudioTracks()[0], { direction: "sendrecv" });
+  pc.ontrack = (event) => watchRemote(event.streams[0] || new MediaStream([event.track]));
+  pc.onconnectionstatechange = () => {
+    if (pc.connectionState === "connected") setState("connected", "Connected: speak, the bot is listening.");
+    if (pc.connectionState === "failed") { stop(); showError("The connection to the bot failed."); }
+  };
+  await pc.setLocalDescription(await pc.createOffer());
+  await waitForIce(pc);
+  let reply;
+  try {
+    reply = await fetch("/api/offer", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ sdp: pc.localDescription.sdp, type: pc.localDescription.type }),
+    });
+  } catch (err) {
+    stop();
+    showError("Could not reach the server: " + err.message);
+    return;
+  }
+  const answer = await reply.json();
+  if (!reply.ok) { stop(); showError(answer.error || "The server refused the call."); return; }
+  state.visitor = answer.visitor;
+  await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
+}
+
+function stop() {
+  if (state.visitor) navigator.sendBeacon("/api/visitors/" + state.visitor + "/leave");
+  state.visitor = null;
+  if (pc) pc.close();
+  if (micStream) micStream.getTracks().forEach((t) => t.stop());
+  if (meterTimer) clearInterval(meterTimer);
+  if (audioContext) audioContext.close();
+  pc = channel = micStream = audioContext = meterTimer = remoteAnalyser = null;
+  ui.level.style.width = "0";
+  setState("idle", "Not connected.");
+}
+
+ui.talk.addEventListener("click", () => (state.state === "idle" || state.state === "failed" ? start() : stop()));
+window.addEventListener("pagehide", () => { if (state.visitor) stop(); });
