@@ -17,7 +17,12 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     return subprocess.run(
-        [sys.executable, "-m", "voxpipe.cli", *args], capture_output=True, text=True, env=env, timeout=60
+        [sys.executable, "-m", "voxpipe.cli", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
     )
 
 

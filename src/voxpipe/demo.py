@@ -124,9 +124,7 @@ async def embedded_server(
         if warm_up is not None:
             t0 = time.perf_counter()
             await warm_up()
-            print(
-                f"{label}:   {role:<3} ready in {time.perf_counter() - t0:5.2f} s", file=out, flush=True
-            )
+            print(f"{label}:   {role:<3} ready in {time.perf_counter() - t0:5.2f} s", file=out, flush=True)
     try:
         async with LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
             print(
@@ -231,6 +229,8 @@ def _print_report(report: DemoReport, output_path: Path, out: Any) -> None:
 
 def add_demo_parser(subparsers: Any) -> None:
     """Register ``voxpipe demo`` on the CLI's subparsers."""
+    from voxpipe.cli_options import add_realtime_options
+
     parser = subparsers.add_parser(
         "demo",
         help="one spoken turn against the embedded local server (or any Realtime server)",
@@ -243,14 +243,7 @@ def add_demo_parser(subparsers: Any) -> None:
     parser.add_argument(
         "--output", type=Path, default=Path("voxpipe-answer.wav"), help="where the answer goes"
     )
-    parser.add_argument(
-        "--base-url", default=None, help="a Realtime server's WebSocket URL (default: embedded)"
-    )
-    parser.add_argument("--api-key", default=None, help="key for --base-url (default: $OPENAI_API_KEY)")
-    parser.add_argument(
-        "--engines", choices=["local", "test", "http"], default=None, help="embedded server engines"
-    )
-    parser.add_argument("--instructions", default=DEFAULT_INSTRUCTIONS, help="the bot's instructions")
+    add_realtime_options(parser, instructions=DEFAULT_INSTRUCTIONS)
     parser.add_argument("--timeout", type=float, default=90.0, help="give up after this many seconds")
     parser.set_defaults(handler=_run_demo_command)
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import sys
 from typing import Any, TextIO
 
@@ -38,7 +37,9 @@ class TerminalTranscript:
         elif kind == "bot.done":
             self._end_bot_line()
         elif kind == "turn.latency":
-            self._line(f"      (turn {message['turn']}: the bot answered {message['ms']} ms after you stopped)")
+            self._line(
+                f"      (turn {message['turn']}: the bot answered {message['ms']} ms after you stopped)"
+            )
         elif kind == "error":
             self._line(f"error: {message['message']}")
         self._out.flush()
@@ -55,6 +56,7 @@ class TerminalTranscript:
 
 def add_talk_parser(subparsers: Any) -> None:
     """Register ``voxpipe talk`` on the CLI's subparsers."""
+    from voxpipe.cli_options import add_realtime_options
     from voxpipe.web.bot import DEFAULT_INSTRUCTIONS
 
     parser = subparsers.add_parser(
@@ -63,19 +65,15 @@ def add_talk_parser(subparsers: Any) -> None:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--base-url", default=None, help="a Realtime server's WebSocket URL (default: embedded)")
-    parser.add_argument("--api-key", default=None, help="key for --base-url (default: $OPENAI_API_KEY)")
-    parser.add_argument(
-        "--engines", choices=["local", "test", "http"], default=None, help="embedded server engines"
-    )
-    parser.add_argument("--instructions", default=DEFAULT_INSTRUCTIONS, help="the bot's instructions")
+    add_realtime_options(parser, instructions=DEFAULT_INSTRUCTIONS)
     parser.add_argument("--input-device", default=None, help="microphone (PortAudio name or index)")
     parser.add_argument("--output-device", default=None, help="speaker (PortAudio name or index)")
     parser.add_argument(
         "--vad",
         choices=["server", "pipeline"],
         default="server",
-        help="who decides the turns: the Realtime server's VAD, or Silero in this process (default: %(default)s)",
+        help="who decides the turns: the Realtime server's VAD, or Silero in this process "
+        "(default: %(default)s)",
     )
     parser.set_defaults(handler=_run_talk_command)
 
@@ -104,17 +102,12 @@ def _run_talk_command(args: argparse.Namespace) -> int:
 
 
 async def _talk(args: argparse.Namespace, devices: Any) -> None:
-    from voxpipe.demo import embedded_server
+    from voxpipe.cli_options import realtime_target
     from voxpipe.pipeline.runner import PipelineRunner
     from voxpipe.transports.local.audio import LocalAudioTransport, LocalAudioTransportParams
     from voxpipe.web.bot import BotSettings, make_bot_task
 
-    async with contextlib.AsyncExitStack() as stack:
-        if args.base_url is None:
-            url = await stack.enter_async_context(embedded_server(args.engines, sys.stdout, label="voxpipe talk"))
-            api_key = "voxpipe-local"
-        else:
-            url, api_key = args.base_url, args.api_key or os.environ.get("OPENAI_API_KEY", "")
+    async with realtime_target(args, sys.stdout, label="voxpipe talk") as (url, api_key):
         vad = None
         if args.vad == "pipeline":
             from voxpipe.audio.vad.silero import SileroVADAnalyzer
@@ -128,7 +121,9 @@ async def _talk(args: argparse.Namespace, devices: Any) -> None:
                 devices=devices,
             )
         )
-        settings = BotSettings(realtime_url=url, api_key=api_key, instructions=args.instructions, vad=args.vad)
+        settings = BotSettings(
+            realtime_url=url, api_key=api_key, instructions=args.instructions, vad=args.vad
+        )
         task = make_bot_task(settings, transport.input(), transport.output(), TerminalTranscript())
         print("voxpipe talk: speak now (Ctrl-C to stop)", flush=True)
         await PipelineRunner().run(task)

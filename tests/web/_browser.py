@@ -102,7 +102,13 @@ ANSWERED = """() => {
 
 
 async def talk(
-    url: str, microphone: Path, screenshot: Path, home: Path, *, timeout_s: float = 60.0, allow_mic: bool = True
+    url: str,
+    microphone: Path,
+    screenshot: Path,
+    home: Path,
+    *,
+    timeout_s: float = 60.0,
+    allow_mic: bool = True,
 ) -> PageResult:
     """Open the page, press Talk, wait for a spoken answer (or the page's error), screenshot, leave."""
     from playwright.async_api import async_playwright
@@ -129,7 +135,10 @@ async def talk(
             else:
                 await page.wait_for_function("document.getElementById('error').textContent", timeout=10000)
             result = PageResult(
-                messages=[tuple(m) for m in await page.evaluate("window.voxpipe.messages.map(m => [m.kind, m.text])")],
+                messages=[
+                    tuple(m)
+                    for m in await page.evaluate("window.voxpipe.messages.map(m => [m.kind, m.text])")
+                ],
                 turns=await page.evaluate("window.voxpipe.turns.map(({bot, ...t}) => t)"),
                 error=await page.inner_text("#error"),
                 status=await page.inner_text("#status"),

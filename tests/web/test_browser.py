@@ -74,12 +74,15 @@ async def test_browser_talks_to_the_local_models(tmp_path: Path, capsys: pytest.
     chromium_path()
     mic = fake_microphone(QUESTION, tmp_path / "mic.wav")
     async with voxpipe_web("--engines", "local", timeout=240) as url:
-        result = await talk(url, mic, tmp_path / "voxpipe-web-local-models.png", tmp_path / "home", timeout_s=90)
+        result = await talk(
+            url, mic, tmp_path / "voxpipe-web-local-models.png", tmp_path / "home", timeout_s=90
+        )
         await wait_for_no_visitors(url)
     shot = keep_screenshot(tmp_path / "voxpipe-web-local-models.png")
     turn = result.turns[0]
     with capsys.disabled():
-        print(f"\nvoxpipe web (local models): you said {result.messages[0][1]!r}; bot said {result.messages[1][1]!r}")
+        said, answered = result.messages[0][1], result.messages[1][1]
+        print(f"\nvoxpipe web (local models): you said {said!r}; the bot said {answered!r}")
         print(
             f"voxpipe web (local models): page-reported turn latency: bot answered in {turn['serverMs']} ms, "
             f"heard in the page after {turn['heardMs']} ms; screenshot {shot}"

@@ -2,9 +2,9 @@
 
 ::
 
-    browser mic ─► transport.input() ─► OpenAIRealtimeBetaLLMService ─► PageEventsProcessor ─► transport.output() ─► browser speaker
-                                                     │                         │
-                                           the realtime server        transcripts, turns, latency ─► the page
+    microphone ─► input() ─► OpenAIRealtimeBetaLLMService ─► PageEventsProcessor ─► output() ─► speaker
+                                        │                           │
+                               the Realtime server       transcripts, turns, latency ─► the page
 
 Turns are decided by the realtime server's VAD by default (``server_vad``, 500 ms of silence: the local
 server prepares the answer during that silence), or by Silero in this process (``vad="pipeline"``, the

@@ -11,7 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-import os
+import socket
 import sys
 from typing import Any
 
@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 def add_web_parser(subparsers: Any) -> None:
     """Register ``voxpipe web`` on the CLI's subparsers."""
+    from voxpipe.cli_options import add_realtime_options
     from voxpipe.web.bot import DEFAULT_INSTRUCTIONS
 
     parser = subparsers.add_parser(
@@ -32,12 +33,7 @@ def add_web_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: %(default)s)")
     parser.add_argument("--port", type=int, default=8080, help="TCP port, 0 for any (default: %(default)s)")
-    parser.add_argument("--base-url", default=None, help="a Realtime server's WebSocket URL (default: embedded)")
-    parser.add_argument("--api-key", default=None, help="key for --base-url (default: $OPENAI_API_KEY)")
-    parser.add_argument(
-        "--engines", choices=["local", "test", "http"], default=None, help="embedded server engines"
-    )
-    parser.add_argument("--instructions", default=DEFAULT_INSTRUCTIONS, help="the bot's instructions")
+    add_realtime_options(parser, instructions=DEFAULT_INSTRUCTIONS)
     parser.add_argument(
         "--vad",
         choices=["server", "pipeline"],
@@ -67,25 +63,22 @@ def _run_web_command(args: argparse.Namespace) -> int:
 async def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from voxpipe.demo import embedded_server
+    from voxpipe.cli_options import realtime_target
     from voxpipe.web.app import WebConfig, create_app
     from voxpipe.web.bot import BotSettings
 
-    async with contextlib.AsyncExitStack() as stack:
-        if args.base_url is None:
-            url = await stack.enter_async_context(embedded_server(args.engines, sys.stdout, label="voxpipe web"))
-            api_key = "voxpipe-local"
-        else:
-            url, api_key = args.base_url, args.api_key or os.environ.get("OPENAI_API_KEY", "")
-        settings = BotSettings(realtime_url=url, api_key=api_key, instructions=args.instructions, vad=args.vad)
+    async with realtime_target(args, sys.stdout, label="voxpipe web") as (url, api_key):
+        settings = BotSettings(
+            realtime_url=url, api_key=api_key, instructions=args.instructions, vad=args.vad
+        )
         app = create_app(WebConfig(bot=settings, max_visitors=args.max_visitors))
-        config = uvicorn.Config(app, host=args.host, port=args.port, log_level=args.log_level, lifespan="on")
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve(), name="voxpipe-web.uvicorn")
-        while not server.started and not serving.done():
-            await asyncio.sleep(0.05)
-        if server.started:
-            host, port = server.servers[0].sockets[0].getsockname()[:2]
-            shown = f"[{host}]" if ":" in host else host
-            print(f"voxpipe web: open http://{shown}:{port}/ and press Talk (Ctrl-C to stop)", flush=True)
-        await serving
+        config = uvicorn.Config(app, log_level=args.log_level, lifespan="on")
+        listener = socket.create_server((args.host, args.port), family=_family(args.host))
+        host, port = listener.getsockname()[:2]
+        shown = f"[{host}]" if ":" in host else host
+        print(f"voxpipe web: open http://{shown}:{port}/ and press Talk (Ctrl-C to stop)", flush=True)
+        await uvicorn.Server(config).serve(sockets=[listener])
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET

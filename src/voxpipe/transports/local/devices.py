@@ -20,7 +20,9 @@ __all__ = ["AudioDeviceError", "AudioDevices", "InputStream", "OutputStream", "S
 
 logger = logging.getLogger(__name__)
 
-PORTAUDIO_HINT = "install PortAudio (Debian/Ubuntu: apt-get install libportaudio2; macOS: brew install portaudio)"
+PORTAUDIO_HINT = (
+    "install PortAudio (Debian/Ubuntu: apt-get install libportaudio2; macOS: brew install portaudio)"
+)
 
 
 class AudioDeviceError(VoxpipeWorldError):
@@ -94,13 +96,20 @@ class SoundDevices:
     def check(self, *, input_device: Any, output_device: Any, need_input: bool, need_output: bool) -> None:
         """Find the devices now, so that a machine without audio fails with one clear message."""
         sd = _sounddevice()
-        for needed, device, kind in ((need_input, input_device, "input"), (need_output, output_device, "output")):
+        for needed, device, kind in (
+            (need_input, input_device, "input"),
+            (need_output, output_device, "output"),
+        ):
             if not needed:
                 continue
             try:
                 sd.query_devices(device, kind=kind)
             except (ValueError, sd.PortAudioError) as exc:
-                what = f"audio {kind} device {device!r}" if device is not None else f"default audio {kind} device"
+                what = (
+                    f"audio {kind} device {device!r}"
+                    if device is not None
+                    else f"default audio {kind} device"
+                )
                 raise AudioDeviceError(
                     f"no {what} ({exc}); list devices with: python -m sounddevice"
                 ) from exc
@@ -128,7 +137,7 @@ class SoundDevices:
             stream.start()
         except (ValueError, sd.PortAudioError) as exc:
             raise AudioDeviceError(f"cannot open the microphone at {sample_rate} Hz: {exc}") from exc
-        return stream  # type: ignore[no-any-return]
+        return stream
 
     def open_output(self, device: Any, sample_rate: int) -> OutputStream:
         """Open and start the speaker."""

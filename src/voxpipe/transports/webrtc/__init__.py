@@ -1,4 +1,4 @@
-"""A browser as a pipeline's microphone and speaker, over WebRTC (``aiortc``; ``pip install "voxpipe[webrtc]"``).
+"""A browser as a pipeline's microphone and speaker, over WebRTC (``pip install "voxpipe[webrtc]"``).
 
 - :class:`WebRTCConnection`: one browser's peer connection: answer its offer, its audio, a data channel.
 - :class:`WebRTCTransport` (with :class:`WebRTCParams`): the input and output processors over it.

@@ -99,6 +99,7 @@ class WebRTCConnection(EventEmitter):
         self._remote: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._channel: Any = None
         self._closed = asyncio.Event()
+        self._closing: asyncio.Task[None] | None = None  # the close started by the page leaving
         self.messages_dropped = 0
         for event in ("on_connected", "on_closed", "on_message"):
             self._register_event_handler(event)
@@ -207,7 +208,8 @@ class WebRTCConnection(EventEmitter):
 
     def _on_channel_close(self) -> None:
         logger.info("%s: the page closed its data channel", self)
-        asyncio.ensure_future(self.aclose())
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self.aclose(), name=f"{self}.close")
 
     def send_message(self, message: dict[str, Any]) -> bool:
         """Send a JSON object to the page; False when the channel is not open (the message is dropped)."""
