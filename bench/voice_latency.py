@@ -49,9 +49,13 @@ RATE, CHUNK_MS = 24_000, 40  # client audio: PCM16 24 kHz in 40 ms appends
 LEAD_S, TAIL_S = 0.3, 1.0
 VOICED = 10 ** (-40 / 20) * 32768  # -40 dBFS
 TARGET_P50_S, TARGET_RSS_MB = 0.450, 1200.0
+SERVER_VAD_TARGET_S, SEMANTIC_TARGET_S, CONCURRENT_P95_S = 0.600, 0.450, 1.5  # DESIGN.md section 8
 
 
 def _emit(**record: Any) -> None:
+    from voxpipe.server.connection.speculation import SPECULATION_STATS
+
+    record["speculation"] = SPECULATION_STATS.as_dict()
     print(json.dumps({**record, "rss_mb": proc_status(os.getpid()).get("VmRSS")}), flush=True)
 
 
@@ -129,11 +133,11 @@ def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Call
     return timed
 
 
-async def serve_child(options: dict[str, Any]) -> None:
+async def serve_child(options: dict[str, Any], speculate: bool) -> None:
     """Load, warm up and serve the local engines; print ``{"ready": port}`` then timing records."""
     import logging
 
-    from voxpipe.server import LocalRealtimeServer, ServerConfig
+    from voxpipe.server import LocalRealtimeServer, ServerConfig, SpeculationSettings
     from voxpipe.server.engines import load_engines
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="server %(name)s: %(message)s")
@@ -141,7 +145,9 @@ async def serve_child(options: dict[str, Any]) -> None:
     started = time.perf_counter()
     await engines.warm_up()
     _instrument(engines)
-    async with engines, LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
+    speculation = SpeculationSettings() if speculate else SpeculationSettings(pause_ms=None)
+    config = ServerConfig(port=0, engines=engines, speculation=speculation)
+    async with engines, LocalRealtimeServer(config) as server:
         _emit(ready=server.port, warm_up_s=time.perf_counter() - started)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # until the parent closes it
 
@@ -172,14 +178,21 @@ def load_fixture(path: Path) -> tuple[bytes, int]:
     return padded.astype("<i2").tobytes(), last // (RATE * CHUNK_MS // 1000)
 
 
-async def run_turn(url: str, name: str, audio: bytes, end_chunk: int, silence_ms: int) -> Turn:
+def turn_detection(mode: str, silence_ms: int) -> dict[str, Any]:
+    """``server_vad`` or ``semantic_vad:<eagerness>`` as the session's ``turn_detection``."""
+    if mode.startswith("semantic_vad"):
+        return {"type": "semantic_vad", "eagerness": mode.partition(":")[2] or "auto"}
+    vad: dict[str, Any] = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300}
+    vad["silence_duration_ms"] = silence_ms
+    return vad
+
+
+async def run_turn(url: str, name: str, audio: bytes, end_chunk: int, vad: dict[str, Any]) -> Turn:
     """Stream one padded fixture in real time and wait for the response to finish."""
     import websockets
 
     turn = Turn(name)
     done = asyncio.Event()
-    vad = {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300}
-    vad["silence_duration_ms"] = silence_ms
     session = {
         "modalities": ["audio", "text"],
         "voice": "alloy",
@@ -320,15 +333,74 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
         print(f"TARGET {what}: {value:.0f} {unit} {'PASS' if value < limit else 'FAIL'}")
 
 
+def speculation_report(turns: list[Turn], before: dict[str, int], after: dict[str, int]) -> None:
+    """Hit rate and wasted work of the speculations made during these turns."""
+    delta = {key: after.get(key, 0) - before.get(key, 0) for key in after}
+    answered = max(1, len([t for t in turns if t.first_audio is not None]))
+    attempts = delta.get("attempts", 0)
+    print(
+        f"  speculation: hit rate {delta.get('reused', 0) / answered:.0%} of answered turns "
+        f"({delta.get('reused', 0)} reused of {attempts} attempts; {delta.get('dropped', 0)} dropped as the "
+        f"user went on, {delta.get('mismatched', 0)} mismatched the final transcript)"
+    )
+    print(
+        f"  wasted work: {delta.get('wasted_llm_tokens', 0) / answered:.1f} LLM tokens and "
+        f"{delta.get('wasted_tts_ms', 0) / answered:.0f} ms of TTS audio per answered turn"
+    )
+
+
+def mode_report(mode: str, turns: list[Turn], before: dict[str, int], after: dict[str, int]) -> None:
+    """The figures of one turn-detection mode."""
+    ok = [t for t in turns if t.stopped is not None and t.first_audio is not None]
+    print(f"\n== {mode}: {len(ok)} of {len(turns)} turns answered with audio")
+    show("  end of user audio -> first audio delta", [t.first_audio - t.speech_end for t in ok])  # type: ignore[operator]
+    show("  end of user audio -> speech_stopped", [t.stopped - t.speech_end for t in ok])  # type: ignore[operator]
+    show("  speech_stopped -> first audio delta", [t.first_audio - t.stopped for t in ok])  # type: ignore[operator]
+    speculation_report(turns, before, after)
+    target = SEMANTIC_TARGET_S if mode.startswith("semantic") else SERVER_VAD_TARGET_S
+    if ok and args_sessions() > 1:
+        target = CONCURRENT_P95_S
+        value = pct([t.first_audio - t.speech_end for t in ok], 95)  # type: ignore[operator]
+        label = f"p95 end of audio -> first audio, {args_sessions()} sessions at once"
+    else:
+        value = pct([t.first_audio - t.speech_end for t in ok], 50)  # type: ignore[operator]
+        label = "p50 end of audio -> first audio"
+    verdict = "PASS" if value <= target else "FAIL"
+    print(f"TARGET {mode} {label} <= {target * 1000:.0f} ms: {value * 1000:.0f} ms {verdict}")
+
+
+_SESSIONS = [1]
+
+
+def args_sessions() -> int:
+    return _SESSIONS[0]
+
+
+def last_stats(records: list[dict[str, Any]]) -> dict[str, int]:
+    """The server's speculation counters as of its latest record."""
+    for record in reversed(records):
+        if "speculation" in record:
+            stats: dict[str, int] = record["speculation"]
+            return stats
+    return {}
+
+
 async def main(args: argparse.Namespace) -> None:
     fixtures = sorted(SPEECH.glob("en_*.wav"))
     if not fixtures:
         print(f"no English fixtures in {SPEECH}")
         return
+    _SESSIONS[0] = args.sessions
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
-    print(f"server VAD silence_duration_ms {args.silence_ms}; engine options {args.option or 'defaults'}")
+    print(
+        f"modes {args.mode}; server VAD silence_duration_ms {args.silence_ms}; "
+        f"sessions at once {args.sessions}; speculation {'off' if args.no_speculation else 'on'}; "
+        f"engine options {args.option or 'defaults'}"
+    )
     pipe, log = asyncio.subprocess.PIPE, None if args.server_log else asyncio.subprocess.DEVNULL
     extra = [f"--option={option}" for option in args.option]
+    if args.no_speculation:
+        extra.append("--no-speculation")
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", *extra, stdin=pipe, stdout=pipe, stderr=log
     )
@@ -353,22 +425,35 @@ async def main(args: argparse.Namespace) -> None:
     collector = asyncio.create_task(collect(), name="collect records")
     url = f"ws://127.0.0.1:{ready['ready']}/v1/realtime"
     audio = {path.name: load_fixture(path) for path in fixtures}
+    names = list(audio)
     turns: list[Turn] = []
     nan = float("nan")
     try:
-        for round_ in range(args.rounds):
-            for name, (pcm, end_chunk) in audio.items():
-                mark = len(records)
-                turn = await run_turn(url, name, pcm, end_chunk, args.silence_ms)
-                await asyncio.sleep(0.3)  # let the session's closing records arrive
-                turn.records = records[mark:]
-                turns.append(turn)
-                lat = (turn.first_audio or nan) - (turn.stopped or nan)
-                print(
-                    f"round {round_ + 1} {name:<38} {lat * 1000:7.0f} ms  heard {turn.heard!r:<40} "
-                    f"answer {turn.answer[:50]!r} [{turn.status}] {proc_status(child.pid)['VmRSS']:.0f} MB",
-                    flush=True,
-                )
+        for mode in args.mode:
+            vad = turn_detection(mode, args.silence_ms)
+            mode_turns: list[Turn] = []
+            before = last_stats(records)
+            for round_ in range(args.rounds):
+                for index in range(len(names)):
+                    mark = len(records)
+                    group = [names[(index + k) % len(names)] for k in range(args.sessions)]
+                    batch = await asyncio.gather(
+                        *(run_turn(url, n, audio[n][0], audio[n][1], vad) for n in group)
+                    )
+                    await asyncio.sleep(0.3)  # let the session's closing records arrive
+                    for turn in batch:
+                        turn.records = records[mark:]
+                        lat = (turn.first_audio or nan) - turn.speech_end
+                        print(
+                            f"{mode} round {round_ + 1} {turn.name:<38} {lat * 1000:7.0f} ms  "
+                            f"heard {turn.heard!r:<40} answer {turn.answer[:50]!r} [{turn.status}] "
+                            f"{proc_status(child.pid)['VmRSS']:.0f} MB",
+                            flush=True,
+                        )
+                    mode_turns += batch
+            await asyncio.sleep(0.3)
+            mode_report(mode, mode_turns, before, last_stats(records))
+            turns += mode_turns
         rss = proc_status(child.pid)
     finally:
         child.stdin.close()
@@ -378,6 +463,7 @@ async def main(args: argparse.Namespace) -> None:
             child.kill()
             await child.wait()
         collector.cancel()
+    print("\n== all modes")
     report(turns, [r for r in records if r.get("stage") == "vad"], rss)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
@@ -388,6 +474,15 @@ if __name__ == "__main__":
     )
     parser.add_argument("--rounds", type=int, default=3, help="passes over the fixtures (default 3)")
     parser.add_argument("--silence-ms", type=int, default=500, help="server VAD silence_duration_ms")
+    parser.add_argument(
+        "--mode",
+        nargs="+",
+        default=["server_vad"],
+        help="turn detection modes, in order: server_vad, semantic_vad:<low|medium|high|auto> "
+        "(default server_vad)",
+    )
+    parser.add_argument("--sessions", type=int, default=1, help="sessions speaking at once (default 1)")
+    parser.add_argument("--no-speculation", action="store_true", help="serve without preemptive generation")
     parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
     parser.add_argument(
         "--option", action="append", default=[], help="a load_engines option for the server, NAME=INT"
@@ -395,4 +490,4 @@ if __name__ == "__main__":
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     options = {name: int(value) for name, _, value in (o.partition("=") for o in parsed.option)}
-    asyncio.run(serve_child(options) if parsed.serve else main(parsed))
+    asyncio.run(serve_child(options, not parsed.no_speculation) if parsed.serve else main(parsed))

@@ -7,7 +7,7 @@ gate in front of each model kind (``"llm"``, ``"tts"``): one call holds a model 
 lets go, the waiting call with the best ``Priority`` goes next (first come first within a priority):
 
 * ``HEAD``: the start of a confirmed answer: its LLM generation, the synthesis of its first piece;
-* ``SPECULATIVE``: work done during a pause on a turn that may not be over (``session/speculation.py``);
+* ``SPECULATIVE``: work done during a pause on a turn that may not be over (``connection/speculation.py``);
   promoted to ``HEAD`` the moment its turn is confirmed (the priority is read when the gate is handed on);
 * ``TAIL``: the later pieces of an answer, which the listener will not hear for a while anyway.
 

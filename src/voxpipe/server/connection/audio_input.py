@@ -55,6 +55,9 @@ class AudioHost(Protocol):
     def turn_paused(self, transcript: Callable[[], Awaitable[str | None]]) -> None:
         """The user paused inside a turn that will get a response: a good time to prepare it."""
 
+    async def judge_turn(self, words: str) -> float | None:
+        """The LLM's probability that ``words`` finish the user's message (None: it cannot tell)."""
+
     def turn_resumed(self) -> None:
         """The user went on after a pause (or the turn was committed or cleared by hand)."""
 
@@ -91,7 +94,8 @@ class AudioInput:
                     self._host.engines.vad,
                     settings.turn_detection,
                     self.buffer.clock_ms,
-                    self._partial,
+                    words=self._words,
+                    judge=self._host.judge_turn,
                     pause_ms=self._pause_ms,
                 )
                 if settings.turn_detection is not None
@@ -100,8 +104,13 @@ class AudioInput:
             if old is not None:
                 self._host.spawn(old.aclose(), name="close turn detector")
 
-    async def _partial(self) -> str | None:
-        return await self._utterance.partial() if self._utterance is not None else None
+    async def _words(self) -> str | None:
+        """The turn's words so far: the STT's snapshot (final for what was fed), else its partial."""
+        utterance = self._utterance
+        if utterance is None:
+            return None
+        words = await utterance.snapshot()
+        return words if words is not None else await utterance.partial()
 
     def _options(self) -> TranscriptionOptions:
         return self._host.settings.transcription or TranscriptionOptions()

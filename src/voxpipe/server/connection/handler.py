@@ -39,7 +39,7 @@ from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.observer import NO_OBSERVER, SessionObserver
 from voxpipe.server.connection.outbox import SLOW_CLIENT_CODE, CloseRequest, Outbox
 from voxpipe.server.connection.response_request import response_request
-from voxpipe.server.connection.response_source import EngineSource, ResponseSource
+from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
 from voxpipe.server.connection.responses import ResponseRun
 from voxpipe.server.connection.session_update import apply_update, default_session, derive_settings
 from voxpipe.server.connection.settings import ResponseRequest, SessionSettings
@@ -47,6 +47,7 @@ from voxpipe.server.connection.speculation import Speculator
 from voxpipe.server.connection.state import ConnectionState, check_move
 from voxpipe.server.connection.wire import WireRenderer, wire_renderer
 from voxpipe.server.engines.registry import Engines
+from voxpipe.server.engines.types import LLMMessage
 
 __all__ = ["CloseRequest", "ConnectionHandler", "Transport"]
 
@@ -196,6 +197,14 @@ class ConnectionHandler:
         conversation the answer depends on)."""
         if self._active is None and self._state is ConnectionState.OPEN:
             self._speculator.start(self.settings, list(self.conversation.items()), transcript)
+
+    async def judge_turn(self, words: str) -> float | None:
+        """Semantic VAD asks whether ``words`` end the user's turn: the LLM reads them in the context a
+        response would have."""
+        request = llm_request(
+            self.settings, [*await self.conversation.llm_items(), LLMMessage("user", words)]
+        )
+        return await self.engines.llm.end_of_turn(request)
 
     def turn_resumed(self) -> None:
         """The user went on: what was prepared is dropped without a trace."""

@@ -3,15 +3,16 @@
 Server VAD is the VAD engine with the session's ``threshold``, ``prefix_padding_ms`` and
 ``silence_duration_ms``.
 
-Semantic VAD is a documented heuristic on top of the same VAD, not a model:
+Semantic VAD decides from the words, with a model (``end_of_turn.py``), on top of the same VAD:
 
 * the VAD's silence window comes from ``eagerness``: ``high`` 250 ms, ``medium``/``auto`` 500 ms,
   ``low`` 1000 ms (threshold 0.5, prefix padding 300 ms);
-* when that silence has passed, the words heard so far (the STT stream's ``partial``) are checked: if
-  they end like a sentence (``.``, ``?`` or ``!``) or the STT has no partials, the turn ends there;
-* otherwise the turn is held open (``SpeechState.ENDING``) for three times the window in all (so
-  750 / 1500 / 3000 ms of silence), never more than OpenAI's maximum waits (2 / 4 / 8 s); speech in that
-  time continues the same turn without a second ``speech_started``.
+* when that silence has passed, the turn is held open (``SpeechState.ENDING``) while the words so far are
+  judged (the LLM's probability that the message is finished, against the eagerness's threshold;
+  punctuation when the engine cannot tell); the turn ends at the first append after a "finished" verdict;
+* otherwise it stays open for three times the window in all (so 750 / 1500 / 3000 ms of silence), never
+  more than OpenAI's maximum waits (2 / 4 / 8 s); speech in that time continues the same turn without a
+  second ``speech_started`` (and drops the judgement).
 
 Pauses: when ``pause_ms`` is given and the VAD can tell its trailing silence, a pause of that much
 silence inside a turn is reported (``PAUSED``), and so is speech resuming after it (``RESUMED``). Neither
@@ -25,11 +26,11 @@ triggers ``input_audio_buffer.timeout_triggered`` (the session then commits and 
 from __future__ import annotations
 
 import enum
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from voxpipe.audio import StreamResampler
+from voxpipe.server.connection.end_of_turn import EndOfTurnJudge
 from voxpipe.server.connection.settings import TurnDetectionKind, TurnDetectionSettings
 from voxpipe.server.connection.state import SpeechState, check_move
 from voxpipe.server.engines.base import VADEngine, VADStream
@@ -39,7 +40,6 @@ __all__ = ["TurnDetector", "TurnEvent", "TurnEventType"]
 
 _EAGERNESS_MS = {"high": 250, "medium": 500, "auto": 500, "low": 1000}
 _MAX_WAIT_MS = {"high": 2000, "medium": 4000, "auto": 4000, "low": 8000}
-_SENTENCE_END = re.compile(r"[.?!][\"')\]]*\s*$")
 
 
 class TurnEventType(enum.Enum):
@@ -68,7 +68,9 @@ class TurnDetector:
         engine: the VAD engine (its stream runs at the engine's rate; the detector resamples).
         settings: the session's turn detection.
         clock_ms: the session clock now (the VAD's own clock starts at 0 here).
-        partial: returns the words heard so far in this turn, or None (semantic VAD only).
+        words: returns the words heard so far in this turn, or None (semantic VAD only).
+        judge: the model's probability that those words are a finished message, or None if it cannot
+            tell (semantic VAD only).
         pause_ms: silence inside a turn reported as ``PAUSED`` (None: no pause events). It is capped at
             half the silence window, so a pause always comes before the end of the turn.
     """
@@ -78,7 +80,9 @@ class TurnDetector:
         engine: VADEngine,
         settings: TurnDetectionSettings,
         clock_ms: int,
-        partial: Callable[[], Awaitable[str | None]],
+        *,
+        words: Callable[[], Awaitable[str | None]],
+        judge: Callable[[str], Awaitable[float | None]],
         pause_ms: int | None = None,
     ) -> None:
         self.settings = settings
@@ -97,7 +101,7 @@ class TurnDetector:
         rate = self._stream.sample_rate
         self._resampler = StreamResampler(24000, rate, quality="QQ") if rate != 24000 else None
         self._base_ms = clock_ms
-        self._partial = partial
+        self._judge = EndOfTurnJudge(words, judge, settings.eagerness)
         self._state = SpeechState.IDLE
         self._stop_ms = 0
         self._deadline_ms: int | None = None
@@ -128,25 +132,26 @@ class TurnDetector:
                 if self._state is SpeechState.ENDING:
                     self._set_state(SpeechState.SPEAKING)  # the same turn goes on
                     self._deadline_ms = None
+                    self._judge.cancel()
                 elif self._state is SpeechState.IDLE:
                     self._set_state(SpeechState.SPEAKING)
                     decisions.append(TurnEvent(TurnEventType.SPEECH_STARTED, at))
             elif self._state is SpeechState.SPEAKING:
                 self._stop_ms = at
-                if self._semantic and not await self._sounds_finished():
+                if self._semantic:
                     self._set_state(SpeechState.ENDING)
                     self._deadline_ms = at + self._window_ms() + self._hold_ms
+                    self._judge.start()
                 else:
                     self._set_state(SpeechState.IDLE)
                     decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, at))
         decisions.extend(self._pause_events(clock_ms))
-        if (
-            self._state is SpeechState.ENDING
-            and self._deadline_ms is not None
-            and clock_ms >= self._deadline_ms
+        if self._state is SpeechState.ENDING and (
+            self._judge.verdict() or (self._deadline_ms is not None and clock_ms >= self._deadline_ms)
         ):
             self._set_state(SpeechState.IDLE)
             self._deadline_ms = None
+            self._judge.cancel()
             decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, self._stop_ms))
         timeout = self.settings.idle_timeout_ms
         if (
@@ -180,10 +185,6 @@ class TurnDetector:
     def _window_ms(self) -> int:
         return _EAGERNESS_MS.get(self.settings.eagerness, 500)
 
-    async def _sounds_finished(self) -> bool:
-        words = await self._partial()
-        return words is None or not words.strip() or bool(_SENTENCE_END.search(words))
-
     def reset(self, clock_ms: int) -> None:
         """Forget the current turn (after a manual commit or clear); the VAD restarts at ``clock_ms``."""
         self._stream.reset()
@@ -191,7 +192,9 @@ class TurnDetector:
         self._state = SpeechState.IDLE
         self._deadline_ms = None
         self._paused = False
+        self._judge.cancel()
 
     async def aclose(self) -> None:
-        """Give the VAD stream back."""
+        """Give the VAD stream back; end the judgement in flight."""
+        await self._judge.aclose()
         await self._stream.aclose()

@@ -143,6 +143,10 @@ class _MeteredLLM(_Forwarding, LLMEngine):
         self._load = load
         self.capabilities = inner.capabilities
 
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        with _request(self._load):
+            return await self._inner.end_of_turn(request)
+
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         with _request(self._load):
             async with contextlib.aclosing(self._inner.stream(request)) as chunks:

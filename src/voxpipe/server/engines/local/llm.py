@@ -35,6 +35,8 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.base import (
     EngineError,
@@ -195,6 +197,32 @@ class LlamaLLMEngine(LLMEngine):
                     else:
                         yield chunk
         yield usage
+
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        """The model's probability that the user's message ends here: the chance that the token after
+        the user's words is the end-of-message marker (the idea of LiveKit's turn detector, with the
+        answering model itself). The prompt is the one the answer renders, up to the words, so it costs
+        the words' tokens over the cached prefix, and the answer then reuses them."""
+        last = request.messages[-1] if request.messages else None
+        if not isinstance(last, LLMMessage) or last.role != "user" or not last.content.strip():
+            return None
+        tools = tools_in_play(request) if self._spec.tool_calls else ()
+        return await asyncio.wrap_future(self._executor.submit(self._end_probability, request, tools))
+
+    def _end_probability(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> float:
+        """In the worker thread: evaluate the prompt up to the user's words, read the marker's probability."""
+        llm = self._load()
+        with model_errors("llama.cpp end-of-turn"):
+            tokens = self._prompt_tokens(llm, request, tools)
+            marker = llm.token_eos()
+            cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the user's message
+            prefix = tokens[:cut]
+            keep = min(_common_prefix(llm._input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
+            llm.n_tokens = keep
+            llm.eval(prefix[keep:])
+            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+        weights = np.exp(logits - logits.max())
+        return float(weights[marker] / weights.sum())
 
     async def _one_pass(
         self, request: LLMRequest, tools: Sequence[FunctionTool], forced: str | None, held: list[str]

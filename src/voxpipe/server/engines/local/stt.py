@@ -274,13 +274,16 @@ class _WhisperStream(STTStream):
         return Transcript(text=text, language="en", duration_s=self._total_samples / _RATE)
 
     async def _settle(self) -> str:
-        while self._pending is not None:  # feed() may start another pass while this one is awaited
-            await asyncio.wrap_future(self._pending)
-            self._collect()
-        rest = self._audio()[self._covered() :]
-        if self._last is None or (rest.size and float(np.max(np.abs(rest))) >= self._silence_peak):
-            await asyncio.wrap_future(self._start_pass())
-            self._collect()
+        """Wait for passes until one covers every sound fed; several callers share the passes."""
+        while True:
+            while self._pending is not None:  # feed() or another caller may start one meanwhile
+                await asyncio.wrap_future(self._pending)
+                self._collect()
+            rest = self._audio()[self._covered() :]
+            heard_all = not (rest.size and float(np.max(np.abs(rest))) >= self._silence_peak)
+            if self._last is not None and heard_all:
+                break
+            self._start_pass()
         tail = self._last.tail_text if self._last else ""
         return " ".join(p for p in (*self._committed, tail) if p).strip()
 

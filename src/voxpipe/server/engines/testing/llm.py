@@ -15,6 +15,10 @@ request's instructions):
    when there is no user text).
 
 Text streams one word per ``TextDelta`` with ``token_delay_s`` between them; ``Usage`` counts words.
+
+``end_of_turn`` (semantic VAD's question) reads the last user message by rule: 0.95 when it ends with
+``.``, ``?`` or ``!``; 0.02 when its last word leaves it hanging (``and``, ``but``, ``or``, ``so``,
+``um``, ``uh``, ``the``, ``a``, ``to``, ``of``, ``with``, ``then``); 0.3 otherwise.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ __all__ = ["ScriptedLLMEngine"]
 _WEATHER = re.compile(r"weather in ([a-z][a-z-]*)", re.IGNORECASE)
 _CALL = re.compile(r"\bcall ([A-Za-z_][A-Za-z0-9_]*)")
 _ANSWER = re.compile(r"^Answer:\s*(.+)$", re.MULTILINE)
+_HANGING = frozenset({"and", "but", "or", "so", "um", "uh", "the", "a", "to", "of", "with", "then"})
 
 
 class ScriptedLLMEngine(LLMEngine):
@@ -79,6 +84,15 @@ class ScriptedLLMEngine(LLMEngine):
                 await asyncio.sleep(self._token_delay_s)
             yield TextDelta(word if index == 0 else " " + word)
         yield Usage(input_tokens=input_tokens, output_tokens=len(words))
+
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        """The rule of the module docstring."""
+        text = _last_user_text(request)
+        if not text:
+            return None
+        if text[-1] in ".?!":
+            return 0.95
+        return 0.02 if text.split()[-1].lower() in _HANGING else 0.3
 
     def _tool_call(self, request: LLMRequest) -> ToolCall | None:
         names = [tool.name for tool in request.tools]

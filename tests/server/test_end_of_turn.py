@@ -1,0 +1,102 @@
+"""Semantic VAD decides with the model: the LLM's probability that the words are finished, against the
+eagerness's threshold; a model that cannot tell falls back to punctuation; a failing one never stalls a
+turn. The scripted LLM's ``end_of_turn`` rule: 0.95 after ``.?!``, 0.02 after a hanging word, else 0.3."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from voxpipe.audio import silence
+from voxpipe.server import LocalRealtimeServer, ServerConfig
+from voxpipe.server.connection.end_of_turn import sounds_finished
+from voxpipe.server.engines.base import LLMEngine
+from voxpipe.server.engines.registry import Engines
+from voxpipe.server.engines.testing import encode_tones, load_engines
+from voxpipe.server.engines.types import LLMChunk, LLMRequest
+
+from ._support import RawClient, chunks
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class Judge(LLMEngine):
+    """The scripted LLM with ``end_of_turn`` replaced: None (cannot tell) or a failure."""
+
+    def __init__(self, inner: LLMEngine, fails: bool) -> None:
+        self.capabilities = inner.capabilities
+        self._inner = inner
+        self._fails = fails
+        self.asked: list[str] = []
+
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        self.asked.append(str(request.messages[-1]))
+        if self._fails:
+            raise RuntimeError("the model broke")
+        return None
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        async for chunk in self._inner.stream(request):
+            yield chunk
+
+
+async def silence_before_stop(server: LocalRealtimeServer, words: str, eagerness: str) -> int:
+    """Milliseconds of silence the server let pass after ``words`` before ``speech_stopped``."""
+    client = await RawClient.connect(server.realtime_url, "beta")
+    assert (await client.recv())["type"] == "session.created"
+    await client.send(
+        {
+            "type": "session.update",
+            "session": {
+                "turn_detection": {"type": "semantic_vad", "eagerness": eagerness, "create_response": False}
+            },
+        }
+    )
+    await client.recv_until("session.updated")
+    speech_end = 300 + 30 * len(words)
+    sent = 0
+    try:
+        for chunk in chunks(silence(300, 24000) + encode_tones(words) + silence(4000, 24000), 20):
+            await client.send({"type": "input_audio_buffer.append", "audio": chunk})
+            sent += 20
+            # a marker: its error comes after whatever this append caused (events leave in order)
+            await client.send({"type": "conversation.item.retrieve", "item_id": "none"})
+            for event in await client.recv_until("error"):
+                if event["type"] == "input_audio_buffer.speech_stopped":
+                    assert event["audio_end_ms"] == speech_end
+                    return sent - speech_end
+        raise AssertionError("no speech_stopped")
+    finally:
+        await client.aclose()
+
+
+async def test_the_model_ends_a_question_without_punctuation_by_eagerness(
+    server: LocalRealtimeServer,
+) -> None:
+    # "what time is it" has no question mark: punctuation alone would hold it open at every eagerness
+    assert 250 <= await silence_before_stop(server, "what time is it", "high") < 400  # p 0.3 >= 0.1
+    assert 3000 <= await silence_before_stop(server, "what time is it", "low") < 3200  # p 0.3 < 0.5: held
+    assert 500 <= await silence_before_stop(server, "what time is it", "medium") < 650  # p 0.3 >= 0.25
+    assert 1500 <= await silence_before_stop(server, "what is the", "medium") < 1650  # hanging: held
+
+
+@pytest.mark.parametrize("fails", [False, True])
+async def test_a_model_that_cannot_tell_or_fails_never_stalls_a_turn(fails: bool) -> None:
+    base = load_engines()
+    judge = Judge(base.llm, fails)
+    engines = Engines(vad=base.vad, stt=base.stt, llm=judge, tts=base.tts)
+    async with engines, LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
+        finished = await silence_before_stop(server, "all done.", "high")
+        unfinished = await silence_before_stop(server, "and then", "high")
+    assert 250 <= finished < 400
+    if fails:
+        assert 250 <= unfinished < 400  # a broken model: the pause decides, at once
+    else:
+        assert 750 <= unfinished < 900  # no model verdict: punctuation holds the unfinished words
+    assert len(judge.asked) == 2
+
+
+def test_punctuation_fallback() -> None:
+    assert sounds_finished("All done.") and sounds_finished('He said "yes?"') and sounds_finished(None)
+    assert sounds_finished("  ") and not sounds_finished("and then")
