@@ -35,8 +35,9 @@ class RawSocketClient:
         subprotocols: list[str] | None = None,
     ) -> RawSocketClient:
         """Connect and shake hands; raise ``ConnectionError`` with the status line if refused."""
-        client, status, _ = await cls.handshake(url, receive_buffer=receive_buffer, headers=headers,
-                                                subprotocols=subprotocols)
+        client, status, _ = await cls.handshake(
+            url, receive_buffer=receive_buffer, headers=headers, subprotocols=subprotocols
+        )
         if " 101 " not in status:
             client.close()
             raise ConnectionError(status)

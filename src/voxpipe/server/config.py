@@ -45,6 +45,13 @@ class ServerLimits:
             the next client event is not read); past twice this the client is disconnected (1008).
         send_timeout_s: a client that takes nothing for this long is disconnected (1008
             ``client is not reading``), so it cannot pin memory or outlive its session.
+        max_json_depth: deepest nesting of a client event (or key request body); deeper gets
+            ``invalid_event`` before any model sees it (``voxpipe.server.input_limits``).
+        max_json_values: JSON values (objects, arrays, strings, numbers...) in one event.
+        max_id_chars: longest item, response or call id a client may give.
+        max_instructions_chars: longest ``instructions`` of a session or response.
+        max_tools: tools per session or response (``array_above_max_length`` beyond).
+        max_tool_chars: JSON size of one tool definition.
     """
 
     max_message_bytes: int = 24 * 1024 * 1024
@@ -57,6 +64,12 @@ class ServerLimits:
     max_event_id_chars: int = 512
     max_outgoing_bytes: int = 1024 * 1024
     send_timeout_s: float = 10.0
+    max_json_depth: int = 32
+    max_json_values: int = 50_000
+    max_id_chars: int = 64
+    max_instructions_chars: int = 128 * 1024
+    max_tools: int = 128
+    max_tool_chars: int = 64 * 1024
 
     def __post_init__(self) -> None:
         if self.max_message_bytes > self.transport_max_message_bytes:

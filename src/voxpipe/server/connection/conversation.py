@@ -191,6 +191,20 @@ class Conversation:
         """Note a call id the model produced (also out of band), so its output can be created later."""
         self._call_ids.add(call_id)
 
+    @property
+    def full(self) -> bool:
+        """No item can be added before one is deleted (``conversation_too_large``)."""
+        return len(self._order) >= self._max_items
+
+    def check_room(self) -> None:
+        """Raise ``conversation_too_large`` when the conversation is full (a client error: delete items)."""
+        if self.full:
+            raise ProtocolError(
+                f"The conversation already holds {len(self._order)} items, the limit of this server. "
+                "Delete items before creating more.",
+                code="conversation_too_large",
+            )
+
     def add(self, item: Item, previous_item_id: str | None = None) -> str | None:
         """Insert ``item`` after ``previous_item_id`` (None appends, ``"root"`` inserts first).
 
@@ -200,12 +214,7 @@ class Conversation:
         Raises:
             ProtocolError: unknown ``previous_item_id``, duplicate id, unknown call id, or too many items.
         """
-        if len(self._order) >= self._max_items:
-            raise ProtocolError(
-                f"The conversation already holds {len(self._order)} items, the limit of this server. "
-                "Delete items before creating more.",
-                code="conversation_too_large",
-            )
+        self.check_room()
         if item.id in self._items:
             raise ProtocolError(
                 f"Item with id '{item.id}' already exists.",

@@ -48,6 +48,7 @@ from voxpipe.server.connection.state import ConnectionState, check_move
 from voxpipe.server.connection.wire import WireRenderer, wire_renderer
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMMessage
+from voxpipe.server.input_limits import load_event
 
 __all__ = ["CloseRequest", "ConnectionHandler", "Transport"]
 
@@ -281,7 +282,11 @@ class ConnectionHandler:
             )
             return
         try:
-            event: EventBase = parse_client_event(message, shape=self.shape_name, strict=True)
+            raw = load_event(message, self._limits)  # limits first: depth, sizes, ids (no recursion)
+            event: EventBase = parse_client_event(raw, shape=self.shape_name, strict=True)
+        except ProtocolError as exc:
+            self._send_error(exc, None)
+            return
         except EventValidationError as exc:
             self._send_error(ProtocolError(exc.message, code=exc.code, param=exc.param), exc.event_id)
             return
@@ -383,6 +388,8 @@ class ConnectionHandler:
                     code="invalid_value",
                     param=f"response.input[{index}].id",
                 )
+        if not request.out_of_band:
+            self.conversation.check_room()  # its answer could not be kept: refuse it up front
         if not request.out_of_band and self._active is not None:
             raise ProtocolError(
                 f"Conversation already has an active response in progress: {self._active.id}. Wait until the "

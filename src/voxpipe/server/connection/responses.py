@@ -32,6 +32,7 @@ from voxpipe.server.connection.conversation import (
     PartKind,
     item_from_wire,
 )
+from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
 from voxpipe.server.connection.settings import ResponseRequest
 from voxpipe.server.connection.speech_chunks import SpeechChunker
@@ -172,6 +173,13 @@ class ResponseRun:
         if forced is ResponseState.CANCELLED:
             status = ResponseState.CANCELLED
             details = {"type": "cancelled", "reason": self._cancel_reason or "client_cancelled"}
+        elif (refused := _client_error(error)) is not None:
+            logger.info("response %s failed: %s", self.id, refused.code)
+            status = ResponseState.FAILED
+            details = {
+                "type": "failed",
+                "error": {"type": refused.error_type, "code": refused.code, "message": refused.message},
+            }
         elif error is not None:
             logger.error("response %s failed: %s", self.id, type(error).__name__, exc_info=error)
             status = ResponseState.FAILED
@@ -272,12 +280,12 @@ class ResponseRun:
                 await self._close_message(message)
 
     def _add_output(self, item: Item) -> int:
-        index = len(self._output)
-        self._output.append(item)
         host = self._host
         previous = None
         if not self.request.out_of_band:
-            previous = host.conversation.add(item)
+            previous = host.conversation.add(item)  # first: an item it refuses is never announced
+        index = len(self._output)
+        self._output.append(item)
         self._previous[item.id] = previous
         host.send(
             host.wire.event(
@@ -418,6 +426,17 @@ class ResponseRun:
         )
         item.arguments = call.arguments
         self._close_item(item, "completed")
+
+
+def _client_error(error: BaseException | None) -> ProtocolError | None:
+    """The client's mistake behind a failure (a full conversation), if that is what it was."""
+    if isinstance(error, ProtocolError):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            if (found := _client_error(inner)) is not None:
+                return found
+    return None
 
 
 def _part(part: Part) -> ContentPart:
