@@ -85,6 +85,10 @@ class InputAudioEncoder:
                 self._pending += self._encode(tail) if self._encode is not None else tail
         return [self._take(len(self._pending))] if self._pending else []
 
+    def chunk_ms(self, chunk: str) -> float:
+        """Duration of one base64 chunk this encoder made."""
+        return len(chunk) * 3 / 4 / _bytes_per_ms(self._format)
+
     def reset(self) -> None:
         """Drop everything gathered and held (paused input is dropped, not buffered)."""
         self._pending.clear()

@@ -40,6 +40,7 @@ from voxpipe.frames.llm import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
+    LLMMessagesUpdateFrame,
     LLMSetToolsFrame,
     LLMUpdateSettingsFrame,
 )
@@ -53,9 +54,11 @@ from voxpipe.frames.text import InterimTranscriptionFrame, LLMTextFrame, Transcr
 from voxpipe.metrics.metrics import LLMTokenUsage
 from voxpipe.processors.frame_processor import FrameDirection, frame_handler
 from voxpipe.realtime import (
+    ConversationItemDeleteEvent,
     EventBase,
     InputAudioBufferAppendEvent,
     InputAudioBufferCommitEvent,
+    ProtocolModel,
     ResponseCancelEvent,
     Session,
     SessionProperties,
@@ -76,9 +79,11 @@ from voxpipe.realtime.client import (
 from voxpipe.realtime.dialect import Dialect, EventKind
 from voxpipe.services._realtime_service.codecs import decoder as _decoder
 from voxpipe.services._realtime_service.codecs import encoder as _encoder
+from voxpipe.services._realtime_service.conversation import item_signature, plan_conversation, wanted_items
 from voxpipe.services._realtime_service.interruptions import PlaybackReports, forget_unheard
 from voxpipe.services._realtime_service.items import function_output, messages_to_items
-from voxpipe.services._realtime_service.responses import ResponseTracker
+from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage
+from voxpipe.services._realtime_service.responses import ResponseState, ResponseTracker
 from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals
 from voxpipe.services._realtime_service.tools import merge_settings, session_for_wire
 from voxpipe.services.llm_service import LLMService
@@ -130,6 +135,9 @@ BENIGN_ERROR_CODES = frozenset(
 )
 """Rejections of a cancel or truncate that raced the server: expected, logged, never reported upstream."""
 
+_APPLIED_KEY = "voxpipe.applied_to_contexts"
+"""Frame metadata the context aggregators keep: contexts an ``LLMMessagesAppendFrame`` was appended to."""
+
 ServerEventHandler = Callable[["RealtimeLLMService", Any], Awaitable[None]]
 
 
@@ -146,7 +154,9 @@ class RealtimeLLMService(LLMService):
         start_audio_paused: drop input audio until :meth:`set_audio_input_paused` ``(False)``.
         send_transcription_frames: push the user's transcripts as ``TranscriptionFrame``\\ s (and
             ``InterimTranscriptionFrame``\\ s for deltas), when the session transcribes input audio.
-        reconnect: how to come back after a dropped socket.
+        reconnect: how to come back after a dropped socket (or an expired session).
+        held_audio_ms: microphone audio kept while the link is down and sent once it is back (the oldest
+            is dropped past this bound).
 
     Events: ``on_conversation_item_created(service, item_id, item)`` and
     ``on_conversation_item_updated(service, item_id, item_or_None)``.
@@ -167,6 +177,7 @@ class RealtimeLLMService(LLMService):
         start_audio_paused: bool = False,
         send_transcription_frames: bool = True,
         reconnect: ReconnectPolicy | None = None,
+        held_audio_ms: int = DEFAULT_HELD_AUDIO_MS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -185,7 +196,9 @@ class RealtimeLLMService(LLMService):
         self._responses = ResponseTracker(self._send_response_create, name=self.name)
         self._answer = AnswerAudio()
         self._retrievals = PendingRetrievals()
-        self._items: dict[str, AnyConversationItem] = {}
+        self._items: dict[str, Any] = {}  # the server's conversation: parsed items, or the dicts we sent
+        self._outage = Outage(max_held_ms=held_audio_ms)
+        self._sync_pending = False
         self._calls_in_flight: set[str] = set()  # dispatched calls whose result the model has not got
         self._context: Any = None
         self._playback = PlaybackReports()
@@ -303,13 +316,43 @@ class RealtimeLLMService(LLMService):
             await client.close()
 
     async def _on_connected(self, connection: ConnectionInfo) -> None:
-        """Runs on every (re)connection, before queued events: settings first, then the history."""
+        """Runs on every (re)connection, before queued events: settings first, then the history.
+
+        A new session after a loss gets the history as items, once the loss was handled (the answer it
+        cut is closed): the context, plus the part of the cut answer the aggregator may not hold yet,
+        minus what is already queued to go out after the replay (items created while down).
+        """
         await connection.send(self._session_update_event(self._session_properties))
-        if connection.reason is not ConnectReason.INITIAL:
-            self._responses.reset()
-            if self._context is not None:
-                for item in self._history_items(self._context.get_messages()):
-                    await connection.send(self._item_create_event(item))
+        if connection.reason is ConnectReason.INITIAL:
+            return
+        await self._outage.wait_handled(connection.connection)
+        queued = dict(self._items)  # created while down: in the client's queue, sent after the replay
+        self._items.clear()
+        for item in plan_conversation({}, self._wanted_items(exclude=queued.values())).create:
+            await connection.send(self._item_create_event(item))
+            self._items[item["id"]] = item
+        self._items.update(queued)
+        self._outage.unheard_answer = ""
+
+    def _wanted_items(self, exclude: Any = ()) -> list[dict[str, Any]]:
+        """The items the server should hold: the context's history as items, in order.
+
+        Left out: outputs of calls still running (the context holds a placeholder), and one item per
+        item of ``exclude`` with the same meaning (already on its way).
+        """
+        if self._context is None:
+            return []
+        messages = list(self._context.get_messages())
+        unheard = self._outage.unheard_answer
+        said = [m.get("content") for m in messages if m.get("role") == "assistant"]
+        if unheard and (not said or said[-1] != unheard):
+            messages.append({"role": "assistant", "content": unheard})
+        items = wanted_items(self._history_items(messages), skip_outputs=set(self._calls_in_flight))
+        for gone in map(item_signature, exclude):
+            match = next((i for i, item in enumerate(items) if item_signature(item) == gone), None)
+            if match is not None:
+                del items[match]
+        return items
 
     async def _receive(self) -> None:
         client = self._client
@@ -319,8 +362,11 @@ class RealtimeLLMService(LLMService):
                 await self._dispatch(event)
         except VoxpipeWorldError as exc:
             await self._fail(f"the realtime session ended: {exc}", exc)
+        except Exception as exc:  # on_connected failed: a bug of ours, but the pipeline must hear of it
+            await self._fail(f"the realtime session ended unexpectedly: {type(exc).__name__}", exc)
 
     async def _fail(self, message: str, exc: BaseException) -> None:
+        await self._close_answer()
         logger.error("%s: %s", self, message)
         await self.push_frame(
             ErrorFrame(error=message, fatal=True, exception=exc, processor=self), FrameDirection.UPSTREAM
@@ -344,10 +390,18 @@ class RealtimeLLMService(LLMService):
     @frame_handler(InputAudioRawFrame)
     async def _on_input_audio(self, frame: InputAudioRawFrame, direction: FrameDirection) -> None:
         client = self._client
-        if self._audio_paused or client is None or client.state is not ClientState.CONNECTED:
-            return  # audio of a dropped link belongs to no session: it is not replayed into the next one
+        if self._audio_paused or client is None:
+            return
+        state = client.state
+        if state not in (ClientState.CONNECTED, ClientState.RECONNECTING):
+            return  # not up yet, or closing: no session to give it to
+        # While the link is down (and until what was held went out), audio is held, up to a bound.
+        holding = state is ClientState.RECONNECTING or self._outage.held_ms > 0
         for chunk in self._encoder.push(frame.audio, frame.sample_rate, frame.num_channels):
-            self._send(InputAudioBufferAppendEvent(audio=chunk))
+            if holding:
+                self._outage.hold(chunk, self._encoder.chunk_ms(chunk))
+            else:
+                self._send(InputAudioBufferAppendEvent(audio=chunk))
 
     @frame_handler(StartInterruptionFrame)
     async def _on_start_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
@@ -370,9 +424,10 @@ class RealtimeLLMService(LLMService):
 
     @frame_handler(LLMMessagesAppendFrame)
     async def _on_messages_append(self, frame: LLMMessagesAppendFrame, direction: FrameDirection) -> None:
-        for item in self._history_items(frame.messages):
-            self._send(self._item_create_event(item))
-        if self._context is not None:
+        self._create_items(self._history_items(frame.messages))
+        applied: list[int] = frame.metadata.setdefault(_APPLIED_KEY, [])
+        if self._context is not None and id(self._context) not in applied:  # not yet by an aggregator
+            applied.append(id(self._context))
             self._context.add_messages(frame.messages)
         last_role = frame.messages[-1].get("role") if frame.messages else None
         if frame.run_llm or (frame.run_llm is None and last_role == "user"):
@@ -388,11 +443,61 @@ class RealtimeLLMService(LLMService):
 
     @frame_handler(LLMContextFrame)
     async def _on_context(self, frame: LLMContextFrame, direction: FrameDirection) -> None:
-        if self._context is not None:
-            logger.debug("%s: context updated locally; the server keeps its own conversation", self)
-            return
+        first = self._context is None
         self._context = frame.context
-        await self._apply_context(frame.context)
+        if first:
+            await self._apply_context(frame.context)
+        else:  # a new or reset context: the server's conversation must become it
+            self._request_sync()
+
+    @frame_handler(LLMMessagesUpdateFrame)
+    async def _on_messages_update(self, frame: LLMMessagesUpdateFrame, direction: FrameDirection) -> None:
+        if self._context is None:
+            from voxpipe.services.openai_realtime_beta.context import OpenAIRealtimeLLMContext
+
+            self._context = OpenAIRealtimeLLMContext(messages=frame.messages)
+        elif self._context.get_messages() != frame.messages:
+            self._context.set_messages(frame.messages)
+        self._request_sync()
+        if frame.run_llm:
+            self._responses.request()
+
+    def _request_sync(self) -> None:
+        """Bring the server's conversation in step with the context, once no response is in progress.
+
+        Editing the conversation under an active response would race it (the response's own items land
+        in the middle of the edit); the sync then waits for ``response.done``.
+        """
+        if self._responses.in_progress:
+            self._sync_pending = True
+            return
+        self._sync_conversation()
+
+    def _sync_conversation(self) -> None:
+        """Delete the server's items that are gone from the context, create the new ones."""
+        self._sync_pending = False
+        plan = plan_conversation(self._items, self._wanted_items())
+        for item_id in plan.delete:
+            self._items.pop(item_id, None)
+            self._send(ConversationItemDeleteEvent(item_id=item_id))
+        for item in plan.create:
+            self._items[item["id"]] = item
+            self._send(self._item_create_event(item))
+        if plan:
+            logger.info(
+                "%s: conversation synced (%d deleted, %d created)", self, len(plan.delete), len(plan.create)
+            )
+
+    def _create_items(self, items: list[dict[str, Any]]) -> None:
+        """Create items at the end of the server's conversation, with ids of ours (known at once)."""
+        for item in plan_conversation({}, items).create:
+            self._items[item["id"]] = item
+            self._send(self._item_create_event(item))
+
+    @property
+    def conversation_item_ids(self) -> list[str]:
+        """Ids of the server conversation's items, in order, as this service knows them."""
+        return list(self._items)
 
     async def _apply_context(self, context: Any) -> None:
         """Send a first context: system text as instructions (unless set), history as items; answer."""
@@ -405,8 +510,7 @@ class RealtimeLLMService(LLMService):
             updates["tools"] = tools
         if updates:
             await self.update_session(**updates)
-        for item in self._history_items(context.get_messages()):
-            self._send(self._item_create_event(item))
+        self._create_items(self._history_items(context.get_messages()))
         self._responses.request()
 
     # -- interruptions --------------------------------------------------------------------------------
@@ -458,7 +562,7 @@ class RealtimeLLMService(LLMService):
         """Give the model a function's result, then let it answer (unless ``run_llm`` is False)."""
         output = function_output(frame.result)
         item = {"type": "function_call_output", "call_id": frame.tool_call_id, "output": output}
-        self._send(self._item_create_event(item))
+        self._create_items([item])
         self._calls_in_flight.discard(frame.tool_call_id)
         if frame.run_llm is not False and not self._calls_in_flight:
             self._responses.request()  # answer once, after the last result of the calls in flight
@@ -471,7 +575,12 @@ class RealtimeLLMService(LLMService):
 
     # -- server events in -----------------------------------------------------------------------------
     async def _dispatch(self, event: Any) -> None:
-        """Hand one item from the session client to its handler: a server event, or a client notice."""
+        """Hand one item from the session client to its handler: a server event, or a client notice.
+
+        Total: an event the service cannot use (a wrong or missing field) is logged once per type and
+        field, reported upstream as a non-fatal ``ErrorFrame``, and the session goes on. Handlers read
+        what they need before they act, so a bad event changes nothing.
+        """
         if isinstance(event, ClientNotice):
             await _NOTICE_HANDLERS[type(event)](self, event)
             return
@@ -481,20 +590,82 @@ class RealtimeLLMService(LLMService):
             if logger.isEnabledFor(logging.DEBUG):
                 logger.debug("%s: %s", self, getattr(event, "type", type(event).__name__))
             return
-        await handler(self, event)
+        try:
+            await handler(self, event)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            await self._report_bad_event(str(getattr(event, "type", "?")), exc)
+
+    async def _report_bad_event(self, kind: str, exc: Exception) -> None:
+        """Log (once per event type and field) and report an event that could not be used; never its body."""
+        if isinstance(exc, BadFieldError):
+            field = exc.field
+        elif isinstance(exc, AttributeError):
+            field = exc.name or "?"
+        else:
+            field = type(exc).__name__
+        key = (kind, field)
+        if key not in _REPORTED_BAD_EVENTS and len(_REPORTED_BAD_EVENTS) < _MAX_REPORTED:
+            _REPORTED_BAD_EVENTS.add(key)
+            logger.warning("%s: skipped a %s event with a wrong or missing field (%s)", self, kind, field)
+        error = ServerError(
+            f"the server sent a {kind} event with a wrong or missing field ({field}); skipped",
+            code="invalid_server_event",
+            recoverable=True,
+        )
+        await self.push_error(str(error), exception=error)
+
+    async def _close_answer(self) -> None:
+        """End the open answer's frames (``TTSStoppedFrame``, ``LLMFullResponseEndFrame``) and its state."""
+        answer = self._answer
+        if answer.stop_audio():
+            await self.push_frame(TTSStoppedFrame())
+        if answer.open:
+            answer.finish()
+            await self.stop_processing_metrics()
+            await self.push_frame(LLMFullResponseEndFrame())
 
     async def _on_reconnected(self, notice: Reconnected) -> None:
+        """The new session is up: send the audio held while down, and the answer still owed."""
         logger.info("%s: reconnected (%s, attempt %d)", self, notice.reason.value, notice.attempts)
+        for chunk in self._outage.take_held():
+            self._send(InputAudioBufferAppendEvent(audio=chunk))
+        if self._outage.owed_response:
+            self._outage.owed_response = False
+            self._responses.request()
 
     async def _on_connection_lost(self, notice: ConnectionLost) -> None:
-        logger.warning("%s: connection lost (code %s); reconnecting", self, notice.code)
+        """The link is gone (with its server session): close the answer in flight and start afresh.
+
+        The answer's frames are balanced (the aggregators settle, the next answer starts cleanly), its
+        items are forgotten (a later barge-in must not truncate an item of the dead session), and an
+        answer that was asked for and not heard at all is asked for again once the link is back.
+        """
+        logger.warning("%s: connection lost (code %s); %s", self, notice.code, notice.next.value)
+        answer, responses = self._answer, self._responses
+        owed = responses.queued > 0 or responses.state is ResponseState.REQUESTED
+        if answer.open:
+            self._outage.unheard_answer = "".join(answer.text_parts).strip()
+            owed = owed or not answer.heard
+        self._outage.owed_response = self._outage.owed_response or owed
+        await self._close_answer()
+        self._answer = AnswerAudio()
+        responses.reset()
         self._encoder.reset()
-        self._responses.reset()
+        self._items.clear()
+        self._sync_pending = False  # the replay brings the server in step
+        self._outage.handled()
 
     async def _on_malformed_frame(self, notice: MalformedFrame) -> None:
-        logger.warning("%s: skipped a malformed server frame (%d bytes): %s", self, notice.size, notice.error)
+        logger.warning(
+            "%s: skipped a malformed server frame (%d bytes, %s)", self, notice.size, notice.error.code
+        )
+        await self.push_error(f"skipped a malformed server frame: {notice.error}", exception=notice.error)
 
     async def _on_session(self, event: SessionEvent) -> None:
+        if not isinstance(event.session, ProtocolModel):
+            raise BadFieldError("session")
         session = self.dialect.flat_session(event.session)
         self._server_session = session
         if self._session_properties.output_audio_format is None and session.output_audio_format:
@@ -564,6 +735,12 @@ class RealtimeLLMService(LLMService):
         await self.push_error(f"input transcription failed: {self._redact(error.message or '')}")
 
     async def _on_response_created(self, event: ResponseEvent) -> None:
+        response_id = event.response.id
+        if response_id is not None and response_id == self._answer.response_id:
+            logger.debug("%s: response.created for %s again; ignored", self, response_id)
+            return
+        if self._answer.open:  # a start without the end of the one before: close that one first
+            await self._close_answer()
         self._responses.created(event.response.id)
         self._answer.begin(event.response.id)
         await self.start_processing_metrics()
@@ -574,6 +751,8 @@ class RealtimeLLMService(LLMService):
             self._items[event.item.id] = event.item
 
     async def _on_audio_delta(self, event: AudioDeltaEvent) -> None:
+        if not isinstance(event.delta, str):
+            raise BadFieldError("delta")
         try:
             pcm = self._decoder.decode(event.delta)
         except ServerError as exc:
@@ -592,15 +771,22 @@ class RealtimeLLMService(LLMService):
             await self.push_frame(TTSStoppedFrame())
 
     async def _on_text_delta(self, event: TextDeltaEvent) -> None:
+        delta = event.delta
+        if not isinstance(delta, str):
+            raise BadFieldError("delta")
         answer = self._answer
         if not answer.text_started:
             answer.text_started = True
             if not answer.audio_started:
                 await self.stop_ttfb_metrics()
-        if event.delta:
-            await self.push_frame(LLMTextFrame(text=event.delta))
+        if delta:
+            answer.text_parts.append(delta)
+            await self.push_frame(LLMTextFrame(text=delta))
 
     async def _on_function_call_done(self, event: beta.ResponseFunctionCallArgumentsDoneEvent) -> None:
+        if event.call_id in self._calls_in_flight:
+            logger.debug("%s: function call %s announced again; ignored", self, event.call_id)
+            return
         try:
             arguments = json.loads(event.arguments or "{}")
         except json.JSONDecodeError:
@@ -622,16 +808,19 @@ class RealtimeLLMService(LLMService):
     async def _remember_item(self, item: AnyConversationItem, announce_as: str) -> None:
         """Keep the server's latest version of an item and tell the ``announce_as`` event handlers."""
         if item.id:
+            known = isinstance(self._items.get(item.id), ProtocolModel)  # our own items wait as dicts
             self._items[item.id] = item
+            if known and announce_as == "on_conversation_item_created":
+                return  # the event came twice: announced once
             await self._call_event_handler(announce_as, item.id, item)
 
     async def _on_response_done(self, event: ResponseEvent) -> None:
         response = event.response
-        if self._answer.stop_audio():
-            await self.push_frame(TTSStoppedFrame())
-        self._answer.finish()
-        await self.stop_processing_metrics()
-        await self.push_frame(LLMFullResponseEndFrame())
+        response_id = response.id  # read before acting: a done without a response changes nothing
+        if not self._answer.open or response_id != self._answer.response_id:
+            logger.debug("%s: response.done for %s, not the open response; ignored", self, response_id)
+            return
+        await self._close_answer()
         usage = response.usage
         if usage is not None and self.usage_metrics_enabled:
             await self.push_frame(self._metrics.usage(_token_usage(usage)))
@@ -640,6 +829,8 @@ class RealtimeLLMService(LLMService):
             error = getattr(details, "error", None)
             message = self._redact(getattr(error, "message", None) or "the response failed")
             await self.push_error(f"response {response.id} failed: {message}")
+        if self._sync_pending:  # a context change waited for this response; it goes before the next one
+            self._sync_conversation()
         self._responses.done(response.id)
 
     async def _on_rate_limits(self, event: beta.RateLimitsUpdatedEvent) -> None:
@@ -667,6 +858,8 @@ class RealtimeLLMService(LLMService):
             verdict.code,
             message,
         )
+        if verdict.fatal:
+            await self._close_answer()  # the session ends here: the answer in flight ends with it
         exc = ServerError(
             message, code=verdict.code, recoverable=verdict.recoverable, retryable=verdict.retryable
         )
@@ -716,6 +909,20 @@ _NOTICE_HANDLERS: dict[type[ClientNotice], ServerEventHandler] = {
     MalformedFrame: RealtimeLLMService._on_malformed_frame,
 }
 """What the session client itself reports (not the server) -> the handler method."""
+
+
+class BadFieldError(ServerError):
+    """A field of a server event has a value the service cannot use; the event is skipped."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            f"a server event has a wrong {field!r}", code="invalid_server_event", recoverable=True
+        )
+        self.field = field
+
+
+_REPORTED_BAD_EVENTS: set[tuple[str, str]] = set()
+_MAX_REPORTED = 256
 
 
 def _token_usage(usage: beta.Usage) -> LLMTokenUsage:

@@ -30,6 +30,8 @@ class AnswerAudio:
         text_started: text of the answer has arrived.
         truncated: the item was already truncated (or deleted) after an interruption.
         function_calls: function calls the answer asked for.
+        text_parts: the answer's text (or audio transcript) so far.
+        had_audio: audio of this answer arrived.
     """
 
     response_id: str | None = None
@@ -40,16 +42,31 @@ class AnswerAudio:
     text_started: bool = False
     truncated: bool = False
     function_calls: int = 0
+    text_parts: list[str] = field(default_factory=list)
+    had_audio: bool = False
+
+    @property
+    def open(self) -> bool:
+        """A response started (``response.created``) and has not ended."""
+        return self.response_id is not None
+
+    @property
+    def heard(self) -> bool:
+        """Something of the answer reached the pipeline: text, audio or a function call."""
+        return bool(self.text_parts) or self.had_audio or self.function_calls > 0
 
     def begin(self, response_id: str | None) -> None:
         """A new response starts: forget the text state (audio of the last answer may still play)."""
         self.response_id = response_id
         self.text_started = False
         self.function_calls = 0
+        self.text_parts = []
+        self.had_audio = False
 
     def start_audio(self, item_id: str, now: float) -> None:
         """The first audio of an answer arrives."""
         self.audio_started = True
+        self.had_audio = True
         self.item_id = item_id
         self.first_audio_at = now
         self.truncated = False

@@ -1,0 +1,307 @@
+"""The realtime service in a pipeline, against ``voxpipe serve`` (test engines), through the fault proxy.
+
+One scenario per fault kind. Each runs a conversation of two answers with a fault injected on the way,
+then checks what a live call needs:
+
+* the pipeline still runs (or, for a fatal fault, stopped with a fatal ``ErrorFrame``);
+* the local context equals the server's conversation: every item the service knows is retrieved from
+  the server and compared, kind, role and text, in order, with the context's messages (no item lost,
+  none duplicated);
+* ``conversation_already_has_active_response`` never came from the server;
+* every answer's frames are balanced: as many ``LLMFullResponseStartFrame`` as ``...EndFrame``, as many
+  ``TTSStartedFrame`` as ``TTSStoppedFrame``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from voxpipe.audio import resample, silence
+from voxpipe.frames.frames import (
+    ErrorFrame,
+    InputAudioRawFrame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMMessagesAppendFrame,
+    TTSStartedFrame,
+    TTSStoppedFrame,
+)
+from voxpipe.pipeline.pipeline import Pipeline
+from voxpipe.pipeline.task import PipelineTask
+from voxpipe.processors.frame_processor import FrameDirection
+from voxpipe.realtime.client import ClientState, ReconnectPolicy
+from voxpipe.server import LocalRealtimeServer, ServerConfig
+from voxpipe.server.engines.testing import encode_tones
+from voxpipe.services._realtime_service.conversation import item_signature, wanted_items
+from voxpipe.services._realtime_service.items import messages_to_items
+from voxpipe.services.llm_service import FunctionCallParams
+from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService
+from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, OpenAIRealtimeLLMContext
+from voxpipe.services.openai_realtime_beta.events import (
+    InputAudioTranscription,
+    SessionProperties,
+    TurnDetection,
+)
+from voxpipe.testing.faults import (
+    FATAL_ERROR_CODES,
+    RECONNECT_CLOSE_CODES,
+    RECOVERABLE_ERROR_CODES,
+    WRONG_FIELD_VARIANTS,
+    Fault,
+    FaultKind,
+    FaultProxy,
+    Scenario,
+    close_with,
+    deep_nesting,
+    drop_after_response,
+    drop_before_response,
+    drop_during_function_call,
+    drop_during_response,
+    drop_while_audio_streams,
+    duplicate,
+    error_event,
+    expiry,
+    malformed_json,
+    stall,
+    unknown_event,
+    wrong_fields,
+)
+
+from .openai_realtime_beta.rig import Recorder
+
+WEATHER_TOOL = {
+    "type": "function",
+    "name": "get_weather",
+    "description": "Current weather of a city.",
+    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+}
+FAST_RECONNECT = ReconnectPolicy(base_delay=0.01, max_delay=0.05, jitter=0.0)
+
+RECOVERABLE: dict[str, Fault] = {
+    "drop_before_response": drop_before_response(),
+    "drop_during_response": drop_during_response(nth=2),
+    "drop_after_response": drop_after_response(),
+    "stall": stall(0.3),
+    "unknown_event": unknown_event(),
+    "malformed_json": malformed_json(),
+    **{f"wrong_fields:{name}": wrong_fields(i) for i, name in enumerate(WRONG_FIELD_VARIANTS)},
+    "deep_nesting": deep_nesting(),
+    "duplicate:item": duplicate(),
+    "duplicate:response.created": duplicate(["response.created"]),
+    "duplicate:response.done": duplicate(["response.done"]),
+    **{f"error_event:{code}": error_event(code) for code in RECOVERABLE_ERROR_CODES},
+    "expiry": expiry(),
+    **{f"close:{code}": close_with(code) for code in RECONNECT_CLOSE_CODES},
+}
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[LocalRealtimeServer]:
+    async with LocalRealtimeServer(ServerConfig(port=0, engines="test")) as running:
+        yield running
+
+
+@dataclass
+class Call:
+    """A pipeline ``[up, user aggregator, service, assistant aggregator, down]`` through a proxy."""
+
+    service: OpenAIRealtimeBetaLLMService
+    context: OpenAIRealtimeLLMContext
+    task: PipelineTask
+    up: Recorder
+    down: Recorder
+    proxy: FaultProxy
+
+    def count(self, kind: type) -> int:
+        return len(self.down.of(kind))
+
+    async def settle(self, answers: int, timeout: float = 20.0) -> None:
+        """Wait for ``answers`` answers, with the service idle and connected and nothing held."""
+        service = self.service
+
+        def settled() -> bool:
+            client = service._client
+            return (
+                self.count(LLMFullResponseEndFrame) >= answers
+                and client is not None
+                and client.state is ClientState.CONNECTED
+                and not service._responses.in_progress
+                and service._outage.held_ms == 0
+                and not service._calls_in_flight
+            )
+
+        async with asyncio.timeout(timeout):
+            while not settled():
+                await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # the aggregator downstream commits the last answer
+
+    async def say(self, text: str) -> None:
+        await self.task.queue_frame(LLMMessagesAppendFrame(messages=[{"role": "user", "content": text}]))
+
+    async def assert_in_step_with_the_server(self) -> None:
+        """The local context, as items, equals the server's conversation, item by item."""
+        local = [
+            item_signature(item)
+            for item in wanted_items(messages_to_items(self.context.get_messages()), skip_outputs=set())
+        ]
+        remote = []
+        for item_id in self.service.conversation_item_ids:
+            item = await self.service.retrieve_conversation_item(item_id, timeout=5.0)
+            remote.append(item_signature(item))
+        assert remote == local
+
+    def assert_balanced_and_clean(self) -> None:
+        assert self.count(LLMFullResponseStartFrame) == self.count(LLMFullResponseEndFrame)
+        assert self.count(TTSStartedFrame) == self.count(TTSStoppedFrame)
+        errors = [f.error for f in self.up.of(ErrorFrame)]
+        assert not any("conversation_already_has_active_response" in e for e in errors), errors
+        assert not any(f.fatal for f in self.up.of(ErrorFrame)), errors
+
+
+async def open_call(
+    server: LocalRealtimeServer,
+    faults: list[Fault],
+    *,
+    shape: str = "beta",
+    audio: bool = False,
+    tools: bool = False,
+    reconnect: ReconnectPolicy = FAST_RECONNECT,
+) -> tuple[Call, asyncio.Task[None]]:
+    proxy = FaultProxy(server.realtime_url, Scenario(faults))
+    await proxy.__aenter__()
+    props = SessionProperties(
+        modalities=["audio", "text"] if audio else ["text"],
+        turn_detection=TurnDetection(silence_duration_ms=300) if audio else False,
+        input_audio_transcription=InputAudioTranscription(model="whisper-1") if audio else None,
+        tools=[WEATHER_TOOL] if tools else None,
+    )
+    kind = OpenAIRealtimeLLMService if shape == "ga" else OpenAIRealtimeBetaLLMService
+    service = kind(api_key="local", base_url=proxy.url, session_properties=props, reconnect=reconnect)
+    context = OpenAIRealtimeLLMContext(messages=[{"role": "user", "content": "hello there"}])
+    pair = service.create_context_aggregator(context)
+    up, down = Recorder(FrameDirection.UPSTREAM), Recorder(FrameDirection.DOWNSTREAM)
+    task = PipelineTask(Pipeline([up, pair.user(), service, pair.assistant(), down]))
+    runner = asyncio.create_task(task.run())
+    await task.queue_frame(LLMContextFrame(context=context))
+    return Call(service, context, task, up, down, proxy), runner
+
+
+async def close_call(call: Call, runner: asyncio.Task[None]) -> None:
+    if not runner.done():
+        await call.task.stop_when_done()
+    try:
+        await asyncio.wait_for(runner, timeout=10)
+    finally:
+        await call.proxy.aclose()
+
+
+async def two_answers(server: LocalRealtimeServer, faults: list[Fault], **kwargs: Any) -> Call:
+    call, runner = await open_call(server, faults, **kwargs)
+    try:
+        await call.settle(answers=1)
+        await call.say("how are you today")
+        await call.settle(answers=2)
+        assert not runner.done()  # the pipeline still runs
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    return call
+
+
+@pytest.mark.parametrize("name", list(RECOVERABLE))
+async def test_the_call_lives_through(server: LocalRealtimeServer, name: str) -> None:
+    fault = RECOVERABLE[name]
+    call = await two_answers(server, [fault])
+    assert call.proxy.injected[fault.kind] == 1, call.proxy.history
+    if fault.kind in (FaultKind.DROP, FaultKind.EXPIRY, FaultKind.CLOSE):
+        assert call.proxy.connections == 2  # it came back, on a new session with the history replayed
+
+
+@pytest.mark.parametrize("name", ["drop_during_response", "expiry", "drop_before_response"])
+async def test_the_ga_service_lives_through(server: LocalRealtimeServer, name: str) -> None:
+    call = await two_answers(server, [RECOVERABLE[name]], shape="ga")
+    assert call.proxy.connections == 2
+
+
+async def test_a_drop_during_a_function_call(server: LocalRealtimeServer) -> None:
+    results: list[str] = []
+
+    async def weather(params: FunctionCallParams) -> None:
+        await asyncio.sleep(0.05)  # the link is down by now
+        results.append(params.arguments.get("city", ""))
+        await params.result_callback({"sky": "sunny"})
+
+    call, runner = await open_call(server, [drop_during_function_call()], tools=True)
+    call.service.register_function("get_weather", weather)
+    try:
+        await call.settle(answers=1)
+        await call.say("weather in Paris")
+        await call.settle(answers=3)  # the call, then the answer with its result
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert [r.lower() for r in results] == ["paris"]  # run once, not again after the reconnect
+    assert call.proxy.injected[FaultKind.DROP] == 1
+
+
+async def test_a_drop_while_audio_streams_resends_the_audio_held(server: LocalRealtimeServer) -> None:
+    slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
+    call, runner = await open_call(server, [drop_while_audio_streams(nth=3)], audio=True, reconnect=slow)
+    try:
+        await call.settle(answers=1)
+        rate = 16000
+        pcm = silence(600, rate) + resample(encode_tones("hello voxpipe"), 24000, rate) + silence(900, rate)
+        step = rate // 50 * 2
+        for offset in range(0, len(pcm), step):
+            await call.task.queue_frame(
+                InputAudioRawFrame(audio=pcm[offset : offset + step], sample_rate=rate)
+            )
+            await asyncio.sleep(0.02)
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.connections == 2 and call.service._outage.resent_ms > 0
+    # The words said while the link was down reached the new session: they came back transcribed.
+    said = [m.get("content") for m in call.context.messages if m.get("role") == "user"]
+    assert said[-1] == "hello voxpipe"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [error_event(code) for code in FATAL_ERROR_CODES] + [close_with(4000), close_with(1008)],
+    ids=lambda f: f.name,
+)
+async def test_a_fatal_fault_stops_the_pipeline_with_a_fatal_error(server, fault: Fault) -> None:
+    call, runner = await open_call(server, [fault])
+    try:
+        await asyncio.wait_for(asyncio.shield(runner), timeout=15)
+    finally:
+        await close_call(call, runner)
+    fatal = [f for f in call.up.of(ErrorFrame) if f.fatal]
+    assert len(fatal) >= 1
+    assert call.count(LLMFullResponseStartFrame) == call.count(LLMFullResponseEndFrame)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_a_seeded_run_of_random_faults(server: LocalRealtimeServer, seed: int) -> None:
+    scenario = Scenario.random(seed, 3)
+    call, runner = await open_call(server, scenario.faults)
+    try:
+        for turn in range(2, 6):
+            await call.settle(answers=turn - 1)
+            await call.say(f"question number {turn}")
+        await call.settle(answers=5)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
