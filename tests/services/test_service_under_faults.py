@@ -29,8 +29,6 @@ from voxpipe.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
-    TTSStartedFrame,
-    TTSStoppedFrame,
 )
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineTask
@@ -38,8 +36,6 @@ from voxpipe.processors.frame_processor import FrameDirection
 from voxpipe.realtime.client import ClientState, ReconnectPolicy
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.server.engines.testing import encode_tones
-from voxpipe.services._realtime_service.conversation import item_signature, wanted_items
-from voxpipe.services._realtime_service.items import messages_to_items
 from voxpipe.services.llm_service import FunctionCallParams
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService
 from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, OpenAIRealtimeLLMContext
@@ -48,6 +44,7 @@ from voxpipe.services.openai_realtime_beta.events import (
     SessionProperties,
     TurnDetection,
 )
+from voxpipe.testing.conversation_checks import active_response_errors, unbalanced_frames
 from voxpipe.testing.faults import (
     FATAL_ERROR_CODES,
     RECONNECT_CLOSE_CODES,
@@ -146,21 +143,12 @@ class Call:
 
     async def assert_in_step_with_the_server(self) -> None:
         """The local context, as items, equals the server's conversation, item by item."""
-        local = [
-            item_signature(item)
-            for item in wanted_items(messages_to_items(self.context.get_messages()), skip_outputs=set())
-        ]
-        remote = []
-        for item_id in self.service.conversation_item_ids:
-            item = await self.service.retrieve_conversation_item(item_id, timeout=5.0)
-            remote.append(item_signature(item))
-        assert remote == local
+        assert await self.service.conversation_differences() == []
 
     def assert_balanced_and_clean(self) -> None:
-        assert self.count(LLMFullResponseStartFrame) == self.count(LLMFullResponseEndFrame)
-        assert self.count(TTSStartedFrame) == self.count(TTSStoppedFrame)
+        assert unbalanced_frames(self.down.frames) == []
+        assert active_response_errors(self.up.frames) == []
         errors = [f.error for f in self.up.of(ErrorFrame)]
-        assert not any("conversation_already_has_active_response" in e for e in errors), errors
         assert not any(f.fatal for f in self.up.of(ErrorFrame)), errors
 
 

@@ -16,6 +16,7 @@ change.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import os
@@ -498,6 +499,31 @@ class RealtimeLLMService(LLMService):
     def conversation_item_ids(self) -> list[str]:
         """Ids of the server conversation's items, in order, as this service knows them."""
         return list(self._items)
+
+    async def conversation_differences(self, timeout: float = 5.0) -> list[str]:
+        """Compare the context with the server's conversation; one line per difference (none: in step).
+
+        Every item the service knows is retrieved from the server and compared, kind, role and text, in
+        order, with the context's messages as items. Call it while no response is in progress.
+
+        Raises:
+            ItemNotFoundError: the server lost an item the service knows.
+            OperationTimeoutError: a retrieval took longer than ``timeout``.
+        """
+        if self._context is None:
+            return []
+        local = [
+            item_signature(item)
+            for item in wanted_items(self._history_items(self._context.get_messages()), skip_outputs=set())
+        ]
+        remote = []
+        for item_id in list(self._items):
+            remote.append(item_signature(await self.retrieve_conversation_item(item_id, timeout=timeout)))
+        return [
+            f"item {index}: local {mine} != server {theirs}"
+            for index, (mine, theirs) in enumerate(itertools.zip_longest(local, remote))
+            if mine != theirs
+        ]
 
     async def _apply_context(self, context: Any) -> None:
         """Send a first context: system text as instructions (unless set), history as items; answer."""

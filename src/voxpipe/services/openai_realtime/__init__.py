@@ -3,6 +3,7 @@
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService, SessionProperties
 """
 
+from voxpipe.services.openai_realtime.azure import AzureRealtimeLLMService
 from voxpipe.services.openai_realtime.llm import OpenAIRealtimeLLMService
 from voxpipe.services.openai_realtime_beta.context import OpenAIRealtimeLLMContext
 from voxpipe.services.openai_realtime_beta.events import (
@@ -14,6 +15,7 @@ from voxpipe.services.openai_realtime_beta.events import (
 )
 
 __all__ = [
+    "AzureRealtimeLLMService",
     "InputAudioNoiseReduction",
     "InputAudioTranscription",
     "OpenAIRealtimeLLMContext",

@@ -1,0 +1,45 @@
+"""Checks a live call must pass at any quiet moment: used by the fault scenarios, the soak bench, and bots.
+
+* the realtime service's own ``conversation_differences()``: the local context against the server's
+  conversation, item by item (an item lost, duplicated or out of place shows up);
+* :func:`unbalanced_frames`: every answer's start and end frames came in pairs.
+* :func:`active_response_errors`: the server never answered ``conversation_already_has_active_response``.
+
+Each returns a list of readable problems (empty: all is well), so a test asserts it is empty and a soak
+run counts failures without stopping.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from voxpipe.frames.audio import TTSStartedFrame, TTSStoppedFrame
+from voxpipe.frames.base import Frame
+from voxpipe.frames.control import ErrorFrame
+from voxpipe.frames.llm import LLMFullResponseEndFrame, LLMFullResponseStartFrame
+
+__all__ = ["active_response_errors", "unbalanced_frames"]
+
+
+def unbalanced_frames(frames: Iterable[Frame]) -> list[str]:
+    """Start/end pairs that do not match in ``frames`` (the frames an answer's consumers saw)."""
+    counts: dict[type, int] = {}
+    for frame in frames:
+        counts[type(frame)] = counts.get(type(frame), 0) + 1
+    problems = []
+    pairs = ((LLMFullResponseStartFrame, LLMFullResponseEndFrame), (TTSStartedFrame, TTSStoppedFrame))
+    for start, end in pairs:
+        if counts.get(start, 0) != counts.get(end, 0):
+            problems.append(
+                f"{counts.get(start, 0)} {start.__name__} but {counts.get(end, 0)} {end.__name__}"
+            )
+    return problems
+
+
+def active_response_errors(frames: Iterable[Frame]) -> list[str]:
+    """Errors reporting ``conversation_already_has_active_response`` among ``frames``."""
+    return [
+        frame.error
+        for frame in frames
+        if isinstance(frame, ErrorFrame) and "conversation_already_has_active_response" in frame.error
+    ]
