@@ -40,7 +40,7 @@ class Outage:
         dropped_ms: audio dropped because the bound was reached (over the service's life).
         resent_ms: audio held and then sent on a new session (over the service's life).
         losses: lost links handled so far.
-        unheard_answer: the text of an answer cut by the loss (replayed as an assistant message unless
+        cut_answer: the text of an answer cut by the loss (replayed as an assistant message unless
             the context already holds it).
         owed_response: a response was requested and nothing of it was heard: ask again once back.
     """
@@ -50,7 +50,7 @@ class Outage:
     dropped_ms: float = 0.0
     resent_ms: float = 0.0
     losses: int = 0
-    unheard_answer: str = ""
+    cut_answer: str = ""
     owed_response: bool = False
     _held: deque[tuple[str, float]] = field(default_factory=deque)
     _handled: asyncio.Event = field(default_factory=asyncio.Event)

@@ -333,7 +333,7 @@ class RealtimeLLMService(LLMService):
             await connection.send(self._item_create_event(item))
             self._items[item["id"]] = item
         self._items.update(queued)
-        self._outage.unheard_answer = ""
+        self._outage.cut_answer = ""
 
     def _wanted_items(self, exclude: Any = ()) -> list[dict[str, Any]]:
         """The items the server should hold: the context's history as items, in order.
@@ -344,10 +344,10 @@ class RealtimeLLMService(LLMService):
         if self._context is None:
             return []
         messages = list(self._context.get_messages())
-        unheard = self._outage.unheard_answer
+        cut = self._outage.cut_answer
         said = [m.get("content") for m in messages if m.get("role") == "assistant"]
-        if unheard and (not said or said[-1] != unheard):
-            messages.append({"role": "assistant", "content": unheard})
+        if cut and (not said or said[-1] != cut):
+            messages.append({"role": "assistant", "content": cut})
         items = wanted_items(self._history_items(messages), skip_outputs=set(self._calls_in_flight))
         for gone in map(item_signature, exclude):
             match = next((i for i, item in enumerate(items) if item_signature(item) == gone), None)
@@ -672,7 +672,7 @@ class RealtimeLLMService(LLMService):
         answer, responses = self._answer, self._responses
         owed = responses.queued > 0 or responses.state is ResponseState.REQUESTED
         if answer.open:
-            self._outage.unheard_answer = "".join(answer.text_parts).strip()
+            self._outage.cut_answer = "".join(answer.text_parts).strip()
             owed = owed or not answer.heard
         self._outage.owed_response = self._outage.owed_response or owed
         await self._close_answer()
