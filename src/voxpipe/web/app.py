@@ -31,7 +31,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
 from voxpipe.errors import VoxpipeError
-from voxpipe.web.bot import BotSettings, make_bot_task
+from voxpipe.web.bot import BotSettings, BotTaskFactory, make_bot_task
 
 __all__ = ["WebConfig", "create_app"]
 
@@ -49,11 +49,15 @@ class WebConfig:
         bot: what every visitor's bot shares (the Realtime server, instructions, turn detection).
         max_visitors: visitors served at once; more get 503 (each bot holds a realtime session).
         ice_loopback: offer 127.0.0.1 as a WebRTC candidate (a browser on this machine).
+        make_task: builds one visitor's pipeline task from the settings, the transport's input and output
+            processors and the function that sends messages to the page; replace it to run your own bot
+            (``examples/browser_bot.py``).
     """
 
     bot: BotSettings
     max_visitors: int = 8
     ice_loopback: bool = True
+    make_task: BotTaskFactory = make_bot_task
 
 
 @dataclass
@@ -99,7 +103,7 @@ class _Visitors:
             if connection.send_message(message):
                 visitor.messages_sent += 1
 
-        task = make_bot_task(self._config.bot, transport.input(), transport.output(), send)
+        task = self._config.make_task(self._config.bot, transport.input(), transport.output(), send)
         visitor.task = asyncio.get_running_loop().create_task(
             self._run(visitor, task), name=f"voxpipe-web.{visitor_id}"
         )

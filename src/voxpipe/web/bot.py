@@ -14,6 +14,7 @@ session's turn detection off), the spec's ``turn_detection=False`` mode.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from voxpipe.pipeline.task import PipelineParams, PipelineTask
 from voxpipe.processors.frame_processor import FrameProcessor
 from voxpipe.web.page_events import PageEventsProcessor, SendMessage
 
-__all__ = ["BotSettings", "make_bot_task"]
+__all__ = ["BotSettings", "BotTaskFactory", "make_bot_task", "make_service"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class BotSettings:
     instructions: str = DEFAULT_INSTRUCTIONS
     voice: str = "alloy"
     vad: str = "server"
+
+
+BotTaskFactory = Callable[[BotSettings, FrameProcessor, FrameProcessor, SendMessage], PipelineTask]
+"""Builds one visitor's task: ``factory(settings, audio_in, audio_out, send) -> PipelineTask``."""
 
 
 def make_service(settings: BotSettings) -> Any:
