@@ -1,0 +1,1 @@
+"""Processors that work on audio."""
