@@ -21,7 +21,8 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": {"frames"},
     "utils": set(),
     "observers": {"frames", "utils"},
-    "processors": {"frames", "metrics", "observers", "utils", "adapters", "audio"},  # audio: a leaf (numpy, soxr)
+    # processors may use audio: a leaf package (numpy, soxr) that imports nothing of voxpipe
+    "processors": {"frames", "metrics", "observers", "utils", "adapters", "audio"},
     "pipeline": {"frames", "metrics", "observers", "processors", "utils"},
     "audio": set(),
     "realtime": set(),
