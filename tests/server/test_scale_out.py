@@ -1,7 +1,7 @@
-"""Scale-out behind a real HAProxy (``deploy/haproxy.cfg``): sessions spread, full servers are skipped,
-and a server killed mid-call costs its callers nothing but a reconnect.
+"""Scale-out behind a real HAProxy (``deploy/haproxy.cfg``) and nginx (``deploy/nginx.conf``): sessions
+spread, full servers are skipped, and a server killed mid-call costs its callers nothing but a reconnect.
 
-Needs Debian's ``haproxy`` (``./scripts/test`` installs it).
+Needs Debian's ``haproxy`` and ``nginx`` (``./scripts/test`` installs them).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from voxpipe.audio import silence
+from voxpipe.errors import ConnectionFailedError
 from voxpipe.realtime.client import ClientState
 from voxpipe.server.engines.testing import encode_tones
 from voxpipe.testing.caller import ScriptedCaller, Turn
@@ -20,7 +21,8 @@ from voxpipe.testing.cluster import LocalCluster, MetricSamples
 
 pytestmark = pytest.mark.slow
 
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "haproxy.cfg"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+CONFIGS = {"haproxy": DEPLOY / "haproxy.cfg", "nginx": DEPLOY / "nginx.conf"}
 PHRASES = ["hello there", "what time is it", "good morning", "tell me a joke", "how are you"]
 
 
@@ -35,12 +37,17 @@ def value(samples: MetricSamples, name: str, **labels: str) -> float:
 
 @pytest.fixture
 async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[LocalCluster]:
-    servers, serve_args = request.param
-    async with LocalCluster(servers, balancer_config=CONFIG, serve_args=serve_args) as running:
+    balancer, servers, serve_args = request.param
+    config = CONFIGS[balancer]
+    async with LocalCluster(
+        servers, balancer_config=config, balancer=balancer, serve_args=serve_args
+    ) as running:
         yield running
 
 
-@pytest.mark.parametrize("cluster", [(2, ["--max-sessions", "2"])], indirect=True)
+@pytest.mark.parametrize(
+    "cluster", [("haproxy", 2, ["--max-sessions", "2"]), ("nginx", 2, ["--max-sessions", "2"])], indirect=True
+)
 async def test_a_full_server_is_skipped_by_the_balancer(cluster: LocalCluster) -> None:
     callers = [ScriptedCaller(cluster.balancer_url, [], name=f"f{i}") for i in range(4)]
     for caller in callers:
@@ -48,17 +55,28 @@ async def test_a_full_server_is_skipped_by_the_balancer(cluster: LocalCluster) -
     try:
         opened = [value(await cluster.scrape(i), "voxpipe_sessions_open") for i in (1, 2)]
         assert opened == [2, 2]
-        assert sum(caller.report.connect_refusals for caller in callers) == 0  # retried inside HAProxy
-        with pytest.raises(Exception, match="503"):
+        assert sum(caller.report.connect_refusals for caller in callers) == 0  # retried by the balancer
+        # every server full: the client is refused (HAProxy: the servers' 503; nginx: 503 or, when the
+        # last server it tried was the config's unused slot, 502), and may try again later
+        with pytest.raises(ConnectionFailedError) as refused:
             await ScriptedCaller(cluster.balancer_url, [], name="x", connect_attempts=1).connect()
+        assert refused.value.retryable and refused.value.code in ("http_503", "http_502")
     finally:
         for caller in callers:
             await caller.close()
 
 
-@pytest.mark.parametrize("cluster", [(3, [])], indirect=True)
+@pytest.mark.parametrize("cluster", [("haproxy", 3, [])], indirect=True)
 async def test_sixty_sessions_survive_a_server_killed_mid_call(cluster: LocalCluster) -> None:
-    sessions, turns = 60, 3
+    await _survive_a_kill(cluster, sessions=60, turns=3)
+
+
+@pytest.mark.parametrize("cluster", [("nginx", 3, [])], indirect=True)
+async def test_nginx_too_moves_the_callers_of_a_killed_server(cluster: LocalCluster) -> None:
+    await _survive_a_kill(cluster, sessions=9, turns=3)
+
+
+async def _survive_a_kill(cluster: LocalCluster, *, sessions: int, turns: int) -> None:
     callers = [
         ScriptedCaller(
             cluster.balancer_url,

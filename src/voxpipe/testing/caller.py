@@ -72,6 +72,7 @@ class CallerReport:
         turns_done: turns answered as expected.
         latencies_s: per turn answered on a stable connection: speech_stopped -> first audio delta.
         reconnects: connections after the first.
+        reconnected_at: ``time.monotonic()`` of each reconnection (when its ``on_connected`` ran).
         first_audio_after_reconnect: ``time.monotonic()`` of the first audio delta after each reconnect.
         connect_refusals: first-connection attempts refused (503 at capacity) before one worked.
         replay_verified: the last server held the replayed history (None: nothing was replayed).
@@ -80,6 +81,7 @@ class CallerReport:
     turns_done: int = 0
     latencies_s: list[float] = field(default_factory=list)
     reconnects: int = 0
+    reconnected_at: list[float] = field(default_factory=list)
     first_audio_after_reconnect: list[float] = field(default_factory=list)
     connect_refusals: int = 0
     replay_verified: bool | None = None
@@ -135,6 +137,7 @@ class ScriptedCaller:
         if info.reason is ConnectReason.INITIAL:
             return
         self.report.reconnects += 1
+        self.report.reconnected_at.append(time.monotonic())
         for index, (said, answer) in enumerate(self._history):
             user_id, assistant_id = f"{self._name}t{index}u", f"{self._name}t{index}a"
             await info.send(_message(user_id, "user", "input_text", said))

@@ -1,4 +1,4 @@
-"""A scale-out deployment on loopback: N ``voxpipe serve`` processes behind a real HAProxy.
+"""A scale-out deployment on loopback: N ``voxpipe serve`` processes behind a real HAProxy or nginx.
 
 What the scale-out test and ``bench/scale_out.py`` run, and what an operator can run to try a balancer
 config before shipping it::
@@ -8,10 +8,11 @@ config before shipping it::
         cluster.kill(1)                        # SIGKILL server 1 (a crash, not a drain)
         print(await cluster.scrape(2))         # server 2's /metrics, parsed
 
-Servers are real processes (``python -m voxpipe.cli serve``) so a kill is a real crash. The HAProxy
-config is used as shipped: the cluster fills its ``${VOXPIPE_*}`` variables (see ``deploy/haproxy.cfg``);
-the config has ``slots`` server lines, and slots beyond ``servers`` point at a closed port (HAProxy marks
-them down at its first check). ``start`` returns once every server is ready and HAProxy sees them up.
+Servers are real processes (``python -m voxpipe.cli serve``) so a kill is a real crash. The balancer
+config is used as shipped: the cluster fills its ``${VOXPIPE_*}`` variables (HAProxy reads them from the
+environment; for nginx the cluster renders the file, as ``envsubst`` would). The config has ``slots``
+server lines; slots beyond ``servers`` point at a closed port (the balancer finds them down).
+``start`` returns once every server is ready (and HAProxy, which checks actively, sees them up).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ import os
 import shutil
 import signal
 import socket
+import string
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -102,7 +105,8 @@ class LocalCluster:
 
     Args:
         servers: how many ``voxpipe serve`` processes.
-        balancer_config: the HAProxy config to run (``deploy/haproxy.cfg``).
+        balancer_config: the balancer config to run (``deploy/haproxy.cfg`` or ``deploy/nginx.conf``).
+        balancer: ``"haproxy"`` or ``"nginx"``.
         engines: the servers' engine set.
         serve_args: more ``voxpipe serve`` arguments (``--max-sessions 30``).
         slots: server lines in the config.
@@ -117,6 +121,7 @@ class LocalCluster:
         servers: int,
         *,
         balancer_config: Path,
+        balancer: str = "haproxy",
         engines: str = "test",
         serve_args: Sequence[str] = (),
         slots: int = 3,
@@ -124,8 +129,12 @@ class LocalCluster:
     ) -> None:
         if not 1 <= servers <= slots:
             raise VoxpipeUsageError(f"LocalCluster: need 1..{slots} servers (config slots), got {servers}")
+        if balancer not in ("haproxy", "nginx"):
+            raise VoxpipeUsageError(f"LocalCluster balancer must be 'haproxy' or 'nginx', got {balancer!r}")
         self._count = servers
         self._config = balancer_config
+        self._kind = balancer
+        self._workdir: tempfile.TemporaryDirectory[str] | None = None
         self._engines = engines
         self._serve_args = list(serve_args)
         self._slots = slots
@@ -135,6 +144,7 @@ class LocalCluster:
         self._lb_port = 0
         self._stats_port = 0
         self._http: httpx.AsyncClient | None = None
+        self._killed: set[int] = set()
 
     @property
     def balancer_url(self) -> str:
@@ -170,11 +180,12 @@ class LocalCluster:
         """
         if self._http is not None:
             raise VoxpipeStateError("LocalCluster.start called twice")
-        haproxy = shutil.which("haproxy")
-        if haproxy is None:
+        program = shutil.which(self._kind)
+        if program is None:
             raise VoxpipeWorldError(
-                "haproxy is not installed (Debian: apt-get install haproxy; ./scripts/test installs it)",
-                code="haproxy_missing",
+                f"{self._kind} is not installed (Debian: apt-get install {self._kind}; ./scripts/test "
+                "installs it)",
+                code="balancer_missing",
             )
         self._http = httpx.AsyncClient(timeout=5.0)
         try:
@@ -191,11 +202,21 @@ class LocalCluster:
             for slot in range(1, self._slots + 1):
                 port = self.servers[slot - 1].port if slot <= self._count else free_port()
                 env[f"VOXPIPE_SERVER_{slot}"] = f"127.0.0.1:{port}"
-            self._balancer = _spawn([haproxy, "-db", "-f", str(self._config)], env)
-            await self._until(self._balancer_sees_all, "HAProxy sees every server up")
+            self._balancer = _spawn(self._balancer_command(program, env), env)
+            await self.until_all_up()
         except BaseException:
             await self.aclose()
             raise
+
+    def _balancer_command(self, program: str, env: dict[str, str]) -> list[str]:
+        if self._kind == "haproxy":
+            return [program, "-db", "-f", str(self._config)]
+        self._workdir = tempfile.TemporaryDirectory(prefix="voxpipe-nginx-")
+        rendered = Path(self._workdir.name) / "nginx.conf"
+        ours = {name: value for name, value in env.items() if name.startswith("VOXPIPE_")}
+        rendered.write_text(string.Template(self._config.read_text()).safe_substitute(ours))
+        pid = Path(self._workdir.name) / "nginx.pid"
+        return [program, "-p", self._workdir.name, "-c", str(rendered), "-g", f"daemon off; pid {pid};"]
 
     def _start_server(self, index: int) -> ServerProcess:
         port = free_port()
@@ -208,7 +229,7 @@ class LocalCluster:
         deadline = time.monotonic() + _START_TIMEOUT_S
         while time.monotonic() < deadline:
             for server in self.servers:
-                if not server.alive:
+                if not server.alive and server.index not in self._killed:
                     raise VoxpipeWorldError(
                         f"voxpipe serve {server.index} exited with {server.process.returncode} while waiting "
                         f"for: {what}",
@@ -222,14 +243,17 @@ class LocalCluster:
         raise OperationTimeoutError(f"LocalCluster: not done within {_START_TIMEOUT_S} s: {what}")
 
     async def _ready(self, server: ServerProcess) -> bool:
+        return await self._answers(f"{server.url}/health/ready")
+
+    async def _answers(self, url: str) -> bool:
         assert self._http is not None
         try:
-            return (await self._http.get(f"{server.url}/health/ready")).status_code == 200
+            return (await self._http.get(url)).status_code == 200
         except httpx.TransportError:
             return False
 
     async def balancer_states(self) -> dict[str, str]:
-        """HAProxy's view of each server line: ``{"s1": "UP", "s2": "DOWN", ...}``."""
+        """HAProxy's view of each server line: ``{"s1": "UP", "s2": "DOWN", ...}`` (nginx: empty)."""
         assert self._http is not None
         try:
             response = await self._http.get(f"{self.stats_url}/stats;csv")
@@ -243,12 +267,23 @@ class LocalCluster:
         }
 
     async def _balancer_sees_all(self) -> bool:
+        if self._kind == "nginx":  # no active checks: ready servers are what it will find
+            return await self._answers(f"{self.balancer_http}/health/live")
         states = await self.balancer_states()
-        return all(states.get(f"s{server.index}") == "UP" for server in self.servers)
+        return all(states.get(f"s{server.index}") == "UP" for server in self.servers if server.alive)
+
+    async def until_all_up(self) -> None:
+        """Return once HAProxy sees every live server up (after they were full, say).
+
+        Raises:
+            OperationTimeoutError: not within 30 s.
+        """
+        await self._until(self._balancer_sees_all, "HAProxy sees every server up")
 
     def kill(self, index: int) -> float:
         """SIGKILL server ``index`` (a crash) and return ``time.monotonic()`` just before the kill."""
         server = self.servers[index - 1]
+        self._killed.add(index)
         killed_at = time.monotonic()
         server.process.send_signal(signal.SIGKILL)
         server.process.wait(10)
@@ -262,13 +297,13 @@ class LocalCluster:
         return parse_metrics(response.text)
 
     async def aclose(self) -> None:
-        """Stop HAProxy and every server (SIGKILL after 5 s). Safe to call twice."""
+        """Stop HAProxy and every server (SIGTERM, SIGKILL after 5 s). Safe to call twice."""
         processes = [s.process for s in self.servers]
         if self._balancer is not None:
             processes.insert(0, self._balancer)
         for process in processes:
             if process.poll() is None:
-                process.send_signal(signal.SIGINT if process is not self._balancer else signal.SIGTERM)
+                process.send_signal(signal.SIGTERM)  # servers drain (nothing left to drain by now) and stop
         for process in processes:
             try:
                 await asyncio.to_thread(process.wait, 5)
@@ -276,6 +311,9 @@ class LocalCluster:
                 process.kill()
                 process.wait(5)
         self._balancer = None
+        if self._workdir is not None:
+            self._workdir.cleanup()
+            self._workdir = None
         if self._http is not None:
             await self._http.aclose()
             self._http = None
