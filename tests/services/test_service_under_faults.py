@@ -160,6 +160,7 @@ async def open_call(
     audio: bool = False,
     tools: bool = False,
     reconnect: ReconnectPolicy = FAST_RECONNECT,
+    **service_kwargs: Any,
 ) -> tuple[Call, asyncio.Task[None]]:
     proxy = FaultProxy(server.realtime_url, Scenario(faults))
     await proxy.__aenter__()
@@ -170,7 +171,9 @@ async def open_call(
         tools=[WEATHER_TOOL] if tools else None,
     )
     kind = OpenAIRealtimeLLMService if shape == "ga" else OpenAIRealtimeBetaLLMService
-    service = kind(api_key="local", base_url=proxy.url, session_properties=props, reconnect=reconnect)
+    service = kind(
+        api_key="local", base_url=proxy.url, session_properties=props, reconnect=reconnect, **service_kwargs
+    )
     context = OpenAIRealtimeLLMContext(messages=[{"role": "user", "content": "hello there"}])
     pair = service.create_context_aggregator(context)
     up, down = Recorder(FrameDirection.UPSTREAM), Recorder(FrameDirection.DOWNSTREAM)
@@ -293,3 +296,19 @@ async def test_a_seeded_run_of_random_faults(server: LocalRealtimeServer, seed: 
         call.assert_balanced_and_clean()
     finally:
         await close_call(call, runner)
+
+
+async def test_a_session_past_its_maximum_age_rotates_between_answers(server: LocalRealtimeServer) -> None:
+    call, runner = await open_call(server, [], max_session_age_s=0.0)  # every answer ends a session
+    try:
+        await call.settle(answers=1)
+        await call.say("how are you today")
+        await call.settle(answers=2)
+        await call.say("and now")
+        await call.settle(answers=3)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.connections == 4  # a fresh session after each answer, the history replayed each time
+    assert sum(call.proxy.injected.values()) == 0

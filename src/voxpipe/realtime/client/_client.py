@@ -105,6 +105,7 @@ class RealtimeClient:
         self._supervisor: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
         self._ws: ClientConnection | None = None
+        self._end: ConnectionEnd | None = None
         self._opening: asyncio.Task[tuple[ClientConnection, list[Any]]] | None = None
         self._connections = 0
 
@@ -203,6 +204,24 @@ class RealtimeClient:
         self._outbox_ready.set()
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s: queued %s (%d bytes)", self._name, event_type(event), len(text))
+
+    async def rotate(self, reason: str = "rotating to a fresh session") -> bool:
+        """End the current server session and go on with a fresh one, as after a server expiry.
+
+        The socket is closed with code 1000; the client reconnects at once (``ConnectReason.ROTATION``),
+        ``on_connected`` replays the state, and queued sends go out on the new session. Use it to rotate
+        between answers, before the server's own time limit cuts one.
+
+        Returns:
+            Whether a rotation started (False when not connected, e.g. already reconnecting).
+        """
+        ws, end = self._ws, self._end
+        if self._state is not ClientState.CONNECTED or ws is None or end is None or end.finished:
+            return False
+        logger.info("%s: rotating to a fresh session (%s)", self._name, reason)
+        end.rotate = True
+        await ws.close(1000, reason)
+        return True
 
     async def flush(self, timeout: float | None = None) -> None:
         """Wait until every queued event was handed to the socket.
@@ -310,7 +329,7 @@ class RealtimeClient:
         """Run one connection's reader and writer until it ends; return why it ended."""
         self._connections += 1
         self._ws = ws
-        end = ConnectionEnd()
+        end = self._end = ConnectionEnd()
         created = next((e for e in first_events if event_type(e) == "session.created"), None)
         for event in first_events:
             self._events.put(event)

@@ -86,6 +86,8 @@ class ConnectionEnd:
     close_reason: str = ""
     error: ErrorClassification | None = None
     hook_error: BaseException | None = field(default=None)
+    rotate: bool = False
+    """The client ended the connection itself to start a fresh session (``RealtimeClient.rotate()``)."""
 
     def error_for_connect(self) -> BaseException:
         """The error ``connect()`` raises when the first connection ended before it was ready."""
@@ -200,6 +202,8 @@ def next_reason(end: ConnectionEnd, config: RealtimeClientConfig) -> ConnectReas
     """
     if end.hook_error is not None:
         raise end.hook_error
+    if end.rotate and end.error is None:
+        return ConnectReason.ROTATION
     verdict = end.error
     if verdict is None:
         close = classify_close(end.close_code, end.close_reason)

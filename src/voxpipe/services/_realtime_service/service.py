@@ -158,6 +158,9 @@ class RealtimeLLMService(LLMService):
         reconnect: how to come back after a dropped socket (or an expired session).
         held_audio_ms: microphone audio kept while the link is down and sent once it is back (the oldest
             is dropped past this bound).
+        max_session_age_s: rotate to a fresh server session, between answers, once the session is this
+            old (None: only when the server expires it). Rotating early keeps the server's own time
+            limit from cutting an answer.
 
     Events: ``on_conversation_item_created(service, item_id, item)`` and
     ``on_conversation_item_updated(service, item_id, item_or_None)``.
@@ -179,6 +182,7 @@ class RealtimeLLMService(LLMService):
         send_transcription_frames: bool = True,
         reconnect: ReconnectPolicy | None = None,
         held_audio_ms: int = DEFAULT_HELD_AUDIO_MS,
+        max_session_age_s: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -199,6 +203,8 @@ class RealtimeLLMService(LLMService):
         self._retrievals = PendingRetrievals()
         self._items: dict[str, Any] = {}  # the server's conversation: parsed items, or the dicts we sent
         self._outage = Outage(max_held_ms=held_audio_ms)
+        self._max_session_age_s = max_session_age_s
+        self._session_started_at = 0.0
         self._sync_pending = False
         self._calls_in_flight: set[str] = set()  # dispatched calls whose result the model has not got
         self._context: Any = None
@@ -323,6 +329,7 @@ class RealtimeLLMService(LLMService):
         cut is closed): the context, plus the part of the cut answer the aggregator may not hold yet,
         minus what is already queued to go out after the replay (items created while down).
         """
+        self._session_started_at = asyncio.get_running_loop().time()
         await connection.send(self._session_update_event(self._session_properties))
         if connection.reason is ConnectReason.INITIAL:
             return
@@ -858,6 +865,15 @@ class RealtimeLLMService(LLMService):
         if self._sync_pending:  # a context change waited for this response; it goes before the next one
             self._sync_conversation()
         self._responses.done(response.id)
+        await self._rotate_if_old()
+
+    async def _rotate_if_old(self) -> None:
+        """Between answers, start a fresh session once this one reached ``max_session_age_s``."""
+        limit, client = self._max_session_age_s, self._client
+        if limit is None or client is None or self._responses.in_progress or self._calls_in_flight:
+            return
+        if asyncio.get_running_loop().time() - self._session_started_at >= limit:
+            await client.rotate(f"the session is older than {limit:g} s")
 
     async def _on_rate_limits(self, event: beta.RateLimitsUpdatedEvent) -> None:
         self.rate_limits = list(event.rate_limits or [])
