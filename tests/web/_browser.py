@@ -109,6 +109,7 @@ async def talk(
     *,
     timeout_s: float = 60.0,
     allow_mic: bool = True,
+    query: str = "?processing=0",
 ) -> PageResult:
     """Open the page, press Talk, wait for a spoken answer (or the page's error), screenshot, leave."""
     from playwright.async_api import async_playwright
@@ -128,7 +129,7 @@ async def talk(
         )
         try:
             page = await browser.new_page()
-            await page.goto(url + "?processing=0")
+            await page.goto(url + query)
             await page.click("#talk")
             if allow_mic:
                 await page.wait_for_function(ANSWERED, timeout=timeout_s * 1000)

@@ -55,6 +55,23 @@ async def test_browser_gets_a_spoken_answer_from_the_test_engines(tmp_path: Path
     assert after == {"visitors": 0, "served": 1}
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_the_websocket_fallback_gets_a_spoken_answer(tmp_path: Path) -> None:
+    chromium_path()
+    mic = fake_microphone(QUESTION, tmp_path / "mic.wav")
+    async with voxpipe_web("--engines", "test") as url:
+        result = await talk(
+            url, mic, tmp_path / "page-ws.png", tmp_path / "home", query="?processing=0&transport=ws"
+        )
+        after = await wait_for_no_visitors(url)
+    assert [kind for kind, _ in result.messages][:2] == ["user", "bot"], result
+    assert result.messages[1][1].startswith("You said:")
+    assert "WebSocket" in result.status and result.error == ""
+    assert result.turns[0]["heardMs"] is not None  # the bot's voice played in the page
+    assert after == {"visitors": 0, "served": 1}
+
+
 @pytest.mark.timeout(60)
 async def test_a_refused_microphone_shows_a_clear_error(tmp_path: Path) -> None:
     chromium_path()

@@ -8,6 +8,8 @@ Routes:
 - ``POST /api/visitors/{id}/leave``: the page is going away (sent with ``navigator.sendBeacon``); the bot
   is torn down without waiting for the connection to time out.
 - ``GET /api/status``: how many visitors are connected (for operators and tests).
+- ``WS /ws``: the fallback where WebRTC is missing: the page's audio and events over one WebSocket
+  (``socket_transport.py``); the bot lives as long as the socket.
 
 A visitor's bot ends when their connection closes (they left, it failed, or they said so); every bot is
 torn down when the application shuts down.
@@ -28,7 +30,8 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
 
 from voxpipe.errors import VoxpipeError
 from voxpipe.web.bot import BotSettings, BotTaskFactory, make_bot_task
@@ -78,14 +81,22 @@ class _Visitors:
     def __init__(self, config: WebConfig) -> None:
         self._config = config
         self._visitors: dict[str, _Visitor] = {}
+        self._sockets: dict[str, Any] = {}
         self._ids = itertools.count(1)
         self.served = 0
 
     def __len__(self) -> int:
-        return len(self._visitors)
+        return len(self._visitors) + len(self._sockets)
+
+    def _vad(self) -> Any:
+        """A Silero analyzer per visitor when the pipeline decides the turns, else None."""
+        if self._config.bot.vad != "pipeline":
+            return None
+        from voxpipe.audio.vad.silero import SileroVADAnalyzer
+
+        return SileroVADAnalyzer()
 
     async def admit(self, sdp: str, sdp_type: str) -> tuple[str, dict[str, str]]:
-        from voxpipe.audio.vad.silero import SileroVADAnalyzer
         from voxpipe.transports.webrtc import WebRTCConnection, WebRTCParams, WebRTCTransport
 
         visitor_id = f"v{next(self._ids)}"
@@ -95,8 +106,9 @@ class _Visitors:
         except BaseException:
             await connection.aclose()
             raise
-        vad = SileroVADAnalyzer() if self._config.bot.vad == "pipeline" else None
-        transport = WebRTCTransport(connection, WebRTCParams(vad_analyzer=vad), name=f"visitor-{visitor_id}")
+        transport = WebRTCTransport(
+            connection, WebRTCParams(vad_analyzer=self._vad()), name=f"visitor-{visitor_id}"
+        )
         visitor = _Visitor(visitor_id, connection)
 
         def send(message: dict[str, Any]) -> None:
@@ -131,6 +143,34 @@ class _Visitors:
             await visitor.connection.aclose()
             self._visitors.pop(visitor.id, None)
             logger.info("visitor %s: bot torn down (%d connected)", visitor.id, len(self._visitors))
+
+    async def serve_socket(self, websocket: WebSocket) -> None:
+        """Run one bot over the page's WebSocket until it closes."""
+        from voxpipe.web.socket_transport import PageSocket
+
+        visitor_id = f"v{next(self._ids)}"
+        await websocket.accept()
+        socket = PageSocket(websocket, self._vad())
+        task = self._config.make_task(self._config.bot, socket.input(), socket.output(), socket.send)
+        self._sockets[visitor_id] = socket
+        self.served += 1
+        logger.info("visitor %s: bot started over a WebSocket", visitor_id)
+        writer = asyncio.ensure_future(socket.run())
+        runner = asyncio.ensure_future(task.run())
+        try:
+            await asyncio.wait(
+                {runner, asyncio.ensure_future(socket.closed.wait())}, return_when=asyncio.FIRST_COMPLETED
+            )
+            if not runner.done():
+                await task.cancel()
+            await asyncio.wait_for(runner, TEARDOWN_TIMEOUT_S)
+        finally:
+            for pending in (runner, writer):
+                if not pending.done():
+                    pending.cancel()
+            await asyncio.wait({runner, writer})
+            self._sockets.pop(visitor_id, None)
+            logger.info("visitor %s: bot torn down", visitor_id)
 
     async def leave(self, visitor_id: str) -> bool:
         visitor = self._visitors.get(visitor_id)
@@ -187,6 +227,12 @@ def create_app(config: WebConfig) -> Starlette:
     async def no_icon(request: Request) -> Response:
         return Response(status_code=204)
 
+    async def page_socket(websocket: WebSocket) -> None:
+        if len(visitors) >= config.max_visitors:
+            await websocket.close(code=1013, reason="the server is busy; try again in a minute")
+            return
+        await visitors.serve_socket(websocket)
+
     async def status(request: Request) -> Response:
         return JSONResponse({"visitors": len(visitors), "served": visitors.served})
 
@@ -205,6 +251,7 @@ def create_app(config: WebConfig) -> Starlette:
             Route("/api/offer", offer, methods=["POST"]),
             Route("/api/visitors/{visitor}/leave", leave, methods=["POST"]),
             Route("/api/status", status),
+            WebSocketRoute("/ws", page_socket),
         ],
         lifespan=lifespan,
     )

@@ -5,7 +5,9 @@
 //   messages: [{kind: "user"|"bot", text}], in the order they began.
 //   turns: [{turn, serverMs, heardMs}]: per turn, the bot's latency as the server measured it (user
 //   stopped speaking -> bot audio started) and as this page heard it (the end-of-turn message -> sound).
-// URL options: ?processing=0 turns the browser's echo cancellation, noise suppression and gain off.
+// URL options: ?processing=0 turns the browser's echo cancellation, noise suppression and gain off;
+// ?transport=ws uses the WebSocket fallback (also used when the browser has no WebRTC): the microphone
+// goes up as 16 kHz PCM16 binary messages, the bot's voice comes down as 24 kHz PCM16, events as JSON text.
 "use strict";
 
 const params = new URLSearchParams(location.search);
@@ -21,6 +23,7 @@ const state = { state: "idle", turns: [], messages: [], visitor: null };
 window.voxpipe = state;
 
 let pc = null, channel = null, micStream = null, audioContext = null, meterTimer = null;
+let socket = null, micNode = null, playHead = 0, playing = [];
 let userEntry = null, botEntry = null, userStoppedAt = null, remoteAnalyser = null;
 
 function setState(next, text) {
@@ -120,6 +123,11 @@ function onMessage(message) {
     case "error":
       showError("The bot reported a problem: " + message.message);
       break;
+    case "audio.clear":
+      playing.forEach((source) => source.stop());
+      playing = [];
+      playHead = 0;
+      break;
   }
 }
 
@@ -167,10 +175,7 @@ function waitForIce(peer) {
 
 async function start() {
   showError("");
-  if (!window.RTCPeerConnection) {
-    showError("This browser cannot make WebRTC calls.");
-    return;
-  }
+  const useSocket = params.get("transport") === "ws" || !window.RTCPeerConnection;
   setState("connecting", "Opening the microphone…");
   const processing = params.get("processing") !== "0";
   try {
@@ -185,6 +190,7 @@ async function start() {
   audioContext = new AudioContext();
   startMeters();
   setState("connecting", "Connecting to the bot…");
+  if (useSocket) return startSocket();
   pc = new RTCPeerConnection();
   channel = pc.createDataChannel("events");
   channel.onmessage = (event) => onMessage(JSON.parse(event.data));
@@ -214,14 +220,86 @@ async function start() {
   await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
 }
 
+// -- the WebSocket fallback ------------------------------------------------------------------------------
+const CAPTURE_WORKLET = `
+class Capture extends AudioWorkletProcessor {
+  process(inputs) { if (inputs[0] && inputs[0][0]) this.port.postMessage(inputs[0][0].slice(0)); return true; }
+}
+registerProcessor("voxpipe-capture", Capture);`;
+
+function toPcm16(samples, fromRate, toRate) {
+  const step = fromRate / toRate;
+  const out = new Int16Array(Math.floor(samples.length / step));
+  for (let i = 0; i < out.length; i++) {
+    const start = Math.floor(i * step), end = Math.max(start + 1, Math.floor((i + 1) * step));
+    let sum = 0;
+    for (let j = start; j < end; j++) sum += samples[j];
+    out[i] = Math.max(-1, Math.min(1, sum / (end - start))) * 32767;
+  }
+  return out;
+}
+
+function playPcm16(buffer) {
+  const pcm = new Int16Array(buffer);
+  const audio = audioContext.createBuffer(1, pcm.length, 24000);
+  const channelData = audio.getChannelData(0);
+  for (let i = 0; i < pcm.length; i++) channelData[i] = pcm[i] / 32768;
+  const source = audioContext.createBufferSource();
+  source.buffer = audio;
+  source.connect(remoteAnalyser);
+  playHead = Math.max(playHead, audioContext.currentTime + 0.05);
+  source.start(playHead);
+  playHead += audio.duration;
+  playing.push(source);
+  source.onended = () => { playing = playing.filter((s) => s !== source); };
+}
+
+async function startSocket() {
+  remoteAnalyser = audioContext.createAnalyser();
+  remoteAnalyser.fftSize = 1024;
+  remoteAnalyser.connect(audioContext.destination);
+  const url = new URL("/ws", location.href);
+  url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+  socket = new WebSocket(url);
+  socket.binaryType = "arraybuffer";
+  socket.onmessage = (event) => {
+    if (typeof event.data === "string") onMessage(JSON.parse(event.data));
+    else playPcm16(event.data);
+  };
+  socket.onclose = (event) => {
+    if (state.state !== "idle") { stop(); if (event.code !== 1000) showError("The connection to the bot closed: " + (event.reason || event.code)); }
+  };
+  await new Promise((resolve, reject) => { socket.onopen = resolve; socket.onerror = () => reject(new Error("cannot connect")); })
+    .catch((err) => { stop(); showError("Could not reach the server: " + err.message); });
+  if (!socket) return;
+  await audioContext.audioWorklet.addModule(URL.createObjectURL(new Blob([CAPTURE_WORKLET], { type: "text/javascript" })));
+  micNode = new AudioWorkletNode(audioContext, "voxpipe-capture");
+  let pending = [];
+  micNode.port.onmessage = (event) => {
+    pending.push(event.data);
+    if (pending.length < 8) return; // 8 x 128 samples: about 20 ms at 48 kHz
+    const joined = new Float32Array(pending.reduce((n, a) => n + a.length, 0));
+    let offset = 0;
+    for (const part of pending) { joined.set(part, offset); offset += part.length; }
+    pending = [];
+    if (socket && socket.readyState === WebSocket.OPEN) socket.send(toPcm16(joined, audioContext.sampleRate, 16000).buffer);
+  };
+  audioContext.createMediaStreamSource(micStream).connect(micNode);
+  setState("connected", "Connected (WebSocket): speak, the bot is listening.");
+}
+
 function stop() {
   if (state.visitor) navigator.sendBeacon("/api/visitors/" + state.visitor + "/leave");
   state.visitor = null;
   if (pc) pc.close();
+  if (socket) socket.close(1000);
+  playing.forEach((source) => source.stop());
   if (micStream) micStream.getTracks().forEach((t) => t.stop());
   if (meterTimer) clearInterval(meterTimer);
   if (audioContext) audioContext.close();
-  pc = channel = micStream = audioContext = meterTimer = remoteAnalyser = null;
+  pc = channel = micStream = audioContext = meterTimer = remoteAnalyser = socket = micNode = null;
+  playing = [];
+  playHead = 0;
   ui.level.style.width = "0";
   setState("idle", "Not connected.");
 }
