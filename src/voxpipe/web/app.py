@@ -157,18 +157,19 @@ class _Visitors:
         logger.info("visitor %s: bot started over a WebSocket", visitor_id)
         writer = asyncio.ensure_future(socket.run())
         runner = asyncio.ensure_future(task.run())
+        left = asyncio.ensure_future(socket.closed.wait())
         try:
-            await asyncio.wait(
-                {runner, asyncio.ensure_future(socket.closed.wait())}, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({runner, left}, return_when=asyncio.FIRST_COMPLETED)
             if not runner.done():
                 await task.cancel()
             await asyncio.wait_for(runner, TEARDOWN_TIMEOUT_S)
+        except TimeoutError:
+            logger.warning("visitor %s: the bot did not stop in %.0f s", visitor_id, TEARDOWN_TIMEOUT_S)
         finally:
-            for pending in (runner, writer):
+            for pending in (runner, writer, left):
                 if not pending.done():
                     pending.cancel()
-            await asyncio.wait({runner, writer})
+            await asyncio.wait({runner, writer, left})
             self._sockets.pop(visitor_id, None)
             logger.info("visitor %s: bot torn down", visitor_id)
 
