@@ -232,6 +232,8 @@ class _WhisperStream(STTStream):
         if self._pending is None or not self._pending.done():
             return
         future, self._pending = self._pending, None
+        if future.cancelled():  # cancelled by aclose: nothing to take
+            return
         self._apply(future.result(), self._pending_end)
 
     def _apply(self, segments: list[Any], end: int) -> None:
@@ -277,7 +279,9 @@ class _WhisperStream(STTStream):
         """Wait for passes until one covers every sound fed; several callers share the passes."""
         while True:
             while self._pending is not None:  # feed() or another caller may start one meanwhile
-                await asyncio.wrap_future(self._pending)
+                # shielded: a caller that gives up (a dropped speculation) must not cancel the pass that
+                # the stream and its other callers still need
+                await asyncio.shield(asyncio.wrap_future(self._pending))
                 self._collect()
             rest = self._audio()[self._covered() :]
             heard_all = not (rest.size and float(np.max(np.abs(rest))) >= self._silence_peak)
