@@ -366,11 +366,23 @@ class Dialect:
         session: ProtocolModel = nest_session(properties) if self.is_ga else properties
         return self.client_event(EventKind.SESSION_UPDATE, session=session)
 
+    def flat_fields(self, settings: ProtocolModel) -> dict[str, Any]:
+        """The fields a session or response (properties) of this dialect set, under flat (beta) names.
+
+        Values are kept as given (a GA format object becomes its beta name; a custom voice object stays).
+        """
+        if self.is_ga:
+            return flatten_session(settings)
+        return {name: getattr(settings, name) for name in settings.model_fields_set}
+
     def flat_session(self, session: ProtocolModel) -> beta.Session:
         """A session of this dialect (as a server reports it) read as the flat (beta) model."""
         if isinstance(session, beta.Session):
             return session
-        return beta.Session(**flatten_session(session))
+        fields = flatten_session(session)
+        if not isinstance(fields.get("voice"), str | None):
+            fields["voice"] = None  # a custom voice object has no flat form
+        return beta.Session(**fields)
 
 
 def nest_session(properties: beta.SessionProperties) -> ga.SessionProperties:
@@ -436,8 +448,6 @@ def flatten_session(session: ProtocolModel) -> dict[str, Any]:
         if key == "format":
             encoding = encoding_of_ga_format(value)
             value = encoding.name if encoding is not None else None
-        elif key == "voice" and not isinstance(value, str):
-            value = None  # a custom voice object has no flat form
         flat[flat_name] = value
     return flat
 

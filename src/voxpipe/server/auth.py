@@ -13,9 +13,8 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
-from voxpipe.realtime import Shape
+from voxpipe.realtime import ProtocolModel, Shape
 
 __all__ = ["EphemeralKey", "KeyStore", "key_from_request", "mask_key"]
 
@@ -50,7 +49,7 @@ class EphemeralKey:
     value: str
     expires_at: int
     shape: Shape
-    session: dict[str, Any]
+    session: ProtocolModel
 
 
 class KeyStore:
@@ -73,8 +72,8 @@ class KeyStore:
         """The key is the server's own key (constant-time comparison)."""
         return bool(key and self._api_key and hmac.compare_digest(key.encode(), self._api_key.encode()))
 
-    def mint(self, shape: Shape, session: dict[str, Any], ttl_s: int) -> EphemeralKey:
-        """Make an ephemeral key for ``session`` (a ``session.update``-style dict)."""
+    def mint(self, shape: Shape, session: ProtocolModel, ttl_s: int) -> EphemeralKey:
+        """Make an ephemeral key for ``session`` (a validated ``session.update`` session)."""
         self._prune()
         key = EphemeralKey("ek_" + secrets.token_urlsafe(24), int(time.time()) + ttl_s, shape, session)
         self._ephemeral[key.value] = key

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from voxpipe.realtime import EventValidationError, Shape, new_event_id, parse_client_event
+from voxpipe.realtime import EventValidationError, ProtocolModel, Shape, new_event_id, parse_client_event
+from voxpipe.realtime.dialect import dialect
 from voxpipe.server.auth import key_from_request
 from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.session_update import apply_update, default_session
@@ -80,7 +81,7 @@ async def _body(request: Request) -> dict[str, Any] | JSONResponse:
     return body
 
 
-def _validated_update(shape: Shape, request: Request, update: dict[str, Any]) -> dict[str, Any]:
+def _validated_update(shape: Shape, request: Request, update: dict[str, Any]) -> ProtocolModel:
     """Validate ``update`` exactly as a ``session.update`` of ``shape`` is (same models, limits, codes).
 
     Raises:
@@ -93,22 +94,23 @@ def _validated_update(shape: Shape, request: Request, update: dict[str, Any]) ->
         parsed: Any = parse_client_event(event, shape=shape, strict=True)
     except EventValidationError as exc:
         raise ProtocolError(exc.message, code=exc.code, param=exc.param) from exc
-    validated: dict[str, Any] = parsed.session.to_dict()
+    validated: ProtocolModel = parsed.session
     return validated
 
 
-def _session(shape: Shape, request: Request, update: dict[str, Any]) -> dict[str, Any]:
+def _session(shape: Shape, request: Request, update: ProtocolModel) -> dict[str, Any]:
     state: AppState = request.app.state.voxpipe
-    model = str(update.get("model") or state.config.default_model)
+    model = str(getattr(update, "model", None) or state.config.default_model)
+    session_dialect = dialect(shape)
     base = default_session(
-        shape,
+        session_dialect,
         session_id=new_event_id("sess_"),
         model=model,
         expires_at=int(time.time() + state.config.limits.max_session_s),
         instructions=state.config.instructions,
     )
-    session, _ = apply_update(shape, base, update)
-    return session
+    session, _ = apply_update(session_dialect, base, update)
+    return session.to_dict()
 
 
 async def sessions(request: Request) -> JSONResponse:

@@ -12,13 +12,12 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass, field
-from typing import Any
 
-from voxpipe.realtime import new_event_id
+from voxpipe.realtime import ProtocolModel, new_event_id
 from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.engines.types import FunctionCall, FunctionCallOutput, LLMItem, LLMMessage
 
-__all__ = ["BYTES_PER_MS", "Conversation", "Item", "ItemKind", "Part", "PartKind"]
+__all__ = ["BYTES_PER_MS", "Conversation", "Item", "ItemKind", "Part", "PartKind", "item_from_model"]
 
 BYTES_PER_MS = 48  # PCM16 mono at 24 kHz
 
@@ -89,13 +88,16 @@ class Item:
         return LLMMessage(self.role, text)  # type: ignore[arg-type]
 
 
-def item_from_wire(wire: dict[str, Any], param: str = "item") -> Item:
-    """Build an ``Item`` from a client's ``conversation.item.create`` item.
+def item_from_model(model: ProtocolModel, param: str = "item") -> Item:
+    """Build an ``Item`` from a client's item (``conversation.item.create`` or ``response.input``).
+
+    The model was validated by the parser (types, literals); this checks what the protocol reference
+    adds for items a client creates: the kinds and parts a client may send, and the fields each kind needs.
 
     Raises:
         ProtocolError: a kind or part that a client may not create, or a missing field.
     """
-    kind_name = wire.get("type") or "message"
+    kind_name = getattr(model, "type", None) or "message"
     try:
         kind = ItemKind(kind_name)
     except ValueError:
@@ -105,36 +107,35 @@ def item_from_wire(wire: dict[str, Any], param: str = "item") -> Item:
             code="invalid_value",
             param=f"{param}.type",
         ) from None
-    item_id = wire.get("id") or new_event_id("item_")
-    item = Item(id=item_id, kind=kind, status="completed")
+    item = Item(id=getattr(model, "id", None) or new_event_id("item_"), kind=kind, status="completed")
     if kind is ItemKind.MESSAGE:
-        role = wire.get("role")
+        role = getattr(model, "role", None)
         if role not in ("user", "assistant", "system"):
             raise ProtocolError(
                 f"Missing or invalid parameter: '{param}.role'.", code="invalid_value", param=f"{param}.role"
             )
         item.role = role
-        for index, raw in enumerate(wire.get("content") or []):
-            item.content.append(_part_from_wire(raw, role, f"{param}.content[{index}]"))
+        for index, part in enumerate(getattr(model, "content", None) or []):
+            item.content.append(_part_from_model(part, role, f"{param}.content[{index}]"))
     elif kind is ItemKind.FUNCTION_CALL:
-        item.call_id = _required(wire, "call_id", param)
-        item.name = _required(wire, "name", param)
-        item.arguments = wire.get("arguments") or "{}"
+        item.call_id = _required(model, "call_id", param)
+        item.name = _required(model, "name", param)
+        item.arguments = getattr(model, "arguments", None) or "{}"
     else:
-        item.call_id = _required(wire, "call_id", param)
-        item.output = wire.get("output") or ""
+        item.call_id = _required(model, "call_id", param)
+        item.output = getattr(model, "output", None) or ""
     return item
 
 
-def _required(wire: dict[str, Any], key: str, param: str) -> str:
-    value = wire.get(key)
-    if not isinstance(value, str) or not value:
+def _required(model: ProtocolModel, key: str, param: str) -> str:
+    value = getattr(model, key, None)
+    if not value:
         raise ProtocolError(
             f"Missing required parameter: '{param}.{key}'.",
             code="missing_required_parameter",
             param=f"{param}.{key}",
         )
-    return value
+    return str(value)
 
 
 _ALLOWED_PARTS = {
@@ -144,17 +145,18 @@ _ALLOWED_PARTS = {
 }
 
 
-def _part_from_wire(raw: dict[str, Any], role: str, param: str) -> Part:
-    kind = _ALLOWED_PARTS[role].get(raw.get("type") or "")
+def _part_from_model(part: ProtocolModel, role: str, param: str) -> Part:
+    part_type = getattr(part, "type", None)
+    kind = _ALLOWED_PARTS[role].get(part_type or "")
     if kind is None:
         raise ProtocolError(
-            f"Invalid value: {str(raw.get('type'))[:64]!r}. A {role} message takes content of type "
+            f"Invalid value: {str(part_type)[:64]!r}. A {role} message takes content of type "
             + ", ".join(repr(name) for name in _ALLOWED_PARTS[role])
             + ".",
             code="invalid_value",
             param=f"{param}.type",
         )
-    return Part(kind=kind, text=raw.get("text"), transcript=raw.get("transcript"))
+    return Part(kind=kind, text=getattr(part, "text", None), transcript=getattr(part, "transcript", None))
 
 
 class Conversation:

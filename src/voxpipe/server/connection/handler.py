@@ -19,12 +19,13 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from voxpipe.realtime import (
     EventBase,
     EventParseError,
     EventValidationError,
+    ProtocolModel,
     ServerEventBase,
     Shape,
     new_event_id,
@@ -34,21 +35,32 @@ from voxpipe.realtime import (
 from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.config import ServerConfig
 from voxpipe.server.connection.audio_input import AudioInput
-from voxpipe.server.connection.conversation import Conversation, item_from_wire
+from voxpipe.server.connection.conversation import Conversation, item_from_model
 from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.observer import NO_OBSERVER, SessionObserver
 from voxpipe.server.connection.outbox import SLOW_CLIENT_CODE, CloseRequest, Outbox
 from voxpipe.server.connection.response_request import response_request
 from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
 from voxpipe.server.connection.responses import ResponseRun
-from voxpipe.server.connection.session_update import apply_update, default_session, derive_settings
-from voxpipe.server.connection.settings import ResponseRequest, SessionSettings
+from voxpipe.server.connection.session_update import (
+    apply_update,
+    default_session,
+    derive_settings,
+)
+from voxpipe.server.connection.settings import ItemReference, ResponseRequest, SessionSettings
 from voxpipe.server.connection.speculation import Speculator
 from voxpipe.server.connection.state import ConnectionState, check_move
 from voxpipe.server.connection.wire import WireRenderer, wire_renderer
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.types import LLMMessage
 from voxpipe.server.input_limits import load_event
+
+if TYPE_CHECKING:  # pragma: no cover
+    from voxpipe.realtime import beta, ga
+
+    SessionUpdate = beta.SessionUpdateEvent | ga.SessionUpdateEvent
+    ItemCreate = beta.ConversationItemCreateEvent | ga.ConversationItemCreateEvent
+    ResponseCreate = beta.ResponseCreateEvent | ga.ResponseCreateEvent
 
 __all__ = ["CloseRequest", "ConnectionHandler", "Transport"]
 
@@ -90,7 +102,7 @@ class ConnectionHandler:
         engines: Engines,
         config: ServerConfig,
         model: str,
-        initial_update: dict[str, Any] | None = None,
+        initial_update: ProtocolModel | None = None,
         observer: SessionObserver = NO_OBSERVER,
     ) -> None:
         self.shape_name: Shape = shape
@@ -102,15 +114,15 @@ class ConnectionHandler:
         self.conversation = Conversation(config.limits.max_items)
         self._started = time.time()
         self._session = default_session(
-            shape,
+            self.wire.dialect,
             session_id=self.id,
             model=model,
             expires_at=int(self._started + config.limits.max_session_s),
             instructions=config.instructions,
         )
-        self.settings: SessionSettings = derive_settings(shape, self._session)
-        if initial_update:
-            self._session, self.settings = apply_update(shape, self._session, initial_update)
+        self.settings: SessionSettings = derive_settings(self.wire.dialect, self._session)
+        if initial_update is not None:
+            self._session, self.settings = apply_update(self.wire.dialect, self._session, initial_update)
         self._state = ConnectionState.OPEN
         self._observer = observer
         self._outbox = Outbox(
@@ -215,8 +227,8 @@ class ConnectionHandler:
 
     async def run(self, transport: Transport) -> None:
         """Serve the connection until the client leaves or the session expires; cancel-safe."""
-        logger.info("session %s opened (%s, model %s)", self.id, self.shape_name, self._session.get("model"))
-        self.send(self.wire.event(EventKind.SESSION_CREATED, session=self.wire.session(self._session)))
+        logger.info("session %s opened (%s, model %s)", self.id, self.shape_name, self.settings.model)
+        self.send(self.wire.event(EventKind.SESSION_CREATED, session=self._session))
         try:
             async with asyncio.TaskGroup() as group:
                 self._group = group
@@ -330,29 +342,29 @@ class ConnectionHandler:
 
     # -- handlers -----------------------------------------------------------------------------------------
 
-    async def _on_session_update(self, event: Any) -> None:
+    async def _on_session_update(self, event: SessionUpdate) -> None:
         previous = self.settings
-        self._session, self.settings = apply_update(self.shape_name, self._session, event.session.to_dict())
+        self._session, self.settings = apply_update(self.wire.dialect, self._session, event.session)
         self.audio.configure(self.settings, previous)
-        self.send(self.wire.event(EventKind.SESSION_UPDATED, session=self.wire.session(self._session)))
+        self.send(self.wire.event(EventKind.SESSION_UPDATED, session=self._session))
 
-    async def _on_append(self, event: Any) -> None:
+    async def _on_append(self, event: beta.InputAudioBufferAppendEvent) -> None:
         await self.audio.append(event.audio)
 
-    async def _on_commit(self, event: Any) -> None:
+    async def _on_commit(self, event: beta.InputAudioBufferCommitEvent) -> None:
         self.audio.commit()
 
-    async def _on_clear(self, event: Any) -> None:
+    async def _on_clear(self, event: beta.InputAudioBufferClearEvent) -> None:
         self.audio.clear()
 
-    async def _on_item_create(self, event: Any) -> None:
-        item = item_from_wire(event.item.to_dict())
+    async def _on_item_create(self, event: ItemCreate) -> None:
+        item = item_from_model(event.item)
         previous_id = event.previous_item_id if "previous_item_id" in event.model_fields_set else None
         previous = self.conversation.add(item, previous_id)
         for announcement in self.wire.item_announced(item, previous):
             self.send(announcement)
 
-    async def _on_item_retrieve(self, event: Any) -> None:
+    async def _on_item_retrieve(self, event: beta.ConversationItemRetrieveEvent) -> None:
         item = self.conversation.get(event.item_id)
         if item is None:
             raise ProtocolError(
@@ -363,7 +375,7 @@ class ConnectionHandler:
         codec = self.settings.input_codec if item.role == "user" else self.settings.output_codec
         self.send(self.wire.event(EventKind.ITEM_RETRIEVED, item=self.wire.item(item, audio_codec=codec)))
 
-    async def _on_item_truncate(self, event: Any) -> None:
+    async def _on_item_truncate(self, event: beta.ConversationItemTruncateEvent) -> None:
         self.conversation.truncate(event.item_id, event.content_index, event.audio_end_ms)
         self.send(
             self.wire.event(
@@ -374,17 +386,16 @@ class ConnectionHandler:
             )
         )
 
-    async def _on_item_delete(self, event: Any) -> None:
+    async def _on_item_delete(self, event: beta.ConversationItemDeleteEvent) -> None:
         self.conversation.delete(event.item_id)
         self.send(self.wire.event(EventKind.ITEM_DELETED, item_id=event.item_id))
 
-    async def _on_response_create(self, event: Any) -> None:
-        overrides = event.response.to_dict() if event.response is not None else None
-        request = response_request(self.shape_name, self.settings, overrides)
-        for index, wire in enumerate(request.input_items or []):
-            if wire.get("type") == "item_reference" and self.conversation.get(str(wire.get("id"))) is None:
+    async def _on_response_create(self, event: ResponseCreate) -> None:
+        request = response_request(self.wire.dialect, self.settings, event.response)
+        for index, entry in enumerate(request.input_items or []):
+            if isinstance(entry, ItemReference) and self.conversation.get(entry.id) is None:
                 raise ProtocolError(
-                    f"Item with id '{str(wire.get('id'))[:64]}' referenced in response.input does not exist.",
+                    f"Item with id '{entry.id[:64]}' referenced in response.input does not exist.",
                     code="invalid_value",
                     param=f"response.input[{index}].id",
                 )
@@ -398,21 +409,21 @@ class ConnectionHandler:
             )
         self._start_response(request)
 
-    async def _on_response_cancel(self, event: Any) -> None:
+    async def _on_response_cancel(self, event: beta.ResponseCancelEvent) -> None:
         target = self._runs.get(event.response_id) if event.response_id else self._active
         if target is None or not target.cancel("client_cancelled"):
             raise ProtocolError(
                 "Cancellation failed: no active response found", code="response_cancel_not_active"
             )
 
-    async def _on_webrtc_only(self, event: Any) -> None:
+    async def _on_webrtc_only(self, event: beta.OutputAudioBufferClearEvent) -> None:
         raise ProtocolError(
             f"{event.type} is only available on WebRTC and SIP connections, not on WebSocket.",
             code="unsupported_transport",
             param="type",
         )
 
-    async def _on_transcription_update(self, event: Any) -> None:
+    async def _on_transcription_update(self, event: beta.TranscriptionSessionUpdateEvent) -> None:
         raise ProtocolError(
             "transcription_session.update is only valid in transcription sessions, not in realtime ones.",
             code="invalid_value",

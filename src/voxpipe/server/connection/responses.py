@@ -30,11 +30,10 @@ from voxpipe.server.connection.conversation import (
     ItemKind,
     Part,
     PartKind,
-    item_from_wire,
 )
 from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
-from voxpipe.server.connection.settings import ResponseRequest
+from voxpipe.server.connection.settings import ItemReference, ResponseRequest
 from voxpipe.server.connection.speech_chunks import SpeechChunker
 from voxpipe.server.connection.state import ResponseState, check_move
 from voxpipe.server.connection.streams import closing
@@ -245,11 +244,8 @@ class ResponseRun:
         if self.request.input_items is None:
             return await self._host.conversation.llm_items()
         items: list[LLMItem] = []
-        for index, wire in enumerate(self.request.input_items):
-            if wire.get("type") == "item_reference":
-                item = self._host.conversation.get(str(wire.get("id")))
-            else:
-                item = item_from_wire(wire, f"response.input[{index}]")
+        for entry in self.request.input_items:
+            item = self._host.conversation.get(entry.id) if isinstance(entry, ItemReference) else entry
             llm_item = await item.llm_item() if item is not None else None
             if llm_item is not None:
                 items.append(llm_item)

@@ -1,19 +1,20 @@
-"""The wire session object of each shape: defaults, merging ``session.update``, and what it means.
+"""The session of one connection: its defaults, ``session.update`` merged into it, and what it means.
 
-The session is kept as the wire dict the client sees (so ``session.updated`` echoes exactly what was
-set, extra fields included) and turned into ``SessionSettings`` after every accepted update. Merging
-follows the protocol: only the given top-level fields change (GA merges ``audio.input`` and
-``audio.output`` field by field); a ``turn_detection`` object is completed with the server's defaults;
-an update that fails validation is discarded whole (as OpenAI does with ``integer_below_min_value``).
+The session is kept as the dialect's protocol model (``session.updated`` echoes it), merged from each
+validated ``session.update`` model: only the given top-level fields change (GA merges ``audio.input``
+and ``audio.output`` field by field), and a ``turn_detection`` object is completed with the server's
+defaults. ``SessionSettings`` are read from it once per accepted update, through the dialect's flat
+view, so one path serves beta and GA and checks only what the models cannot say (ranges, known voices,
+declared tools). An update that fails is discarded whole (as OpenAI does with
+``integer_below_min_value``).
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from voxpipe.realtime import Shape
-from voxpipe.realtime.dialect import audio_encoding
+from voxpipe.realtime import ProtocolModel
+from voxpipe.realtime.dialect import Dialect, audio_encoding
 from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.settings import (
     AudioCodec,
@@ -23,7 +24,16 @@ from voxpipe.server.connection.settings import (
 )
 from voxpipe.server.engines.types import PROTOCOL_VOICES, FunctionTool, TranscriptionOptions
 
-__all__ = ["apply_update", "default_session", "derive_settings", "parse_tools", "tool_choice_name"]
+__all__ = [
+    "apply_update",
+    "check_max_tokens",
+    "check_single_modality",
+    "check_voice",
+    "default_session",
+    "derive_settings",
+    "parse_tools",
+    "tool_choice_name",
+]
 
 _SERVER_VAD = {
     "type": "server_vad",
@@ -40,52 +50,52 @@ _SEMANTIC_VAD = {
     "create_response": True,
     "interrupt_response": True,
 }
-_IGNORED_BETA = frozenset({"model", "client_secret", "id", "object", "expires_at"})
-_IGNORED_GA = frozenset({"model", "id", "object", "expires_at"})
+_IGNORED = frozenset({"model", "client_secret", "id", "object", "expires_at"})
+"""Session fields a client may send but not change."""
 
 
 def default_session(
-    shape: Shape, *, session_id: str, model: str, expires_at: int, instructions: str
-) -> dict[str, Any]:
+    dialect: Dialect, *, session_id: str, model: str, expires_at: int, instructions: str
+) -> ProtocolModel:
     """The session a new connection starts with (``session.created``), as OpenAI reports it."""
-    if shape == "beta":
-        return {
-            "id": session_id,
-            "object": "realtime.session",
-            "model": model,
-            "expires_at": expires_at,
-            "modalities": ["audio", "text"],
-            "instructions": instructions,
-            "voice": "alloy",
-            "input_audio_format": "pcm16",
-            "output_audio_format": "pcm16",
-            "input_audio_transcription": None,
-            "input_audio_noise_reduction": None,
-            "turn_detection": dict(_SERVER_VAD),
-            "tools": [],
-            "tool_choice": "auto",
-            "temperature": 0.8,
-            "max_response_output_tokens": "inf",
-            "speed": 1.0,
-            "tracing": None,
-            "client_secret": None,
-            "include": None,
-        }
-    return {
-        "type": "realtime",
-        "object": "realtime.session",
-        "id": session_id,
-        "model": model,
-        "output_modalities": ["audio"],
-        "instructions": instructions,
-        "tools": [],
-        "tool_choice": "auto",
-        "max_output_tokens": "inf",
-        "tracing": None,
-        "truncation": "auto",
-        "prompt": None,
-        "expires_at": expires_at,
-        "audio": {
+    if not dialect.is_ga:
+        return dialect.session_model(
+            id=session_id,
+            object="realtime.session",
+            model=model,
+            expires_at=expires_at,
+            modalities=["audio", "text"],
+            instructions=instructions,
+            voice="alloy",
+            input_audio_format="pcm16",
+            output_audio_format="pcm16",
+            input_audio_transcription=None,
+            input_audio_noise_reduction=None,
+            turn_detection=dict(_SERVER_VAD),
+            tools=[],
+            tool_choice="auto",
+            temperature=0.8,
+            max_response_output_tokens="inf",
+            speed=1.0,
+            tracing=None,
+            client_secret=None,
+            include=None,
+        )
+    return dialect.session_model(
+        type="realtime",
+        object="realtime.session",
+        id=session_id,
+        model=model,
+        output_modalities=["audio"],
+        instructions=instructions,
+        tools=[],
+        tool_choice="auto",
+        max_output_tokens="inf",
+        tracing=None,
+        truncation="auto",
+        prompt=None,
+        expires_at=expires_at,
+        audio={
             "input": {
                 "format": audio_encoding("pcm16").ga_format(),
                 "transcription": None,
@@ -94,127 +104,136 @@ def default_session(
             },
             "output": {"format": audio_encoding("pcm16").ga_format(), "voice": "alloy", "speed": 1.0},
         },
-        "include": None,
-    }
+        include=None,
+    )
+
+
+def _set_fields(model: ProtocolModel) -> dict[str, Any]:
+    return {name: getattr(model, name) for name in model.model_fields_set}
 
 
 def _fill_turn_detection(value: Any) -> Any:
-    """Complete a partial ``turn_detection`` object with the server defaults of its type."""
-    if not isinstance(value, dict):
-        return None if value is False else ({**_SERVER_VAD} if value is True else value)
-    defaults = _SEMANTIC_VAD if value.get("type") == "semantic_vad" else _SERVER_VAD
-    return {**defaults, **value}
+    """Complete a partial ``turn_detection`` with the server defaults of its type (``True``: defaults)."""
+    if value is False or value is None:
+        return None
+    if value is True:
+        return dict(_SERVER_VAD)
+    given = _set_fields(value) if isinstance(value, ProtocolModel) else dict(value)
+    defaults = _SEMANTIC_VAD if given.get("type") == "semantic_vad" else _SERVER_VAD
+    return {**defaults, **given}
 
 
 def apply_update(
-    shape: Shape, current: dict[str, Any], update: dict[str, Any]
-) -> tuple[dict[str, Any], SessionSettings]:
-    """Merge a ``session.update`` into the session; return the new session and its settings.
-
-    Args:
-        update: the wire form of the event's ``session`` (only the fields the client sent).
+    dialect: Dialect, current: ProtocolModel, update: ProtocolModel
+) -> tuple[ProtocolModel, SessionSettings]:
+    """Merge a validated ``session.update`` into the session; return the new session and its settings.
 
     Raises:
         ProtocolError: a value is out of range or unusable; ``current`` is left unchanged.
     """
-    new = copy.deepcopy(current)
-    if shape == "beta":
-        for key, value in update.items():
-            if key in _IGNORED_BETA:
-                continue
-            new[key] = _fill_turn_detection(value) if key == "turn_detection" else copy.deepcopy(value)
-    else:
-        kind = update.get("type")
+    fields = _set_fields(current)
+    given = update.model_fields_set
+    if dialect.is_ga:
+        kind = getattr(update, "type", None) if "type" in given else None
         if kind is None:
             raise ProtocolError(
                 "Missing required parameter: 'session.type'.",
                 code="missing_required_parameter",
                 param="session.type",
             )
-        if kind != current.get("type"):
+        if kind != getattr(current, "type", None):
             raise ProtocolError(
                 f"Invalid value: '{kind}'. This server runs 'realtime' sessions only.",
                 code="invalid_value",
                 param="session.type",
             )
-        for key, value in update.items():
-            if key in _IGNORED_GA:
-                continue
-            if key == "audio" and isinstance(value, dict):
-                _merge_ga_audio(new, value)
-            else:
-                new[key] = copy.deepcopy(value)
-    return new, derive_settings(shape, new)
+    for name in given - _IGNORED:
+        value = getattr(update, name)
+        if name == "turn_detection":
+            value = _fill_turn_detection(value)
+        elif name == "audio" and value is not None:
+            value = _merge_audio(fields.get("audio"), value)
+        fields[name] = value
+    session = dialect.session_model(**fields)
+    return session, derive_settings(dialect, session)
 
 
-def _merge_ga_audio(session: dict[str, Any], audio: dict[str, Any]) -> None:
-    target = session.setdefault("audio", {})
+def _merge_audio(current: ProtocolModel | None, update: ProtocolModel) -> dict[str, Any]:
+    """GA ``audio``: each side given merges field by field into the current one."""
+    merged: dict[str, Any] = _set_fields(current) if current is not None else {}
     for side in ("input", "output"):
-        given = audio.get(side)
-        if not isinstance(given, dict):
+        given = getattr(update, side, None) if side in update.model_fields_set else None
+        if given is None:
             continue
-        merged = target.setdefault(side, {}) or {}
-        for key, value in given.items():
-            merged[key] = _fill_turn_detection(value) if key == "turn_detection" else copy.deepcopy(value)
-        target[side] = merged
+        base = merged.get(side)
+        values = _set_fields(base) if isinstance(base, ProtocolModel) else dict(base or {})
+        for name in given.model_fields_set:
+            value = getattr(given, name)
+            values[name] = _fill_turn_detection(value) if name == "turn_detection" else value
+        merged[side] = values
+    return merged
 
 
-def derive_settings(shape: Shape, session: dict[str, Any]) -> SessionSettings:
-    """Read a wire session into ``SessionSettings``.
+def derive_settings(dialect: Dialect, session: ProtocolModel) -> SessionSettings:
+    """Read a session (of either dialect) into ``SessionSettings``.
 
     Raises:
         ProtocolError: a value is out of range or not supported here.
     """
-    if shape == "beta":
-        modalities = session.get("modalities") or ["audio", "text"]
-        audio_output = "audio" in modalities
-        voice, voice_param = session.get("voice"), "session.voice"
-        speed, speed_param = session.get("speed", 1.0), "session.speed"
-        input_codec = AudioCodec(session.get("input_audio_format") or "pcm16")
-        output_codec = AudioCodec(session.get("output_audio_format") or "pcm16")
-        transcription = session.get("input_audio_transcription")
-        turn, turn_param = session.get("turn_detection"), "session.turn_detection"
-        temperature = session.get("temperature", 0.8)
-        _check_range(temperature, 0.6, 1.2, "session.temperature")
-        max_tokens, max_param = (
-            session.get("max_response_output_tokens", "inf"),
-            "session.max_response_output_tokens",
-        )
-    else:
-        modalities = session.get("output_modalities") or ["audio"]
-        if len(modalities) != 1:
-            raise ProtocolError(
-                "Invalid value: output_modalities must be ['audio'] or ['text'], not both.",
-                code="invalid_value",
-                param="session.output_modalities",
-            )
-        audio_output = modalities == ["audio"]
-        audio = session.get("audio") or {}
-        audio_in, audio_out = audio.get("input") or {}, audio.get("output") or {}
-        voice, voice_param = audio_out.get("voice"), "session.audio.output.voice"
-        speed, speed_param = audio_out.get("speed", 1.0), "session.audio.output.speed"
-        input_codec = _ga_codec(audio_in.get("format"), "session.audio.input.format")
-        output_codec = _ga_codec(audio_out.get("format"), "session.audio.output.format")
-        transcription = audio_in.get("transcription")
-        turn, turn_param = audio_in.get("turn_detection"), "session.audio.input.turn_detection"
-        temperature = 0.8
-        max_tokens, max_param = session.get("max_output_tokens", "inf"), "session.max_output_tokens"
-    tools = parse_tools(session.get("tools") or [], "session.tools")
+    if dialect.is_ga:
+        check_single_modality(getattr(session, "output_modalities", None), "session.output_modalities")
+        _check_ga_rates(session)
+    flat = dialect.flat_fields(session)
+    param = dialect.session_param
+    modalities = flat.get("modalities") or ["audio", "text"]
+    temperature = flat.get("temperature")
+    if temperature is not None:
+        _check_range(temperature, 0.6, 1.2, param("temperature"))
+    speed = flat.get("speed")
+    tools = parse_tools(flat.get("tools") or [], "session.tools")
     return SessionSettings(
-        model=str(session.get("model") or ""),
-        instructions=session.get("instructions") or "",
-        audio_output=audio_output,
-        voice=check_voice(voice, voice_param),
-        speed=_check_range(1.0 if speed is None else speed, 0.25, 1.5, speed_param),
-        input_codec=input_codec,
-        output_codec=output_codec,
-        transcription=_transcription(transcription),
-        turn_detection=_turn_detection(turn, turn_param, idle_timeout=shape == "ga"),
+        model=str(flat.get("model") or ""),
+        instructions=flat.get("instructions") or "",
+        audio_output="audio" in modalities,
+        voice=check_voice(flat.get("voice"), param("voice")),
+        speed=_check_range(1.0 if speed is None else speed, 0.25, 1.5, param("speed")),
+        input_codec=AudioCodec(flat.get("input_audio_format") or "pcm16"),
+        output_codec=AudioCodec(flat.get("output_audio_format") or "pcm16"),
+        transcription=_transcription(flat.get("input_audio_transcription")),
+        turn_detection=_turn_detection(
+            flat.get("turn_detection"), param("turn_detection"), idle_timeout=dialect.is_ga
+        ),
         tools=tools,
-        tool_choice=tool_choice_name(session.get("tool_choice"), tools, "session.tool_choice"),
+        tool_choice=tool_choice_name(flat.get("tool_choice"), tools, "session.tool_choice"),
         temperature=float(temperature if temperature is not None else 0.8),
-        max_output_tokens=check_max_tokens(max_tokens, max_param),
+        max_output_tokens=check_max_tokens(
+            flat.get("max_response_output_tokens", "inf"), param("max_response_output_tokens")
+        ),
     )
+
+
+def check_single_modality(modalities: list[str] | None, param: str) -> None:
+    """GA output modalities are ``["audio"]`` or ``["text"]``, never both.
+
+    Raises:
+        ProtocolError: both (or none) were given.
+    """
+    if modalities is not None and len(modalities) != 1:
+        raise ProtocolError(
+            "Invalid value: output_modalities must be ['audio'] or ['text'], not both.",
+            code="invalid_value",
+            param=param,
+        )
+
+
+def _check_ga_rates(session: ProtocolModel) -> None:
+    """A GA PCM format may name its rate: it must be the protocol's 24 kHz."""
+    audio = getattr(session, "audio", None)
+    for side in ("input", "output"):
+        spec = getattr(getattr(audio, side, None), "format", None)
+        rate = getattr(spec, "rate", None)
+        if rate is not None and AudioCodec.of_ga_format(spec) in (AudioCodec.PCM16, None):
+            _check_int_range(rate, 24000, 24000, f"session.audio.{side}.format.rate")
 
 
 def _check_range(value: Any, low: float, high: float, param: str) -> float:
@@ -273,54 +292,43 @@ def check_voice(voice: Any, param: str) -> str:
     return voice
 
 
-def _ga_codec(spec: Any, param: str) -> AudioCodec:
-    if not isinstance(spec, dict):
-        return AudioCodec.PCM16
-    codec = AudioCodec.of_ga_format(spec) or AudioCodec.PCM16
-    rate = spec.get("rate")
-    if codec is AudioCodec.PCM16 and rate is not None:
-        _check_int_range(rate, 24000, 24000, f"{param}.rate")
-    return codec
-
-
 def _transcription(value: Any) -> TranscriptionOptions | None:
-    if not isinstance(value, dict):
+    if value is None:
         return None
     return TranscriptionOptions(
-        model=value.get("model"), language=value.get("language"), prompt=value.get("prompt")
+        model=getattr(value, "model", None),
+        language=getattr(value, "language", None),
+        prompt=getattr(value, "prompt", None),
     )
 
 
 def _turn_detection(value: Any, param: str, *, idle_timeout: bool) -> TurnDetectionSettings | None:
-    """Read a ``turn_detection`` object; ``idle_timeout_ms`` only acts in GA, whose protocol has
+    """Read a ``turn_detection`` model; ``idle_timeout_ms`` only acts in GA, whose protocol has
     ``input_audio_buffer.timeout_triggered`` (beta servers echo the field but the beta event set lacks it).
     """
-    if not isinstance(value, dict):
+    if not isinstance(value, ProtocolModel):
         return None
-    kind = TurnDetectionKind(value.get("type") or "server_vad")
-    threshold = _check_range(
-        value.get("threshold", 0.5) if value.get("threshold") is not None else 0.5,
-        0.0,
-        1.0,
-        f"{param}.threshold",
-    )
+    given = _set_fields(value)
+    kind = TurnDetectionKind(given.get("type") or "server_vad")
+    threshold = given.get("threshold")
+    threshold = _check_range(0.5 if threshold is None else threshold, 0.0, 1.0, f"{param}.threshold")
     prefix = _check_int_range(
-        int(value.get("prefix_padding_ms") or 0), 0, 10_000, f"{param}.prefix_padding_ms"
+        int(given.get("prefix_padding_ms") or 0), 0, 10_000, f"{param}.prefix_padding_ms"
     )
     silence = _check_int_range(
-        int(value.get("silence_duration_ms") or 0), 0, 10_000, f"{param}.silence_duration_ms"
+        int(given.get("silence_duration_ms") or 0), 0, 10_000, f"{param}.silence_duration_ms"
     )
-    idle = value.get("idle_timeout_ms")
+    idle = given.get("idle_timeout_ms")
     if idle is not None:
         _check_int_range(int(idle), 5000, 30000, f"{param}.idle_timeout_ms")
     return TurnDetectionSettings(
         kind=kind,
         threshold=threshold,
-        prefix_padding_ms=prefix if "prefix_padding_ms" in value else 300,
-        silence_duration_ms=silence if "silence_duration_ms" in value else 200,
-        eagerness=value.get("eagerness") or "auto",
-        create_response=value.get("create_response") is not False,
-        interrupt_response=value.get("interrupt_response") is not False,
+        prefix_padding_ms=prefix if "prefix_padding_ms" in given else 300,
+        silence_duration_ms=silence if "silence_duration_ms" in given else 200,
+        eagerness=given.get("eagerness") or "auto",
+        create_response=given.get("create_response") is not False,
+        interrupt_response=given.get("interrupt_response") is not False,
         idle_timeout_ms=idle if idle_timeout else None,
     )
 
@@ -328,7 +336,8 @@ def _turn_detection(value: Any, param: str, *, idle_timeout: bool) -> TurnDetect
 def parse_tools(tools: Any, param: str) -> tuple[FunctionTool, ...]:
     """Wire tool dicts -> ``FunctionTool``s (function tools only)."""
     result = []
-    for index, tool in enumerate(tools):
+    for index, given in enumerate(tools):
+        tool = given.to_dict() if isinstance(given, ProtocolModel) else given
         if not isinstance(tool, dict):
             raise ProtocolError(
                 f"Invalid type for '{param}[{index}]'.", code="invalid_type", param=f"{param}[{index}]"

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from voxpipe.realtime.dialect import audio_encoding, encoding_of_ga_format
+from voxpipe.server.connection.conversation import Item
 from voxpipe.server.engines.types import FunctionTool, TranscriptionOptions
 
 __all__ = [
     "AudioCodec",
+    "ItemReference",
     "ResponseRequest",
     "SessionSettings",
     "TurnDetectionKind",
@@ -96,6 +98,13 @@ class SessionSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ItemReference:
+    """A ``response.input`` entry of type ``item_reference``: a conversation item, by id."""
+
+    id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ResponseRequest:
     """One ``response.create`` (or a turn-detection response) after applying its overrides.
 
@@ -103,11 +112,11 @@ class ResponseRequest:
         settings: the session's settings with this response's overrides.
         out_of_band: ``conversation: "none"``: nothing is written to the conversation.
         metadata: the client's metadata, echoed in the response object.
-        input_items: ``response.input`` as wire dicts, replacing the conversation as context; None
-            uses the conversation.
+        input_items: ``response.input`` (items, or references to conversation items), replacing the
+            conversation as context; None uses the conversation.
     """
 
     settings: SessionSettings
     out_of_band: bool = False
     metadata: Mapping[str, str] | None = None
-    input_items: list[dict[str, Any]] | None = None
+    input_items: list[Item | ItemReference] | None = None

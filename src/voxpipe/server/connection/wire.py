@@ -50,10 +50,6 @@ class WireRenderer:
         """This dialect's server event of ``kind``."""
         return self.dialect.server_event(kind, **fields)
 
-    def session(self, wire: dict[str, Any]) -> Any:
-        """The session object of ``session.created`` / ``session.updated``."""
-        return self.dialect.session_model(**wire)
-
     def item_announced(self, item: Item, previous_item_id: str | None) -> list[ServerEventBase]:
         """Events announcing a new item: beta ``created``; GA ``added`` (+ ``done`` if final)."""
         final = item.status != "in_progress"
