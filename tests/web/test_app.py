@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import fractions
 import json
+import time
 from importlib import resources
 from pathlib import Path
 
@@ -145,3 +146,24 @@ async def test_a_peer_gets_a_spoken_answer_and_its_bot_goes_when_it_leaves() -> 
     assert "user.speaking" in kinds and "bot.speaking" in kinds and "turn.latency" in kinds
     final = [m["text"] for m in messages if m["type"] == "user.transcript" and m["final"]]
     assert final and final[0].startswith("<")  # the test STT describes the real speech it heard
+
+
+def test_a_bot_that_cannot_reach_its_realtime_server_tells_the_page_and_goes() -> None:
+    from starlette.testclient import TestClient
+
+    app = app_for("ws://127.0.0.1:9/v1/realtime")  # nothing listens there
+    with TestClient(app) as client, client.websocket_connect("/ws") as page:
+        page.send_bytes(b"\x00" * 3)  # junk audio (odd length) is ignored
+        page.send_text("junk")
+        messages = []
+        while not any(m.get("type") == "error" for m in messages):
+            messages.append(json.loads(page.receive_text()))
+        error = next(m for m in messages if m["type"] == "error")
+        assert error["fatal"] is True and "connect" in error["message"].lower()
+        status = client.get("/api/status").json()
+        for _ in range(100):  # the bot ended: its visitor is gone (the page sees the socket close)
+            if status["visitors"] == 0:
+                break
+            time.sleep(0.05)
+            status = client.get("/api/status").json()
+        assert status == {"visitors": 0, "served": 1}

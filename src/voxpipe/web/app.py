@@ -166,11 +166,11 @@ class _Visitors:
         except TimeoutError:
             logger.warning("visitor %s: the bot did not stop in %.0f s", visitor_id, TEARDOWN_TIMEOUT_S)
         finally:
+            self._sockets.pop(visitor_id, None)
             for pending in (runner, writer, left):
                 if not pending.done():
                     pending.cancel()
             await asyncio.wait({runner, writer, left})
-            self._sockets.pop(visitor_id, None)
             logger.info("visitor %s: bot torn down", visitor_id)
 
     async def leave(self, visitor_id: str) -> bool:

@@ -98,9 +98,15 @@ def make_bot_task(
 
     latency.add_event_handler("on_latency_measured", report)
     pipeline = Pipeline([audio_in, make_service(settings), PageEventsProcessor(send), audio_out])
-    return PipelineTask(
+    task = PipelineTask(
         pipeline,
         params=PipelineParams(enable_metrics=True, audio_in_sample_rate=16000, audio_out_sample_rate=24000),
         observers=[latency],
         idle_timeout_secs=None,
     )
+    # errors travel upstream to the task, past the page-events processor: tell the page from here
+    task.add_event_handler(
+        "on_pipeline_error",
+        lambda _task, frame: send({"type": "error", "message": frame.error, "fatal": frame.fatal}),
+    )
+    return task
