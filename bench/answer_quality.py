@@ -129,14 +129,13 @@ def judge_tool(prompt: ToolPrompt, calls: list[Any], answer: str) -> str | None:
 
 
 async def ask(
-    llm: Any, text: str, tools: list[dict[str, Any]], temperature: float
+    llm: Any, text: str, tools: list[dict[str, Any]], temperature: float, instructions: str
 ) -> tuple[str, list[Any], float]:
-    from voxpipe.server.config import DEFAULT_INSTRUCTIONS
     from voxpipe.server.engines.types import FunctionTool, LLMMessage, LLMRequest, TextDelta, ToolCall
 
     declared = tuple(FunctionTool(t["name"], t["description"], t["parameters"]) for t in tools)
     request = LLMRequest(
-        instructions=DEFAULT_INSTRUCTIONS,
+        instructions=instructions,
         messages=(LLMMessage("user", text),),
         tools=declared,
         temperature=temperature,
@@ -152,7 +151,10 @@ async def ask(
 
 
 async def main(args: argparse.Namespace) -> None:
+    from voxpipe.server.config import DEFAULT_INSTRUCTIONS
     from voxpipe.server.engines.local.llm import LlamaLLMEngine
+
+    instructions = args.instructions or DEFAULT_INSTRUCTIONS
 
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     llm = LlamaLLMEngine(args.llm_model)
@@ -162,7 +164,7 @@ async def main(args: argparse.Namespace) -> None:
     seconds: list[float] = []
     for _ in range(args.repeat):
         for question in QUESTIONS:
-            answer, calls, spent = await ask(llm, question.text, [], args.temperature)
+            answer, calls, spent = await ask(llm, question.text, [], args.temperature, instructions)
             seconds.append(spent)
             why = judge_answer(question, answer) if not calls else "called a tool with none declared"
             total += 1
@@ -170,7 +172,8 @@ async def main(args: argparse.Namespace) -> None:
             if why:
                 misses.append(f"  Q  {question.text!r}: {why}; answer {answer!r}")
         for prompt in TOOL_PROMPTS:
-            answer, calls, spent = await ask(llm, prompt.text, [WEATHER, TIMER], args.temperature)
+            tools = [WEATHER, TIMER]
+            answer, calls, spent = await ask(llm, prompt.text, tools, args.temperature, instructions)
             seconds.append(spent)
             why = judge_tool(prompt, calls, answer)
             total += 1
@@ -179,6 +182,7 @@ async def main(args: argparse.Namespace) -> None:
                 misses.append(f"  T  {prompt.text!r}: {why}")
     await llm.aclose()
     print(f"model {args.llm_model}, temperature {args.temperature}, {args.repeat} pass(es)")
+    print(f"instructions: {instructions!r}")
     mean = sum(seconds) / len(seconds)
     print(f"score {passed}/{total} ({passed / total:.0%}); mean time per answer {mean:.2f} s")
     print("misses:" if misses else "no misses")
@@ -192,5 +196,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--llm-model", default="qwen2.5-coder-0.5b-instruct")
     parser.add_argument("--temperature", type=float, default=0.8, help="the session's temperature (0.8)")
+    parser.add_argument("--instructions", default=None, help="instructions to try instead of the default")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the prompts (sampling varies)")
     asyncio.run(main(parser.parse_args()))
