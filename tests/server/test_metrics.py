@@ -148,3 +148,34 @@ def _render(metrics: ServerMetrics) -> str:
     from prometheus_client import generate_latest
 
     return generate_latest(metrics.registry).decode()
+
+
+def test_each_turn_is_a_span_with_its_stages() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    metrics = ServerMetrics(tracer=provider.get_tracer("test"))
+    meter = SessionMeter(metrics)
+    audio = base64.b64encode(bytes(4800)).decode()
+    meter.queued(_event("input_audio_buffer.speech_stopped"))
+    meter.queued(_event("response.output_audio_transcript.delta", delta="Hi"))
+    meter.queued(_event("response.output_audio.delta", delta=audio))
+    meter.written('{"type":"response.output_audio.delta","event_id":"e","delta":""}')
+    meter.queued(_event("response.done"))
+    meter.queued(_event("input_audio_buffer.speech_stopped"))
+    meter.queued(_event("input_audio_buffer.speech_started"))  # talked over
+    meter.queued(_event("input_audio_buffer.speech_stopped"))
+    meter.close()  # the session ends mid-turn
+    spans = exporter.get_finished_spans()
+    assert [span.name for span in spans] == ["voxpipe.turn"] * 3
+    assert [event.name for event in spans[0].events] == ["first_token", "first_tts_chunk", "first_audio"]
+    assert [dict(span.attributes or {}).get("voxpipe.turn.abandoned") for span in spans] == [None, True, True]
+
+
+def test_tracing_can_be_switched_off() -> None:
+    assert ServerMetrics(tracer=False).tracer is None
+    assert ServerMetrics().tracer is not None  # opentelemetry-api is installed with the dev extra

@@ -160,6 +160,7 @@ async def realtime_endpoint(websocket: WebSocket) -> None:
         pass
     finally:
         state.sessions.discard(session)
+        meter.close()
     if websocket.application_state is not WebSocketState.DISCONNECTED:
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):  # the client may be gone already
             await websocket.close(1000)

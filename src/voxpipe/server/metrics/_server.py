@@ -30,10 +30,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from voxpipe.server.metrics._tracing import default_tracer
 
 __all__ = ["ENGINE_ROLES", "TURN_STAGES", "EngineLoad", "LabelGuard", "ServerMetrics"]
 
@@ -139,6 +142,8 @@ class ServerMetrics:
         open_sessions: reads the open-session count (from admission).
         max_sessions: reads the admission limit.
         ready: reads whether a new session would be admitted now.
+        tracer: an OpenTelemetry tracer for per-turn spans; by default the global provider's when
+            ``opentelemetry-api`` is installed, else none. Pass ``False`` to switch tracing off.
     """
 
     def __init__(
@@ -147,11 +152,13 @@ class ServerMetrics:
         open_sessions: Callable[[], int] = lambda: 0,
         max_sessions: Callable[[], int] = lambda: 0,
         ready: Callable[[], bool] = lambda: False,
+        tracer: Any = None,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.open_sessions = open_sessions
         self.max_sessions = max_sessions
         self.ready = ready
+        self.tracer: Any | None = default_tracer() if tracer is None else (tracer or None)
         self.engines: dict[str, EngineLoad] = {role: EngineLoad() for role in ENGINE_ROLES}
         self.event_type = LabelGuard()
         self.error_code = LabelGuard()

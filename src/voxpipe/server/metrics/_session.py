@@ -10,7 +10,8 @@ records, once per turn:
 * ``first_tts_chunk``: the first audio delta queued (the TTS's first chunk, encoded);
 * ``first_audio``: that audio delta handed to the socket (what the client waits for, minus the network).
 
-The user speaking again before a stage is reached abandons the turn's remaining stages.
+The user speaking again before a stage is reached abandons the turn's remaining stages. With
+OpenTelemetry installed each turn is also a span (``voxpipe.server.metrics._tracing``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any
 from voxpipe.server.connection.handler import Transport
 from voxpipe.server.connection.settings import AudioCodec
 from voxpipe.server.metrics._server import ServerMetrics
+from voxpipe.server.metrics._tracing import TurnSpans
 
 __all__ = ["MeteredTransport", "SessionMeter"]
 
@@ -68,6 +70,7 @@ class SessionMeter:
         self._turn_start: float | None = None
         self._pending: set[str] = set()
         self._awaiting_write = False
+        self._spans = TurnSpans(metrics.tracer) if metrics.tracer is not None else None
 
     def audio_formats(self, formats: Formats) -> None:
         """Say where to read the session's input and output audio formats (they change on updates)."""
@@ -97,10 +100,16 @@ class SessionMeter:
             self._turn_start = self._clock()
             self._pending = {"first_token", "first_tts_chunk", "first_audio"}
             self._awaiting_write = False
+            if self._spans is not None:
+                self._spans.started()
         elif kind == _SPEECH_STARTED:
             self._turn_start = None
             self._pending.clear()
             self._awaiting_write = False
+            if self._spans is not None:
+                self._spans.end(abandoned=True)
+        elif kind == "response.done" and self._spans is not None:
+            self._spans.end()
         elif kind == "error":
             metrics.errors.labels(metrics.error_code(getattr(event.error, "code", None))).inc()
 
@@ -110,11 +119,18 @@ class SessionMeter:
             self._awaiting_write = False
             self._reached("first_audio")
 
+    def close(self) -> None:
+        """The session ended: end the span of a turn still open."""
+        if self._spans is not None:
+            self._spans.end(abandoned=True)
+
     def _reached(self, stage: str) -> None:
         if self._turn_start is None or stage not in self._pending:
             return
         self._pending.discard(stage)
         self._metrics.observe_turn(stage, self._clock() - self._turn_start)
+        if self._spans is not None:
+            self._spans.stage(stage)
         if not self._pending:
             self._turn_start = None
 
