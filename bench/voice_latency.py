@@ -133,7 +133,7 @@ def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Call
     return timed
 
 
-async def serve_child(options: dict[str, Any], speculate: bool) -> None:
+async def serve_child(options: dict[str, Any], pause_ms: int | None) -> None:
     """Load, warm up and serve the local engines; print ``{"ready": port}`` then timing records."""
     import logging
 
@@ -145,7 +145,7 @@ async def serve_child(options: dict[str, Any], speculate: bool) -> None:
     started = time.perf_counter()
     await engines.warm_up()
     _instrument(engines)
-    speculation = SpeculationSettings() if speculate else SpeculationSettings(pause_ms=None)
+    speculation = SpeculationSettings(pause_ms=pause_ms)
     config = ServerConfig(port=0, engines=engines, speculation=speculation)
     async with engines, LocalRealtimeServer(config) as server:
         _emit(ready=server.port, warm_up_s=time.perf_counter() - started)
@@ -394,13 +394,15 @@ async def main(args: argparse.Namespace) -> None:
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
     print(
         f"modes {args.mode}; server VAD silence_duration_ms {args.silence_ms}; "
-        f"sessions at once {args.sessions}; speculation {'off' if args.no_speculation else 'on'}; "
+        f"sessions at once {args.sessions}; "
+        f"speculation {'off' if args.no_speculation else f'after {args.pause_ms} ms of pause'}; "
         f"engine options {args.option or 'defaults'}"
     )
     pipe, log = asyncio.subprocess.PIPE, None if args.server_log else asyncio.subprocess.DEVNULL
     extra = [f"--option={option}" for option in args.option]
     if args.no_speculation:
         extra.append("--no-speculation")
+    extra.append(f"--pause-ms={args.pause_ms}")
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", *extra, stdin=pipe, stdout=pipe, stderr=log
     )
@@ -483,6 +485,7 @@ if __name__ == "__main__":
     )
     parser.add_argument("--sessions", type=int, default=1, help="sessions speaking at once (default 1)")
     parser.add_argument("--no-speculation", action="store_true", help="serve without preemptive generation")
+    parser.add_argument("--pause-ms", type=int, default=150, help="speculate after this pause (150)")
     parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
     parser.add_argument(
         "--option", action="append", default=[], help="a load_engines option for the server, NAME=INT"
@@ -490,4 +493,5 @@ if __name__ == "__main__":
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     options = {name: int(value) for name, _, value in (o.partition("=") for o in parsed.option)}
-    asyncio.run(serve_child(options, not parsed.no_speculation) if parsed.serve else main(parsed))
+    pause = None if parsed.no_speculation else parsed.pause_ms
+    asyncio.run(serve_child(options, pause) if parsed.serve else main(parsed))
