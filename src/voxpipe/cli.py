@@ -64,6 +64,20 @@ def _add_serve(subparsers: Any) -> None:
         help="on SIGTERM, stop being ready and let open sessions go on this long before closing them "
         "(default: %(default)s)",
     )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web page origin (https://app.example.com) allowed besides same-origin and loopback pages; "
+        "repeat for more; '*' allows every page",
+    )
+    parser.add_argument(
+        "--send-timeout",
+        type=float,
+        default=10.0,
+        help="disconnect a client that takes nothing sent to it for this many seconds (default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.set_defaults(handler=_run_serve)
 
@@ -106,10 +120,11 @@ def _run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=args.api_key or None,
         engines=name,
-        limits=ServerLimits(max_session_s=args.max_session_minutes * 60),
+        limits=ServerLimits(max_session_s=args.max_session_minutes * 60, send_timeout_s=args.send_timeout),
         per_message_deflate=args.deflate,
         max_sessions=args.max_sessions,
         drain_s=args.drain_seconds,
+        allowed_origins=tuple(args.allow_origin),
     )
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"voxpipe serve: ws://{host}:{args.port}/v1/realtime?model=<name>")

@@ -45,6 +45,7 @@ from voxpipe.server.metrics import (
     metered_engines,
     metrics_endpoint,
 )
+from voxpipe.server.origin_policy import OriginMiddleware, OriginPolicy
 from voxpipe.server.rest import client_secrets, health, sessions
 
 __all__ = ["AppState", "create_app"]
@@ -208,7 +209,10 @@ def create_app(config: ServerConfig) -> Starlette:
             Route("/health/ready", ready, methods=["GET"]),
             Route("/metrics", metrics_endpoint, methods=["GET"]),
         ],
-        middleware=[Middleware(AdmissionMiddleware, admission=admission, paths=frozenset({"/v1/realtime"}))],
+        middleware=[
+            Middleware(OriginMiddleware, policy=OriginPolicy(config.allowed_origins)),  # browsers first
+            Middleware(AdmissionMiddleware, admission=admission, paths=frozenset({"/v1/realtime"})),
+        ],
         lifespan=lifespan,
     )
     app.state.voxpipe = state

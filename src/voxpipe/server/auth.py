@@ -8,6 +8,7 @@ and carry the session config they were minted with. Keys never appear in logs: o
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -61,7 +62,7 @@ class KeyStore:
 
     def __init__(self, api_key: str | None) -> None:
         self._api_key = api_key
-        self._ephemeral: dict[str, EphemeralKey] = {}
+        self._ephemeral: dict[bytes, EphemeralKey] = {}  # by SHA-256 of the value: no timing on the key
 
     @property
     def required(self) -> bool:
@@ -69,21 +70,23 @@ class KeyStore:
         return self._api_key is not None
 
     def is_server_key(self, key: str | None) -> bool:
-        """The key is the server's own key (constant-time comparison)."""
-        return bool(key and self._api_key and hmac.compare_digest(key.encode(), self._api_key.encode()))
+        """The key is the server's own key (constant-time comparison of digests, whatever the lengths)."""
+        if not key or not self._api_key:
+            return False
+        return hmac.compare_digest(_digest(key), _digest(self._api_key))
 
     def mint(self, shape: Shape, session: ProtocolModel, ttl_s: int) -> EphemeralKey:
         """Make an ephemeral key for ``session`` (a validated ``session.update`` session)."""
         self._prune()
         key = EphemeralKey("ek_" + secrets.token_urlsafe(24), int(time.time()) + ttl_s, shape, session)
-        self._ephemeral[key.value] = key
+        self._ephemeral[_digest(key.value)] = key
         return key
 
     def ephemeral(self, key: str | None) -> EphemeralKey | None:
         """The live ephemeral key with that value, or None."""
         if key is None:
             return None
-        found = self._ephemeral.get(key)
+        found = self._ephemeral.get(_digest(key))
         if found is None or found.expires_at < time.time():
             return None
         return found
@@ -94,5 +97,10 @@ class KeyStore:
 
     def _prune(self) -> None:
         now = time.time()
-        for value in [value for value, key in self._ephemeral.items() if key.expires_at < now]:
-            del self._ephemeral[value]
+        for digest in [digest for digest, key in self._ephemeral.items() if key.expires_at < now]:
+            del self._ephemeral[digest]
+
+
+def _digest(key: str) -> bytes:
+    """What ephemeral keys are looked up by: a dict lookup compares digests, never the key's characters."""
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).digest()

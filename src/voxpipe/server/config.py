@@ -136,6 +136,9 @@ class ServerConfig:
         drain_s: on SIGTERM, how long open sessions may go on (the server is no longer ready and takes no
             new ones) before the rest are closed with 1012; it stops sooner once none is left.
         speculation: preemptive generation during the end-of-turn silence.
+        allowed_origins: web pages (``scheme://host[:port]``; ``"*"``: every page) allowed to open
+            sessions and use the key endpoints besides same-origin and loopback pages; requests without
+            an ``Origin`` (non-browser clients) are never refused for it (``voxpipe.server.origin_policy``).
         shutdown_grace_s: on SIGTERM (or ``LocalRealtimeServer.aclose``) every session is closed with
             1012; a peer that does not take its close within this time is cut off, so the process stops
             within about this long whatever the clients do.
@@ -154,6 +157,7 @@ class ServerConfig:
     per_message_deflate: bool = False
     max_sessions: int | None = None
     drain_s: float = 10.0
+    allowed_origins: tuple[str, ...] = ()
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
     shutdown_grace_s: float = 2.0
 

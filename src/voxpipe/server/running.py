@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import math
 import socket
@@ -26,12 +27,34 @@ from voxpipe.errors import VoxpipeStateError, VoxpipeWorldError
 from voxpipe.server.app import create_app
 from voxpipe.server.config import ServerConfig
 from voxpipe.server.draining import DrainingServer
+from voxpipe.server.log_redaction import install_log_redaction
 from voxpipe.server.websocket_protocol import protocol_class
 
-__all__ = ["LocalRealtimeServer", "serve"]
+__all__ = ["LocalRealtimeServer", "serve", "warn_if_exposed"]
 
 logger = logging.getLogger(__name__)
 
+
+
+def warn_if_exposed(config: ServerConfig) -> bool:
+    """Log a warning when the server listens beyond loopback without a key; True if it did.
+
+    On loopback only local programs (and, through the Origin policy, local pages) can reach the server;
+    on any other interface (``0.0.0.0`` included) anyone who can reach the port can use the models.
+    """
+    host = config.host.strip("[]").lower()
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback or config.api_key:
+        return False
+    logger.warning(
+        "serving on %s WITHOUT an API key: anyone who can reach this port can open sessions and mint keys. "
+        "Set --api-key (or $VOXPIPE_API_KEY), or listen on 127.0.0.1.",
+        config.host,
+    )
+    return True
 
 
 class _InProcessServer(uvicorn.Server):
@@ -120,6 +143,8 @@ class LocalRealtimeServer:
                 f"cannot listen on {self.config.host}:{self.config.port}: {exc.strerror}", code="bind_failed"
             ) from exc
         self._port = sock.getsockname()[1]
+        install_log_redaction([self.config.api_key], root_handlers=False)
+        warn_if_exposed(self.config)
         self._server = _InProcessServer(_uvicorn_config(self.config, log_level="warning"))
         self._task = asyncio.get_running_loop().create_task(
             self._server.serve(sockets=[sock]), name=f"voxpipe server :{self._port}"
@@ -163,6 +188,8 @@ async def serve(config: ServerConfig, *, log_level: str = "info") -> None:
 
     SIGTERM drains first (``voxpipe.server.draining``); SIGINT stops at once.
     """
+    install_log_redaction([config.api_key], root_handlers=True)
+    warn_if_exposed(config)
     app = create_app(config)
     server = DrainingServer(
         _uvicorn_config(config, log_level=log_level, app=app),
