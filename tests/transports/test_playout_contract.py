@@ -20,6 +20,7 @@ from voxpipe.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     EndFrame,
+    ErrorFrame,
     PlaybackPositionFrame,
     StartInterruptionFrame,
     TTSAudioRawFrame,
@@ -31,7 +32,7 @@ from voxpipe.pipeline.task import PipelineParams, PipelineTask
 from voxpipe.processors.frame_processor import FrameDirection
 from voxpipe.serializers import TwilioFrameSerializer
 from voxpipe.transports.file import WavFileOutputParams, WavFileOutputTransport
-from voxpipe.transports.playout import AudioOutputTransport, AudioSink
+from voxpipe.transports.playout import AudioOutputTransport, AudioSink, PlayoutParams
 from voxpipe.transports.websocket import WebsocketParams, WebsocketServerTransport
 
 from .test_file_transport import Collect
@@ -220,3 +221,37 @@ async def test_the_buffer_and_the_lane_are_bounded_and_nothing_is_lost(make_rig,
         assert 0 < most_buffered <= 200 + 80
         assert most_queued <= limit
     assert rig.sink.ms == 4000
+
+
+class BrokenSink(AudioSink):
+    """A device that fails after a few chunks."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+
+    async def write(self, pcm: bytes) -> None:
+        self.chunks += 1
+        if self.chunks == 5:
+            raise OSError("device unplugged")
+
+
+class BrokenOutput(AudioOutputTransport):
+    """A new output is a sink plus one line."""
+
+    async def open_sink(self, sample_rate: int) -> AudioSink:
+        return BrokenSink()
+
+
+async def test_a_failing_sink_is_reported_and_the_run_still_ends() -> None:
+    output = BrokenOutput(PlayoutParams(max_buffer_ms=100))
+    before = Collect()
+    task = PipelineTask(Pipeline([before, output]))
+    rig = Rig(task, output, before, lead_ms=0)
+    await rig.play(1000, stop=True)  # more than the buffer: the lane waits for room when the sink fails
+    await task.queue_frame(EndFrame())
+    await asyncio.wait_for(task.run(), timeout=10)
+    errors = before.of(ErrorFrame, _UP)
+    assert len(errors) == 1 and "device unplugged" in errors[0].error and not errors[0].fatal
+    assert len(before.of(BotStartedSpeakingFrame, _UP)) == len(before.of(BotStoppedSpeakingFrame, _UP)) == 1
+    assert output.buffered_ms == 0
+    await assert_no_stray_tasks()

@@ -121,7 +121,7 @@ class PlayoutListener(Protocol):
         """An interruption stopped the answer after ``position_ms`` of it were heard."""
 
     async def on_playout_error(self, error: Exception) -> None:
-        """The sink failed; the player stopped (it starts again at the next interruption)."""
+        """The sink failed: playback stopped for good (later audio is dropped as it comes)."""
 
 
 class Playout:
@@ -265,8 +265,8 @@ class Playout:
 
         Audio written after :meth:`end_response` belongs to a new answer. Cancelling the wait is safe.
         """
-        if not pcm or self._sink is None:
-            return
+        if not pcm or self._sink is None or (self.params.realtime and self._player is None):
+            return  # nobody plays it: not started, closed, or the sink failed
         self._response_done = False
         self._enqueued += len(pcm)
         if not self.params.realtime:
@@ -356,7 +356,14 @@ class Playout:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            # Nothing plays any more: drop what waits (unblocking a full buffer's writer) and let later
+            # audio be dropped as it comes, so the pipeline goes on and can end normally.
             logger.exception("the playout sink failed; playback stopped")
+            self._player = None
+            self._end_chunks(ListenerClock.now())
+            self.drop()
+            if self._speaking:
+                await self._set_speaking(False)
             await self._listener.on_playout_error(exc)
 
     async def _play(self) -> None:

@@ -39,12 +39,12 @@ class WebsocketSink(AudioSink):
 
     Args:
         link: the peer holder.
-        sample_rate: the playout rate of the chunks.
+        sample_rate: the playout rate of the chunks (set when the output starts).
     """
 
-    def __init__(self, link: WebsocketLink, sample_rate: int) -> None:
+    def __init__(self, link: WebsocketLink, sample_rate: int = 0) -> None:
         self._link = link
-        self._rate = sample_rate
+        self.sample_rate = sample_rate
         self.messages_sent = 0
 
     async def send(self, message: str | bytes) -> None:
@@ -54,7 +54,9 @@ class WebsocketSink(AudioSink):
 
     async def write(self, pcm: bytes) -> None:
         """Send ``pcm`` as the serializer's audio message."""
-        message = self._link.serializer.serialize(OutputAudioRawFrame(audio=pcm, sample_rate=self._rate))
+        message = self._link.serializer.serialize(
+            OutputAudioRawFrame(audio=pcm, sample_rate=self.sample_rate)
+        )
         if message is not None:
             await self.send(message)
 
@@ -85,7 +87,7 @@ class WebsocketOutputTransport(AudioOutputTransport):
         )
         super().__init__(playout, sample_rate=params.audio_out_sample_rate, **kwargs)
         self._link = link
-        self._sink = WebsocketSink(link, 0)
+        self._sink = WebsocketSink(link)  # also sends the messages that go out between answers
         link.add_detach_listener(self.playout.drop)
 
     @property
@@ -99,7 +101,7 @@ class WebsocketOutputTransport(AudioOutputTransport):
 
     async def open_sink(self, sample_rate: int) -> AudioSink:
         """The peer, through the serializer."""
-        self._sink = WebsocketSink(self._link, sample_rate)
+        self._sink.sample_rate = sample_rate
         return self._sink
 
     def listening(self) -> bool:
