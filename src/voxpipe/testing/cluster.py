@@ -270,10 +270,15 @@ class LocalCluster:
         if self._kind == "nginx":  # no active checks: ready servers are what it will find
             return await self._answers(f"{self.balancer_http}/health/live")
         states = await self.balancer_states()
-        return all(states.get(f"s{server.index}") == "UP" for server in self.servers if server.alive)
+        live = {f"s{server.index}" for server in self.servers if server.alive}
+        slots = {f"s{slot}" for slot in range(1, self._slots + 1)}
+        # HAProxy starts every server line UP: wait until the unused (and dead) slots are seen down too
+        return all(states.get(name) == "UP" for name in live) and all(
+            states.get(name, "DOWN") != "UP" for name in slots - live
+        )
 
     async def until_all_up(self) -> None:
-        """Return once HAProxy sees every live server up (after they were full, say).
+        """Return once HAProxy sees every live server up (after they were full, say) and the others down.
 
         Raises:
             OperationTimeoutError: not within 30 s.
