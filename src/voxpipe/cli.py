@@ -60,7 +60,7 @@ def _add_serve(subparsers: Any) -> None:
     parser.add_argument(
         "--drain-seconds",
         type=float,
-        default=10.0,
+        default=2.5,
         help="on SIGTERM, stop being ready and let open sessions go on this long before closing them "
         "(default: %(default)s)",
     )

@@ -156,7 +156,7 @@ class ServerConfig:
     ping_interval_s: float | None = 20.0
     per_message_deflate: bool = False
     max_sessions: int | None = None
-    drain_s: float = 10.0
+    drain_s: float = 2.5
     allowed_origins: tuple[str, ...] = ()
     speculation: SpeculationSettings = field(default_factory=SpeculationSettings)
     shutdown_grace_s: float = 2.0
