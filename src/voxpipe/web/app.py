@@ -22,7 +22,7 @@ import contextlib
 import itertools
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
@@ -126,20 +126,9 @@ class _Visitors:
     async def _run(self, visitor: _Visitor, task: Any) -> None:
         """Run one bot until it ends or its visitor leaves; then close the connection."""
         logger.info("visitor %s: bot started (%d connected)", visitor.id, len(self._visitors))
-        runner = asyncio.ensure_future(task.run())
-        left = asyncio.ensure_future(visitor.connection.wait_closed())
         try:
-            await asyncio.wait({runner, left}, return_when=asyncio.FIRST_COMPLETED)
-            if not runner.done():
-                await task.cancel()
-            await asyncio.wait_for(runner, TEARDOWN_TIMEOUT_S)
-        except TimeoutError:
-            logger.warning("visitor %s: the bot did not stop in %.0f s", visitor.id, TEARDOWN_TIMEOUT_S)
+            await _run_until_left(visitor.id, task, visitor.connection.wait_closed())
         finally:
-            for pending in (runner, left):
-                if not pending.done():
-                    pending.cancel()
-            await asyncio.wait({runner, left})
             await visitor.connection.aclose()
             self._visitors.pop(visitor.id, None)
             logger.info("visitor %s: bot torn down (%d connected)", visitor.id, len(self._visitors))
@@ -156,21 +145,10 @@ class _Visitors:
         self.served += 1
         logger.info("visitor %s: bot started over a WebSocket", visitor_id)
         writer = asyncio.ensure_future(socket.run())
-        runner = asyncio.ensure_future(task.run())
-        left = asyncio.ensure_future(socket.closed.wait())
         try:
-            await asyncio.wait({runner, left}, return_when=asyncio.FIRST_COMPLETED)
-            if not runner.done():
-                await task.cancel()
-            await asyncio.wait_for(runner, TEARDOWN_TIMEOUT_S)
-        except TimeoutError:
-            logger.warning("visitor %s: the bot did not stop in %.0f s", visitor_id, TEARDOWN_TIMEOUT_S)
+            await _run_until_left(visitor_id, task, socket.closed.wait(), writer)
         finally:
             self._sockets.pop(visitor_id, None)
-            for pending in (runner, writer, left):
-                if not pending.done():
-                    pending.cancel()
-            await asyncio.wait({runner, writer, left})
             logger.info("visitor %s: bot torn down", visitor_id)
 
     async def leave(self, visitor_id: str) -> bool:
@@ -256,3 +234,29 @@ def create_app(config: WebConfig) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+async def _run_until_left(
+    visitor_id: str, task: Any, left: Awaitable[Any], *helpers: asyncio.Future[Any]
+) -> None:
+    """Run ``task`` until it ends or ``left`` completes (the visitor went away), whichever comes first.
+
+    A bot still running when its visitor leaves is cancelled and given ``TEARDOWN_TIMEOUT_S`` to stop. On the
+    way out every piece still pending (``left`` and the visitor's ``helpers``, e.g. a socket writer) is
+    cancelled and awaited, so no task outlives the visit. The WebRTC and WebSocket visits both end this way.
+    """
+    runner = asyncio.ensure_future(task.run())
+    gone = asyncio.ensure_future(left)
+    try:
+        await asyncio.wait({runner, gone}, return_when=asyncio.FIRST_COMPLETED)
+        if not runner.done():
+            await task.cancel()
+        await asyncio.wait_for(runner, TEARDOWN_TIMEOUT_S)
+    except TimeoutError:
+        logger.warning("visitor %s: the bot did not stop in %.0f s", visitor_id, TEARDOWN_TIMEOUT_S)
+    finally:
+        pending = {runner, gone, *helpers}
+        for piece in pending:
+            if not piece.done():
+                piece.cancel()
+        await asyncio.wait(pending)
