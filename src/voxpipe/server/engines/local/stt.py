@@ -7,21 +7,34 @@ returns several segments all but the last are committed: their text is kept and 
 later passes only see the tail. At ``finish`` the last pass is reused when everything fed after it is
 near-silence (the usual case: the VAD ends a turn after ``silence_duration_ms`` of silence, and the pass
 started at the pause has had that long to run), otherwise the uncommitted audio is transcribed again.
-Each pass costs about 0.4 s on 2 cores whatever the length (Whisper always encodes a 30 s window).
+
+A short window: Whisper pads every input to 30 s, and on 2 cores encoding those 30 s is about 80% of a
+pass (about 0.9 s of 1.1 s under load, whatever the speech length; the decoder takes 0.1-0.25 s). Audio
+that fits in ``window_s`` (10 s) with a second to spare is encoded in a 10 s window instead (the padded
+features cut to 1000 frames; CTranslate2 takes any length up to 3000): about 0.1-0.2 s, and on the
+fixtures the same words (``bench/stt_settings.py``). Shorter windows, or windows cut to the speech plus a
+little silence, make tiny.en repeat itself ("Front, left, left, left ..."), so the window is fixed.
+faster-whisper's own ``chunk_length`` does not do this: it still pads each chunk to 3000 frames (and it
+changes the shared feature extractor for later calls). In the short window greedy decoding
+(``beam_size`` 1) hears the fixtures as well as beam 5 at half the decoding time; the 30 s window keeps
+beam 5 (greedy there heard "What's the weather like in Paris today?" as "But whenever I can Paris today").
 
 tiny.en is English-only. A ``language`` other than ``en`` is logged once per stream and ignored: the
 model then writes invented English ("Thank you for watching"), and the transcript says ``language="en"``.
 Every Whisper call runs in the engine's single worker thread, so sessions queue rather than fight over
-the two cores, and the event loop never runs a model.
+the two cores, and the event loop never runs a model. The queue has two priorities
+(``_priority_worker.py``): a pass somebody waits for (at a pause, a snapshot, ``finish``) runs before
+every session's background passes, so one session's partials never delay another's end of turn.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +50,7 @@ from voxpipe.server.engines.base import (
     TranscriptionOptions,
 )
 from voxpipe.server.engines.local._errors import model_errors
+from voxpipe.server.engines.local._priority_worker import Priority, PriorityWorker
 from voxpipe.server.engines.local.models import whisper_tiny_en_path
 
 __all__ = ["WhisperSTTEngine"]
@@ -44,6 +58,8 @@ __all__ = ["WhisperSTTEngine"]
 logger = logging.getLogger(__name__)
 
 _RATE = 16_000
+_FRAMES_PER_S = 100  # Whisper's log-mel frames (10 ms hop)
+_FULL_WINDOW_S = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,38 +77,47 @@ class WhisperSTTEngine(STTEngine):
 
     Args:
         cpu_threads: CTranslate2 threads per call (2 on a 2-core machine).
-        beam_size: beam width. 5 (Whisper's default) by default: greedy decoding (1) is about 0.2 s
-            faster on a 3 s clip but heard "What's the weather like in Paris today?" as "But when
-            they're liking Paris today."
-        step_ms: while audio arrives, a background pass per this much new audio (each costs ~0.4 s).
-        pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn).
-            100 ms: a pass takes ~0.45 s, so one started 100 ms into the pause is done about when a
-            500 ms VAD window ends (with 200 ms the transcript came ~50 ms after ``speech_stopped`` at
-            p50 and 250 ms at p95 in ``bench/voice_latency.py``; with 100 ms, 0 and 120 ms).
+        beam_size: beam width in the short window (1: greedy; see the module docstring).
+        full_window_beam_size: beam width in the 30 s window, for audio longer than the short one.
+            5 (Whisper's default): greedy decoding there heard "What's the weather like in Paris
+            today?" as "But whenever I can Paris today".
+        window_s: the short window in seconds (audio up to ``window_s - 1`` s uses it); 30 or 0: always
+            the full 30 s window (Whisper's own behaviour, five times slower).
+        step_ms: while audio arrives, a background pass per this much new audio.
+        pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn), so
+            the transcript is ready before the session's speculation (which starts at its own pause,
+            150 ms of VAD silence by default) and long before a 500 ms VAD window ends.
     """
 
     capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
     sample_rate = _RATE
 
     def __init__(
-        self, cpu_threads: int = 2, beam_size: int = 5, step_ms: int = 1000, pause_ms: int = 100
+        self,
+        cpu_threads: int = 2,
+        beam_size: int = 1,
+        *,
+        step_ms: int = 1000,
+        pause_ms: int = 100,
+        window_s: int = 10,
+        full_window_beam_size: int = 5,
     ) -> None:
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
+        self._full_beam_size = full_window_beam_size
+        self._window_s = window_s if 0 < window_s < _FULL_WINDOW_S else _FULL_WINDOW_S
         self._step_ms = step_ms
         self._pause_ms = pause_ms
         self._model: Any = None
         self._load_lock = threading.Lock()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-whisper")
+        self._worker = PriorityWorker("voxpipe-whisper")
 
     def _load(self) -> Any:
         with self._load_lock:
             if self._model is None:
                 started = time.perf_counter()
                 with model_errors("loading Whisper tiny.en", recoverable=False):
-                    from faster_whisper import WhisperModel
-
-                    self._model = WhisperModel(
+                    self._model = _windowed_model_class()(
                         str(whisper_tiny_en_path()),
                         device="cpu",
                         compute_type="int8",
@@ -102,14 +127,22 @@ class WhisperSTTEngine(STTEngine):
                 logger.info("loaded Whisper tiny.en in %.2f s", time.perf_counter() - started)
             return self._model
 
+    def window_for(self, samples: int) -> tuple[int, int]:
+        """The window (seconds) and beam width a pass over ``samples`` of 16 kHz audio uses."""
+        if self._window_s < _FULL_WINDOW_S and samples <= (self._window_s - 1) * _RATE:
+            return self._window_s, self._beam_size
+        return _FULL_WINDOW_S, self._full_beam_size
+
     def _run(self, audio: np.ndarray, prompt: str | None) -> list[Any]:
         """Transcribe float32 16 kHz audio into segments; runs in the worker thread."""
         model = self._load()
+        window_s, beam_size = self.window_for(audio.size)
         with model_errors("Whisper transcription"):
+            model.window_frames = window_s * _FRAMES_PER_S  # only this thread runs the model
             segments, _info = model.transcribe(
                 audio,
                 language="en",
-                beam_size=self._beam_size,
+                beam_size=beam_size,
                 temperature=0.0,
                 initial_prompt=prompt or None,
                 condition_on_previous_text=False,
@@ -118,18 +151,26 @@ class WhisperSTTEngine(STTEngine):
             )
             return list(segments)
 
-    def submit(self, audio: np.ndarray, prompt: str | None) -> Future[list[Any]]:
-        """Queue a transcription on the worker thread (for streams)."""
-        return self._executor.submit(self._run, audio, prompt)
+    def submit(
+        self, audio: np.ndarray, prompt: str | None, priority: Priority = Priority.URGENT
+    ) -> Future[list[Any]]:
+        """Queue a transcription on the worker thread (for streams); urgent passes go first."""
+        return self._worker.submit(lambda: self._run(audio, prompt), priority)
+
+    def promote(self, future: Future[list[Any]]) -> None:
+        """Somebody now waits for this queued pass: run it before the background ones."""
+        self._worker.promote(future, Priority.URGENT)
 
     async def warm_up(self) -> None:
         """Load the model and run one pass on silence: CTranslate2's first call is slower (allocations)."""
-        await asyncio.wrap_future(self._executor.submit(self._prime))
+        await asyncio.wrap_future(self._worker.submit(self._prime))
 
     def _prime(self) -> None:
         self._load()
         started = time.perf_counter()
-        self._run(np.zeros(_RATE // 2, dtype=np.float32), None)
+        silence = np.zeros(_RATE // 2, dtype=np.float32)
+        self._run(silence, None)  # the short window
+        self._run(np.zeros(self._window_s * _RATE, dtype=np.float32), None)  # the full one
         logger.info("primed Whisper in %.2f s", time.perf_counter() - started)
 
     def create_stream(self, options: TranscriptionOptions) -> STTStream:
@@ -144,7 +185,7 @@ class WhisperSTTEngine(STTEngine):
             await stream.aclose()
 
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        await asyncio.to_thread(self._worker.shutdown)
 
 
 class _WhisperStream(STTStream):
@@ -205,8 +246,10 @@ class _WhisperStream(STTStream):
         # a pause after speech the last pass did not hear: likely the end of the turn, so transcribe now
         # and the VAD's silence window (usually longer) hides the pass; finish() then reuses it
         paused = self._quiet_run >= self._pause and self._covered() < self._voiced_end
-        if paused or self._fed - self._covered() >= self._step:
-            self._start_pass()
+        if paused:
+            self._start_pass(Priority.URGENT)  # the session's speculation will wait for it
+        elif self._fed - self._covered() >= self._step:
+            self._start_pass(Priority.BACKGROUND)
 
     def _covered(self) -> int:
         return self._last.end if self._last else 0
@@ -221,10 +264,10 @@ class _WhisperStream(STTStream):
         parts = [p for p in (self._options.prompt, " ".join(self._committed)) if p]
         return " ".join(parts) or None
 
-    def _start_pass(self) -> Future[list[Any]]:
+    def _start_pass(self, priority: Priority) -> Future[list[Any]]:
         audio = self._audio()
         self._pending_end = audio.size
-        self._pending = self._engine.submit(audio, self._prompt())
+        self._pending = self._engine.submit(audio, self._prompt(), priority)
         return self._pending
 
     def _collect(self) -> None:
@@ -279,6 +322,7 @@ class _WhisperStream(STTStream):
         """Wait for passes until one covers every sound fed; several callers share the passes."""
         while True:
             while self._pending is not None:  # feed() or another caller may start one meanwhile
+                self._engine.promote(self._pending)  # a background pass we now wait for
                 # shielded: a caller that gives up (a dropped speculation) must not cancel the pass that
                 # the stream and its other callers still need
                 await asyncio.shield(asyncio.wrap_future(self._pending))
@@ -287,7 +331,7 @@ class _WhisperStream(STTStream):
             heard_all = not (rest.size and float(np.max(np.abs(rest))) >= self._silence_peak)
             if self._last is not None and heard_all:
                 break
-            self._start_pass()
+            self._start_pass(Priority.URGENT)
         tail = self._last.tail_text if self._last else ""
         return " ".join(p for p in (*self._committed, tail) if p).strip()
 
@@ -296,3 +340,24 @@ class _WhisperStream(STTStream):
         future, self._pending = self._pending, None
         if future is not None and not future.cancel():
             await asyncio.wrap_future(future)
+
+
+@functools.cache
+def _windowed_model_class() -> type:
+    """faster-whisper's ``WhisperModel`` with the encoder input cut to ``window_frames``.
+
+    faster-whisper pads each window's features to 3000 frames (30 s) just before ``encode``; cutting
+    there (not earlier) keeps its seeking and timestamps as they are. Imported late: faster-whisper
+    pulls in CTranslate2, which ``import voxpipe.server`` should not pay for.
+    """
+    from faster_whisper import WhisperModel
+
+    class WindowedWhisperModel(WhisperModel):
+        window_frames = _FULL_WINDOW_S * _FRAMES_PER_S
+
+        def encode(self, features: np.ndarray) -> Any:
+            if features.shape[-1] > self.window_frames:
+                features = features[..., : self.window_frames]
+            return super().encode(features)
+
+    return WindowedWhisperModel
