@@ -3,6 +3,9 @@
 ``AudioInput`` owns the input buffer, the decoder, the turn detector and the transcriber of the
 utterance in progress. It tells its host (the session) what to send and when a turn asks for a
 response; the session owns every task (transcriptions run in tasks made by ``host.spawn``).
+
+Each append is resampled once, by the buffer, to the VAD's rate; the VAD and (when it takes the same rate,
+as Whisper does) the STT are fed that one stream.
 """
 
 from __future__ import annotations
@@ -75,7 +78,10 @@ class AudioInput:
         self._host = host
         self._pause_ms = pause_ms
         self._limits = limits
-        self.buffer = InputAudioBuffer(limits.max_buffer_ms)
+        self.buffer = InputAudioBuffer(limits.max_buffer_ms, engine_rate=host.engines.vad.sample_rate)
+        # the STT shares the buffer's resampled stream when it takes that rate, else it takes 24 kHz
+        stt_rate = host.engines.stt.capabilities.sample_rate
+        self._stt_rate = stt_rate if stt_rate == self.buffer.engine_rate else 24000
         self._decoder = AudioDecoder(host.settings.input_codec)
         self._detector: TurnDetector | None = None
         self._utterance: UtteranceTranscriber | None = None
@@ -97,6 +103,7 @@ class AudioInput:
                     words=self._words,
                     judge=self._host.judge_turn,
                     pause_ms=self._pause_ms,
+                    input_rate=self.buffer.engine_rate,
                 )
                 if settings.turn_detection is not None
                 else None
@@ -115,6 +122,15 @@ class AudioInput:
     def _options(self) -> TranscriptionOptions:
         return self._host.settings.transcription or TranscriptionOptions()
 
+    def _new_utterance(self) -> UtteranceTranscriber:
+        return UtteranceTranscriber(self._host.engines.stt, self._options(), input_rate=self._stt_rate)
+
+    def _stt_audio_since(self, clock_ms: int) -> bytes:
+        """The buffer's audio from ``clock_ms`` at the rate the STT is fed."""
+        if self._stt_rate == self.buffer.engine_rate:
+            return self.buffer.engine_since(clock_ms)
+        return self.buffer.since(clock_ms)
+
     async def append(self, audio_b64: str) -> None:
         """Handle ``input_audio_buffer.append``.
 
@@ -129,15 +145,16 @@ class AudioInput:
                 param="audio",
             )
         pcm = self._decoder.decode(decode_base64(audio_b64, "audio"))
-        self.buffer.append(pcm)
+        resampled = self.buffer.append(pcm)
+        stt_audio = resampled if self._stt_rate == self.buffer.engine_rate else pcm
         if self._detector is None:
             if self._utterance is None:
-                self._utterance = UtteranceTranscriber(self._host.engines.stt, self._options())
-            self._utterance.feed(pcm)
+                self._utterance = self._new_utterance()
+            self._utterance.feed(stt_audio)
             return
         if self._utterance is not None:
-            self._utterance.feed(pcm)
-        for decision in await self._detector.process(pcm, self.buffer.clock_ms):
+            self._utterance.feed(stt_audio)
+        for decision in await self._detector.process(resampled, self.buffer.clock_ms):
             if decision.type is TurnEventType.SPEECH_STARTED:
                 self._on_speech_started(decision.audio_ms)
             elif decision.type is TurnEventType.SPEECH_STOPPED:
@@ -162,8 +179,8 @@ class AudioInput:
         if self._detector is not None and self._detector.settings.interrupt_response:
             self._host.speech_started()
         self._drop_utterance()
-        self._utterance = UtteranceTranscriber(self._host.engines.stt, self._options())
-        self._utterance.feed(self.buffer.since(audio_ms))
+        self._utterance = self._new_utterance()
+        self._utterance.feed(self._stt_audio_since(audio_ms))  # with the prefix padding
 
     def _on_paused(self) -> None:
         utterance = self._utterance
@@ -238,12 +255,12 @@ class AudioInput:
 
     def _commit(self, item_id: str, from_ms: int | None) -> None:
         host = self._host
-        audio = self.buffer.take(from_ms)
         utterance = self._utterance
         self._utterance = None
         if utterance is None:
-            utterance = UtteranceTranscriber(host.engines.stt, self._options())
-            utterance.feed(audio)
+            utterance = self._new_utterance()
+            utterance.feed(self._stt_audio_since(self.buffer.start_ms if from_ms is None else from_ms))
+        audio = self.buffer.take(from_ms)
         previous = host.conversation.last_id
         item = Item(
             id=item_id,

@@ -21,16 +21,24 @@ logger = logging.getLogger(__name__)
 
 
 class UtteranceTranscriber:
-    """Feeds one utterance (PCM16 24 kHz) to an STT stream at the engine's rate."""
+    """Feeds one utterance to an STT stream at the engine's rate.
 
-    def __init__(self, engine: STTEngine, options: TranscriptionOptions) -> None:
+    Args:
+        engine: the STT engine.
+        options: the session's transcription options.
+        input_rate: the rate of the audio ``feed`` is given. The session passes the engine's own rate
+            when its one resampled stream (``InputAudioBuffer``) is at that rate, so nothing is resampled
+            here; otherwise 24 kHz audio, resampled here.
+    """
+
+    def __init__(self, engine: STTEngine, options: TranscriptionOptions, input_rate: int = 24000) -> None:
         self._stream: STTStream = engine.create_stream(options)
         rate = self._stream.sample_rate
-        self._resampler = StreamResampler(24000, rate, quality="QQ") if rate != 24000 else None
+        self._resampler = StreamResampler(input_rate, rate, quality="QQ") if rate != input_rate else None
 
-    def feed(self, pcm24k: bytes) -> None:
-        """Add audio (cheap; the engine may work on it in the background)."""
-        pcm = self._resampler.process(pcm24k) if self._resampler is not None else pcm24k
+    def feed(self, audio: bytes) -> None:
+        """Add audio at ``input_rate`` (cheap; the engine may work on it in the background)."""
+        pcm = self._resampler.process(audio) if self._resampler is not None else audio
         if pcm:
             self._stream.feed(pcm)
 

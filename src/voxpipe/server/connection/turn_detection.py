@@ -65,7 +65,7 @@ class TurnDetector:
     """Runs one session's VAD stream and applies the turn rules of the module docstring.
 
     Args:
-        engine: the VAD engine (its stream runs at the engine's rate; the detector resamples).
+        engine: the VAD engine (its stream runs at the engine's rate).
         settings: the session's turn detection.
         clock_ms: the session clock now (the VAD's own clock starts at 0 here).
         words: returns the words heard so far in this turn, or None (semantic VAD only).
@@ -73,6 +73,9 @@ class TurnDetector:
             tell (semantic VAD only).
         pause_ms: silence inside a turn reported as ``PAUSED`` (None: no pause events). It is capped at
             half the silence window, so a pause always comes before the end of the turn.
+        input_rate: the rate of the audio ``process`` is given: the session resamples once for the VAD
+            and the STT (``InputAudioBuffer``), so it is usually the VAD's own rate and nothing is
+            resampled here; another rate is resampled to the VAD's.
     """
 
     def __init__(
@@ -84,6 +87,7 @@ class TurnDetector:
         words: Callable[[], Awaitable[str | None]],
         judge: Callable[[str], Awaitable[float | None]],
         pause_ms: int | None = None,
+        input_rate: int = 24000,
     ) -> None:
         self.settings = settings
         semantic = settings.kind is TurnDetectionKind.SEMANTIC_VAD
@@ -99,7 +103,7 @@ class TurnDetector:
         )
         self._stream: VADStream = engine.create_stream(config)
         rate = self._stream.sample_rate
-        self._resampler = StreamResampler(24000, rate, quality="QQ") if rate != 24000 else None
+        self._resampler = StreamResampler(input_rate, rate, quality="QQ") if rate != input_rate else None
         self._base_ms = clock_ms
         self._judge = EndOfTurnJudge(words, judge, settings.eagerness)
         self._state = SpeechState.IDLE
@@ -121,9 +125,12 @@ class TurnDetector:
         if self.settings.idle_timeout_ms is not None:
             self._idle_from_ms = clock_ms
 
-    async def process(self, pcm24k: bytes, clock_ms: int) -> list[TurnEvent]:
-        """Feed appended audio; ``clock_ms`` is the clock after it. Returns the decisions, in order."""
-        pcm = self._resampler.process(pcm24k) if self._resampler is not None else pcm24k
+    async def process(self, audio: bytes, clock_ms: int) -> list[TurnEvent]:
+        """Feed appended audio (at ``input_rate``); ``clock_ms`` is the clock after it.
+
+        Returns the decisions, in order.
+        """
+        pcm = self._resampler.process(audio) if self._resampler is not None else audio
         decisions: list[TurnEvent] = []
         for event in self._stream.process(pcm):
             at = self._base_ms + event.audio_ms
