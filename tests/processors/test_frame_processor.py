@@ -22,7 +22,13 @@ from voxpipe.frames.frames import (
 from voxpipe.metrics.metrics import ProcessingMetricsData, TTFBMetricsData
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineParams, PipelineTask
-from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor, ProcessorState, frame_handler
+from voxpipe.processors.frame_processor import (
+    DEFAULT_MAX_LANE_FRAMES,
+    FrameDirection,
+    FrameProcessor,
+    ProcessorState,
+    frame_handler,
+)
 from voxpipe.testing import run_test
 
 from .conftest import Gate, PassThrough, Recorder
@@ -43,6 +49,26 @@ async def test_ordered_frames_keep_their_order_through_many_processors(no_leaked
     assert recorder.texts() == [str(i) for i in range(300)]
     assert isinstance(recorder.seen[-1][0], EndFrame)
     await no_leaked_tasks()
+
+
+async def test_a_slow_consumer_holds_producers_back_hop_by_hop_and_no_lane_grows_past_its_bound() -> None:
+    first, middle, gate, after = PassThrough(), PassThrough(), Gate(), Recorder()
+    assert first.max_lane_frames == DEFAULT_MAX_LANE_FRAMES
+    task = PipelineTask(Pipeline([first, middle, gate, after]))
+    runner = asyncio.create_task(task.run())
+    await task.queue_frames([TextFrame(str(i)) for i in range(300)])
+    await gate.entered.wait()  # the gate holds "0": everything else waits behind it
+    limit = DEFAULT_MAX_LANE_FRAMES
+    await _run_until(task, lambda: len(gate._lane) == limit and len(middle._lane) == limit)
+    await asyncio.sleep(0.05)  # time for a lane to grow past its bound, if it could
+    # The lane tasks of the first and middle processors wait for room; only the task's feed, which
+    # must never wait, filled the first lane past the bound.
+    assert len(gate._lane) == limit and len(middle._lane) == limit
+    assert len(first._lane) == 300 - 1 - 2 * limit - 2  # two frames in the hands of waiting pushers
+    gate.release.set()
+    await task.stop_when_done()
+    await runner
+    assert after.texts() == [str(i) for i in range(300)]  # nothing lost, nothing reordered
 
 
 async def test_system_frames_overtake_queued_ordered_frames() -> None:

@@ -18,6 +18,7 @@ from voxpipe.frames.frames import (
     EndFrame,
     InputAudioRawFrame,
     LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
     StartFrame,
     StartInterruptionFrame,
     StopInterruptionFrame,
@@ -112,6 +113,18 @@ def make_service(url: str, instructions: str):
     return service, sent
 
 
+def answered(frames: list, responses: int) -> bool:
+    """``responses`` answers started and the last one ended.
+
+    Counted by their starts: an interruption drops the end of an answer still waiting in a lane (every
+    lane is bounded, so the frames of an answer wait in the lanes before the output).
+    """
+    starts = [i for i, frame in enumerate(frames) if isinstance(frame, LLMFullResponseStartFrame)]
+    return len(starts) >= responses and any(
+        isinstance(frame, LLMFullResponseEndFrame) for frame in frames[starts[-1] :]
+    )
+
+
 async def run_conversation(server, audio: WavAudio, instructions: str, tmp_path, responses: int):
     service, sent = make_service(server.realtime_url, instructions)
     source = WavFileInputTransport(audio, WavFileInputParams(silence_tail_ms=0, vad_analyzer=vad()))
@@ -120,7 +133,7 @@ async def run_conversation(server, audio: WavAudio, instructions: str, tmp_path,
     task = PipelineTask(Pipeline([source, service, down, output]))
     runner = asyncio.create_task(task.run())
     try:
-        await down.wait_for(lambda: len(down.of(LLMFullResponseEndFrame)) >= responses, timeout=30)
+        await down.wait_for(lambda: answered(down.frames, responses), timeout=30)
     finally:
         await task.cancel()
         await runner

@@ -209,7 +209,8 @@ async def test_the_end_lets_every_buffered_answer_play(make_rig, tmp_path: Path)
 @outputs
 async def test_the_buffer_and_the_lane_are_bounded_and_nothing_is_lost(make_rig, tmp_path: Path) -> None:
     async with make_rig(tmp_path, 200) as rig:
-        limit = rig.output.playout.params.max_pending_frames = 8
+        limit = rig.output.playout.params.max_pending_frames  # bounded by default
+        assert limit is not None and rig.output.max_lane_frames == limit
         await rig.play(4000, stop=True)  # 100 frames of 40 ms: more than the buffer and the lane hold
         most_buffered = most_queued = 0
         async with asyncio.timeout(10):

@@ -9,6 +9,12 @@ How frames move:
   per processor, so each processor handles them in order while the others work concurrently.
 - An interruption (:class:`StartInterruptionFrame`) cancels the ordered frame being processed and drops
   the queued ones, except :class:`UninterruptibleFrame`\\ s, which are kept (and never cancelled midway).
+- **Bounded lanes.** A lane holds at most ``max_lane_frames`` frames pushed from upstream by a producer
+  task: a lane task (or a task that called :func:`accept_backpressure`) pushing an ordered frame
+  downstream into a full lane waits until the neighbour takes one. So a slow consumer (an output playing
+  in real time) holds back, hop by hop, whoever makes frames faster than that, and no lane in between
+  grows without bound. Other tasks never wait (a socket reader, a player, the task's feed): they would
+  stop hearing events, or deadlock the consumer they wait on. Upstream pushes never wait.
 - Exceptions raised while processing become :class:`ErrorFrame`\\ s pushed upstream; the task decides
   what to do with them. They never crash the pipeline.
 
@@ -21,12 +27,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections import deque
 from collections.abc import Coroutine
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from voxpipe.errors import VoxpipeStateError
+from voxpipe.errors import VoxpipeStateError, VoxpipeUsageError
 from voxpipe.frames.base import Frame, SystemFrame, UninterruptibleFrame
 from voxpipe.frames.control import CancelFrame, EndFrame, ErrorFrame, StartFrame
 from voxpipe.frames.speech import StartInterruptionFrame
@@ -48,13 +56,38 @@ from voxpipe.utils.event_emitter import EventEmitter
 if TYPE_CHECKING:  # pragma: no cover
     from voxpipe.observers.feed import ObserverFeed
 
-__all__ = ["FrameDirection", "FrameProcessor", "FrameProcessorSetup", "ProcessorState", "frame_handler"]
+__all__ = [
+    "DEFAULT_MAX_LANE_FRAMES",
+    "FrameDirection",
+    "FrameProcessor",
+    "FrameProcessorSetup",
+    "ProcessorState",
+    "accept_backpressure",
+    "frame_handler",
+]
 
 logger = logging.getLogger(__name__)
 
 _T = TypeVar("_T")
 _DOWNSTREAM = FrameDirection.DOWNSTREAM
 """A module constant: reading an enum member through its class costs ten times more, on every push."""
+_RUNNING = (ProcessorState.STARTED, ProcessorState.ENDED)
+
+DEFAULT_MAX_LANE_FRAMES = 32
+"""Most frames a lane holds before a producer pushing into it waits (see the module docstring)."""
+
+_WAITS_FOR_ROOM: ContextVar[bool] = ContextVar("voxpipe_waits_for_lane_room", default=False)
+"""Whether the current task's downstream pushes wait while the neighbour's lane is full."""
+
+
+def accept_backpressure(accept: bool = True) -> None:
+    """Let the current task's downstream pushes wait while the neighbour's lane is full (or stop them).
+
+    Call it at the start of a task that makes frames from its own queue (a producer), so it keeps pace
+    with the consumer. Lane tasks accept it already. A task that must never wait (it reads a socket, or
+    it plays the audio the lanes wait for) passes False, in case it inherited True from its creator.
+    """
+    _WAITS_FOR_ROOM.set(accept)
 
 
 class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
@@ -62,6 +95,8 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
 
     Args:
         name: a readable name for logs; defaults to ``ClassName#n``.
+        max_lane_frames: most ordered frames the lane holds before a producer pushing downstream into it
+            waits (None: unbounded). See the module docstring.
     """
 
     _frame_handlers: ClassVar[HandlerTable]
@@ -74,8 +109,12 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
         cls._has_frame_handlers = bool(cls._frame_handlers)
         cls._plain_queue = cls.queue_frame is FrameProcessor.queue_frame
 
-    def __init__(self, *, name: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *, name: str | None = None, max_lane_frames: int | None = DEFAULT_MAX_LANE_FRAMES, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        if max_lane_frames is not None and max_lane_frames < 1:
+            raise VoxpipeUsageError(f"max_lane_frames must be 1 or more, got {max_lane_frames}")
         self._name = name or default_name(type(self))
         self._prev: FrameProcessor | None = None
         self._next: FrameProcessor | None = None
@@ -86,6 +125,8 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
         self._lane_waiter: asyncio.Future[None] | None = None
         self._lane_task: asyncio.Task[None] | None = None
         self._lane_frame: Frame | None = None
+        self._lane_limit = sys.maxsize if max_lane_frames is None else max_lane_frames
+        self._lane_room: asyncio.Event | None = None  # made when a producer first waits for room
         self._owned_tasks: set[asyncio.Task[Any]] = set()
         self._metrics = FrameProcessorMetrics(self)
 
@@ -155,6 +196,7 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
         self._owned_tasks.clear()
         await self._close_event_handlers()
         self._set_state(ProcessorState.CLOSED)
+        self._wake_producers()
 
     # -- lifecycle hooks ------------------------------------------------------------------------------
     async def start(self, frame: StartFrame) -> None:
@@ -182,6 +224,24 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
         except Exception as exc:
             await self._report_exception(exc, frame)
 
+    @property
+    def max_lane_frames(self) -> int | None:
+        """Most frames the lane holds before a producer pushing into it waits (None: unbounded)."""
+        return None if self._lane_limit == sys.maxsize else self._lane_limit
+
+    async def wait_for_lane_room(self) -> None:
+        """Wait while the lane is full and the processor runs (what a producer's push does first)."""
+        while len(self._lane) >= self._lane_limit and self._processor_state in _RUNNING:
+            room = self._lane_room
+            if room is None:
+                room = self._lane_room = asyncio.Event()
+            room.clear()
+            await room.wait()
+
+    def _wake_producers(self) -> None:
+        if self._lane_room is not None:
+            self._lane_room.set()
+
     def _lane_put(self, frame: Frame, direction: FrameDirection) -> None:
         """Add an ordered frame to the lane and wake the lane task if it waits."""
         self._lane.append((frame, direction))
@@ -193,6 +253,7 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
         """The lane task: process ordered frames one at a time, in arrival order."""
         lane = self._lane
         loop = asyncio.get_running_loop()
+        _WAITS_FOR_ROOM.set(True)
         while True:
             while not lane:
                 waiter = self._lane_waiter = loop.create_future()
@@ -201,6 +262,9 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
                 finally:
                     self._lane_waiter = None
             frame, direction = lane.popleft()
+            room = self._lane_room
+            if room is not None and len(lane) < self._lane_limit:
+                room.set()
             self._lane_frame = frame
             try:
                 if isinstance(frame, EndFrame):
@@ -244,6 +308,7 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
             return
         self._set_state(ProcessorState.CANCELLED)
         self._lane.clear()
+        self._wake_producers()
         task = self._lane_task
         if task is not None and task is not asyncio.current_task():
             self._lane_task = None
@@ -260,6 +325,7 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
             kept = [item for item in lane if isinstance(item[0], UninterruptibleFrame)]
             lane.clear()
             lane.extend(kept)
+            self._wake_producers()
         task = self._lane_task
         current = self._lane_frame
         if (
@@ -306,9 +372,12 @@ class FrameProcessor(EventEmitter, StartSettingsMixin, ProcessorMetricsMixin):
                     if pushed is None:
                         pushed = FramePushed(self, target, frame, direction, time.monotonic_ns())
                     feed.put(pushed)
-        if target._plain_queue and not isinstance(frame, SystemFrame):
-            target._lane_put(frame, direction)  # what queue_frame does, without a coroutine per hop
-            return
+        if not isinstance(frame, SystemFrame):
+            if direction is _DOWNSTREAM and len(target._lane) >= target._lane_limit and _WAITS_FOR_ROOM.get():
+                await target.wait_for_lane_room()
+            if target._plain_queue:
+                target._lane_put(frame, direction)  # what queue_frame does, without a coroutine per hop
+                return
         await target.queue_frame(frame, direction)
 
     async def push_error(

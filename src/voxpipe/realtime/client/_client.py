@@ -101,7 +101,7 @@ class RealtimeClient:
         self._outbox_ready = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
-        self._events = EventStream(self._name)
+        self._events = EventStream(self._name, config.max_pending_events)
         self._supervisor: asyncio.Task[None] | None = None
         self._started: asyncio.Future[None] | None = None
         self._ws: ClientConnection | None = None
@@ -121,6 +121,11 @@ class RealtimeClient:
     def state(self) -> ClientState:
         """The current state."""
         return self._state
+
+    @property
+    def pending_events(self) -> int:
+        """Events read from the socket and not yet taken (at most ``max_pending_events``, plus notices)."""
+        return len(self._events)
 
     @property
     def pending(self) -> int:
@@ -357,6 +362,7 @@ class RealtimeClient:
                 if end.error is not None:
                     await ws.close()
                     break
+                await self._events.wait_for_room()
         except ConnectionClosed:
             pass
         finally:

@@ -104,6 +104,10 @@ class RealtimeClientConfig:
         max_message_size: largest incoming message in bytes (``None``: no limit).
         reconnect: the reconnect policy.
         rotate_on_expiry: start a fresh session when the server ends one for its time limit.
+        max_pending_events: most events read from the socket and not yet taken by the owner; past it the
+            reader stops reading until the owner takes one, so a slow owner holds the server back (TCP
+            back-pressure) instead of filling memory. ``None``: unbounded (an owner that stops reading
+            for long would otherwise miss the keepalive's pongs).
     """
 
     api_key: str | None = field(default=None, repr=False)
@@ -124,6 +128,7 @@ class RealtimeClientConfig:
     max_message_size: int | None = 32 * 1024 * 1024
     reconnect: ReconnectPolicy = field(default_factory=ReconnectPolicy)
     rotate_on_expiry: bool = True
+    max_pending_events: int | None = None
 
     def __repr__(self) -> str:
         """Show the settings with the key masked (``'sk-…abcd'``) and header values hidden."""

@@ -20,20 +20,36 @@ class _End:
 
 
 class EventStream:
-    """An unbounded queue of events that ends once, with or without an error.
+    """A queue of events that ends once, with or without an error.
 
-    Unbounded because the reader must never wait on a slow consumer (the socket's keepalive would
-    suffer); the consumer is expected to keep up with a realtime session.
+    Unbounded by default: a reader that waits on a slow consumer stops reading the socket, and the
+    keepalive's pongs wait behind the unread data. An owner that consumes at the pace of playback (the
+    realtime service, once its own queue is full) bounds it with ``max_items``, so that the server's
+    audio waits in the socket (TCP back-pressure) rather than in memory; :meth:`wait_for_room` is how
+    the reader waits.
 
     Args:
         name: the owner's name, for error messages.
+        max_items: most events waiting (None: unbounded).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, max_items: int | None = None) -> None:
         self._name = name
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._end: _End | None = None
         self._ended = False
+        self._max_items = max_items
+        self._room = asyncio.Event()
+
+    def __len__(self) -> int:
+        return self._queue.qsize()
+
+    async def wait_for_room(self) -> None:
+        """Wait while the stream holds ``max_items`` events (returns at once when unbounded or ended)."""
+        limit = self._max_items
+        while limit is not None and not self._ended and self._queue.qsize() >= limit:
+            self._room.clear()
+            await self._room.wait()
 
     def put(self, item: Any) -> None:
         """Append an event (ignored once the stream has ended)."""
@@ -45,11 +61,14 @@ class EventStream:
         if not self._ended:
             self._ended = True
             self._queue.put_nowait(_End(error))
+            self._room.set()
 
     async def _next(self) -> Any:
         if self._end is not None:
             return self._end
         item = await self._queue.get()
+        if self._max_items is not None and self._queue.qsize() < self._max_items:
+            self._room.set()
         if isinstance(item, _End):
             self._end = item
         return item

@@ -32,7 +32,7 @@ from voxpipe.frames.audio import (
     TTSStartedFrame,
     TTSStoppedFrame,
 )
-from voxpipe.frames.base import Frame
+from voxpipe.frames.base import Frame, SystemFrame
 from voxpipe.frames.control import CancelFrame, EndFrame, ErrorFrame, StartFrame
 from voxpipe.frames.llm import (
     FunctionCallFromLLM,
@@ -81,6 +81,7 @@ from voxpipe.realtime.dialect import Dialect, EventKind
 from voxpipe.services._realtime_service.codecs import decoder as _decoder
 from voxpipe.services._realtime_service.codecs import encoder as _encoder
 from voxpipe.services._realtime_service.conversation import item_signature, plan_conversation, wanted_items
+from voxpipe.services._realtime_service.downstream import DEFAULT_MAX_QUEUED_AUDIO_MS, DownstreamQueue
 from voxpipe.services._realtime_service.interruptions import PlaybackReports, forget_unheard
 from voxpipe.services._realtime_service.items import function_output, messages_to_items
 from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage
@@ -136,6 +137,10 @@ BENIGN_ERROR_CODES = frozenset(
 )
 """Rejections of a cancel or truncate that raced the server: expected, logged, never reported upstream."""
 
+MAX_PENDING_SERVER_EVENTS = 256
+"""Server events read and not yet handled: once the downstream queue is full (the service reads at the
+pace of playback) the rest of the answer waits in the socket, not in memory."""
+
 _APPLIED_KEY = "voxpipe.applied_to_contexts"
 """Frame metadata the context aggregators keep: contexts an ``LLMMessagesAppendFrame`` was appended to."""
 
@@ -161,6 +166,10 @@ class RealtimeLLMService(LLMService):
         max_session_age_s: rotate to a fresh server session, between answers, once the session is this
             old (None: only when the server expires it). Rotating early keeps the server's own time
             limit from cutting an answer.
+        max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
+            are read by one task and the frames they make are pushed downstream by another, from a
+            bounded queue (see :mod:`~voxpipe.services._realtime_service.downstream`), so a full output
+            never delays a ``speech_started``; past this much queued audio, reading waits for playback.
 
     Events: ``on_conversation_item_created(service, item_id, item)`` and
     ``on_conversation_item_updated(service, item_id, item_or_None)``.
@@ -183,6 +192,7 @@ class RealtimeLLMService(LLMService):
         reconnect: ReconnectPolicy | None = None,
         held_audio_ms: int = DEFAULT_HELD_AUDIO_MS,
         max_session_age_s: float | None = None,
+        max_queued_audio_ms: int = DEFAULT_MAX_QUEUED_AUDIO_MS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -209,6 +219,9 @@ class RealtimeLLMService(LLMService):
         self._calls_in_flight: set[str] = set()  # dispatched calls whose result the model has not got
         self._context: Any = None
         self._playback = PlaybackReports()
+        self._downstream = DownstreamQueue(self._push_in_order, max_audio_ms=max_queued_audio_ms)
+        self._pump: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[None] | None = None
         self.rate_limits: list[Any] = []
         self._register_event_handler("on_conversation_item_created")
         self._register_event_handler("on_conversation_item_updated")
@@ -289,13 +302,18 @@ class RealtimeLLMService(LLMService):
         await super().start(frame)
         from voxpipe.realtime.client import RealtimeClient  # websockets loads here, not at import
 
+        self._start_pump()
+
         self._client = RealtimeClient(self._client_config(), on_connected=self._on_connected)
         try:
             await self._client.connect()
         except VoxpipeWorldError as exc:
             await self._fail(f"could not connect to the realtime server: {exc}", exc)
             return
-        self.create_task(self._receive(), name="receive")
+        self._reader = self.create_task(self._receive(), name="receive")
+
+    def _start_pump(self) -> None:
+        self._pump = self.create_task(self._downstream.run(), name="downstream")
 
     def _client_config(self) -> RealtimeClientConfig:
         """Where and how to connect; variants (Azure) override it."""
@@ -305,17 +323,51 @@ class RealtimeLLMService(LLMService):
             base_url=self._base_url,
             model=self.model_name,
             reconnect=self._reconnect,
+            max_pending_events=MAX_PENDING_SERVER_EVENTS,
         )
 
     async def stop(self, frame: EndFrame) -> None:
-        """Close the session after the frames before the EndFrame were handled."""
+        """Close the session after the frames before the EndFrame were handled and pushed on."""
         await super().stop(frame)
         await self._disconnect()
+        if self._pump is not None and not self._pump.done():
+            await self._downstream.wait_idle()  # the answer's frames go before the EndFrame
 
     async def cancel(self, frame: CancelFrame) -> None:
         """Close the session now."""
         await super().cancel(frame)
+        self._downstream.clear()
         await self._disconnect()
+
+    # -- frames out -----------------------------------------------------------------------------------
+    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
+        """Push a frame; an ordered frame the event reader makes for downstream goes through the queue.
+
+        So the reader never waits on the pipeline (see :class:`DownstreamQueue`); everything else (system
+        frames, upstream frames, frames of the lane or of function calls) is pushed as usual.
+        """
+        if (
+            direction is FrameDirection.DOWNSTREAM
+            and not isinstance(frame, SystemFrame)
+            and self._reader is not None
+            and asyncio.current_task() is self._reader
+        ):
+            await self._downstream.put(frame)
+            return
+        await super().push_frame(frame, direction)
+
+    async def _push_in_order(self, frame: Frame) -> None:
+        """The pump's push: downstream, waiting while the next processor's lane is full."""
+        await super().push_frame(frame, FrameDirection.DOWNSTREAM)
+
+    async def _drop_queued_audio(self) -> None:
+        """The user talked over the answer: its audio still queued here must not reach the output."""
+        dropped = self._downstream.drop_audio()
+        if self._downstream.pushing_audio and self._pump is not None:
+            await self.cancel_task(self._pump)  # it held a frame of that audio, waiting for room
+            self._start_pump()
+        if dropped and logger.isEnabledFor(logging.DEBUG):
+            logger.debug("%s: dropped %d queued audio frames", self, dropped)
 
     async def _disconnect(self) -> None:
         client, self._client = self._client, None
@@ -557,6 +609,7 @@ class RealtimeLLMService(LLMService):
         """
         if cancel and self._responses.cancel():
             self._send(ResponseCancelEvent())
+        await self._drop_queued_audio()
         self._playback.expect()
         await self.push_frame(frame, direction)  # the output stops and reports what it played
         answer = self._answer
@@ -792,6 +845,8 @@ class RealtimeLLMService(LLMService):
             await self.push_error(str(exc), exception=exc)
             return
         answer = self._answer
+        if answer.truncated and event.item_id == answer.item_id:
+            return  # audio of the item the user talked over, sent before the server heard the cancel
         if not answer.audio_started:
             await self.stop_ttfb_metrics()
             answer.start_audio(event.item_id, asyncio.get_running_loop().time())

@@ -6,6 +6,7 @@ Azure differs only in how it is reached: ``{endpoint}/openai/realtime?api-versio
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,11 +45,9 @@ class AzureRealtimeBetaLLMService(OpenAIRealtimeBetaLLMService):
         self._api_version = api_version or next(iter(query.get("api-version", [])), DEFAULT_AZURE_API_VERSION)
 
     def _client_config(self) -> RealtimeClientConfig:
-        return RealtimeClientConfig(
-            api_key=self._api_key,
-            variant=self._variant,
-            base_url=self._base_url,
+        return dataclasses.replace(
+            super()._client_config(),
+            model=None,  # the deployment names the model
             azure_deployment=self._deployment,
             azure_api_version=self._api_version,
-            reconnect=self._reconnect,
         )

@@ -49,6 +49,7 @@ from typing import Protocol
 
 from voxpipe.audio.chunking import frames_for_ms
 from voxpipe.errors import VoxpipeUsageError
+from voxpipe.processors.frame_processor import accept_backpressure
 from voxpipe.transports.playout._clock import ListenerClock
 from voxpipe.transports.playout._sink import AudioSink
 
@@ -78,10 +79,10 @@ class PlayoutParams:
             said the answer's audio was complete.
         speaking_interval_ms: how often the listener hears that the bot is still speaking.
         max_pending_frames: most ordered frames an output's lane holds while the buffer is full; beyond it
-            the processor pushing downstream waits too (see :class:`AudioOutputTransport`). None (the
-            default) leaves the lane unbounded: a producer that pushes audio from the task that also
-            reads its control events (the realtime services read ``speech_started`` after the audio
-            deltas on one stream) must never wait on playout, or it would hear the user late.
+            the producer pushing downstream waits too (see :class:`AudioOutputTransport`). None leaves
+            the lane unbounded. A producer that reads control events on the task it would push from
+            must push from a task of its own instead (as the realtime services do), or it would hear
+            the user late.
 
     Raises:
         VoxpipeUsageError: a duration is out of range.
@@ -93,7 +94,7 @@ class PlayoutParams:
     max_buffer_ms: int = 3000
     stop_grace_ms: int = 500
     speaking_interval_ms: int = 200
-    max_pending_frames: int | None = None
+    max_pending_frames: int | None = 8
 
     def __post_init__(self) -> None:
         if self.chunk_ms <= 0 or self.chunk_ms % 10:
@@ -351,6 +352,8 @@ class Playout:
 
     async def _run_player(self) -> None:
         """The player task: plays until cancelled; a failing sink is reported, never lost."""
+        # The lanes wait for this task to make room: what it pushes (speaking frames) must never wait.
+        accept_backpressure(False)
         try:
             await self._play()
         except asyncio.CancelledError:

@@ -15,9 +15,11 @@ Frames in, engine calls out; an output only says where its audio goes (:meth:`op
   upstream every ``speaking_interval_ms``.
 
 **Back-pressure.** While the engine's buffer is full the lane waits, so ordered frames pile up in the
-lane; with ``max_pending_frames`` set, once the lane holds that many a processor pushing more downstream
-waits too (in its own lane, which an interruption cancels), so memory is bounded by the buffer plus
-``max_pending_frames`` frames. It is off by default: see :class:`PlayoutParams` for why.
+lane; once it holds ``max_pending_frames`` (8 by default), a producer pushing more downstream waits too
+(in its own lane, which an interruption cancels), and so on up the pipeline (every lane is bounded, see
+:mod:`voxpipe.processors.frame_processor`): memory is bounded by the buffer plus a few frames per hop. A
+producer that also reads control events (the realtime services) pushes from a task of its own, so that
+waiting on playout never delays what it hears.
 
 A new output is a sink plus one line::
 
@@ -28,12 +30,11 @@ A new output is a sink plus one line::
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from voxpipe.audio import StreamResampler
 from voxpipe.frames.audio import OutputAudioRawFrame, PlaybackPositionFrame, TTSStartedFrame, TTSStoppedFrame
-from voxpipe.frames.base import Frame, SystemFrame
+from voxpipe.frames.base import Frame
 from voxpipe.frames.control import CancelFrame, EndFrame, StartFrame
 from voxpipe.frames.speech import (
     BotSpeakingFrame,
@@ -41,7 +42,7 @@ from voxpipe.frames.speech import (
     BotStoppedSpeakingFrame,
     StartInterruptionFrame,
 )
-from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor, ProcessorState, frame_handler
+from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor, frame_handler
 from voxpipe.transports.playout._engine import Playout, PlayoutParams
 from voxpipe.transports.playout._sink import AudioSink
 
@@ -49,7 +50,6 @@ __all__ = ["AudioOutputTransport", "PlayoutResampler"]
 
 _DOWN = FrameDirection.DOWNSTREAM
 _UP = FrameDirection.UPSTREAM
-_RUNNING = (ProcessorState.STARTED, ProcessorState.ENDED)
 
 
 class PlayoutResampler:
@@ -98,11 +98,11 @@ class AudioOutputTransport(FrameProcessor):
     """
 
     def __init__(self, playout: PlayoutParams, *, sample_rate: int | None = None, **kwargs: Any) -> None:
+        kwargs.setdefault("max_lane_frames", playout.max_pending_frames)
         super().__init__(**kwargs)
         self._sample_rate = sample_rate
         self._resampler = PlayoutResampler(0)
         self._playout = Playout(playout, self)
-        self._lane_room = asyncio.Event()
         self._register_event_handler("on_bot_started_speaking")
         self._register_event_handler("on_bot_stopped_speaking")
 
@@ -159,29 +159,12 @@ class AudioOutputTransport(FrameProcessor):
 
     async def cancel(self, frame: CancelFrame) -> None:
         """Stop playing at once and close the sink."""
-        self._lane_room.set()
         await self._playout.aclose()
 
     async def cleanup(self) -> None:
         """Close the sink if the run ended without an End or Cancel frame."""
         await super().cleanup()
-        self._lane_room.set()
         await self._playout.aclose()
-
-    # -- back-pressure on the lane --------------------------------------------------------------------------
-    async def queue_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
-        """Take a frame; an ordered frame coming downstream waits while the lane is full (see module doc)."""
-        if direction is _DOWN and not isinstance(frame, SystemFrame):
-            limit = self._playout.params.max_pending_frames
-            while limit is not None and len(self._lane) >= limit and self.state in _RUNNING:
-                self._lane_room.clear()
-                await self._lane_room.wait()
-        await super().queue_frame(frame, direction)
-
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        """Dispatch by type; each frame taken from the lane makes room for a waiting pusher."""
-        self._lane_room.set()
-        await super().process_frame(frame, direction)
 
     # -- frames ---------------------------------------------------------------------------------------------
     @frame_handler(OutputAudioRawFrame)
@@ -204,7 +187,6 @@ class AudioOutputTransport(FrameProcessor):
 
     @frame_handler(StartInterruptionFrame)
     async def _handle_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
-        self._lane_room.set()  # the lane was just emptied
         await self._playout.interrupt()
         self._resampler.reset()
         await self.push_frame(frame, direction)
