@@ -1,7 +1,15 @@
 """Answer quality of the local LLM as the server uses it: short spoken-style questions, judged by rules.
 
-Run: ``.venv/bin/python bench/answer_quality.py [--llm-model NAME] [--temperature T] [--repeat N]``. Needs the
-``local`` extra and the LLM weights. Prints the score and every miss; always exits 0 (STYLE.md practice 17).
+Run: ``.venv/bin/python bench/answer_quality.py [--llm NAME ...] [--temperature T] [--repeat N]``. Needs the
+``local`` extra and the LLM weights (the 1.5B's: ``./scripts/setup-1.5b``). Prints the score and every miss;
+always exits 0 (STYLE.md practice 17).
+
+With several ``--llm`` (``--llm qwen2.5-coder-0.5b-instruct --llm qwen2.5-coder-1.5b-instruct``), each model
+runs in its own child process, one after the other (so RSS is each model's own, and the load of the shared
+machine is the same for both), and a side-by-side table ends the output. Latency figures per model: load
+time, first output of the first request (cold: nothing of its prompt cached), the median first output of
+the questions (system prompt cached) and of the tool prompts (two passes for a routed model), generation
+speed (tokens after the first over the time after the first), RSS after loading and peak.
 
 The requests are what a session sends: the server's default instructions (``DEFAULT_INSTRUCTIONS``), the
 question as the user's message, the session's temperature (``--temperature``, 0.8 by default as in the
@@ -20,6 +28,10 @@ import asyncio
 import json
 import os
 import re
+import resource
+import statistics
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -128,10 +140,37 @@ def judge_tool(prompt: ToolPrompt, calls: list[Any], answer: str) -> str | None:
     return None if got == want else f"arguments {got}, expected {want}"
 
 
+@dataclass
+class Timing:
+    first: float  # seconds to the first text or call
+    total: float
+    output_tokens: int
+
+    @property
+    def tokens_per_s(self) -> float | None:
+        after = self.total - self.first
+        return (self.output_tokens - 1) / after if self.output_tokens > 2 and after > 0 else None
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 async def ask(
     llm: Any, text: str, tools: list[dict[str, Any]], temperature: float, instructions: str
-) -> tuple[str, list[Any], float]:
-    from voxpipe.server.engines.types import FunctionTool, LLMMessage, LLMRequest, TextDelta, ToolCall
+) -> tuple[str, list[Any], Timing]:
+    from voxpipe.server.engines.types import (
+        FunctionTool,
+        LLMMessage,
+        LLMRequest,
+        TextDelta,
+        ToolCall,
+        Usage,
+    )
 
     declared = tuple(FunctionTool(t["name"], t["description"], t["parameters"]) for t in tools)
     request = LLMRequest(
@@ -141,31 +180,47 @@ async def ask(
         temperature=temperature,
     )
     started = time.perf_counter()
-    answer, calls = "", []
+    first: float | None = None
+    answer, calls, produced = "", [], 0
     async for chunk in llm.stream(request):
+        if isinstance(chunk, Usage):
+            produced += chunk.output_tokens
+            continue
+        if first is None:
+            first = time.perf_counter() - started
         if isinstance(chunk, TextDelta):
             answer += chunk.text
         elif isinstance(chunk, ToolCall):
             calls.append(chunk)
-    return answer.strip(), calls, time.perf_counter() - started
+    total = time.perf_counter() - started
+    return answer.strip(), calls, Timing(total if first is None else first, total, produced)
 
 
-async def main(args: argparse.Namespace) -> None:
+def load_average() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+async def run_model(args: argparse.Namespace, model: str) -> dict[str, Any]:
+    """Every prompt against one model; prints the misses and returns the figures."""
     from voxpipe.server.config import DEFAULT_INSTRUCTIONS
     from voxpipe.server.engines.local.llm import LlamaLLMEngine
 
     instructions = args.instructions or DEFAULT_INSTRUCTIONS
 
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
-    llm = LlamaLLMEngine(args.llm_model)
+    print(f"== {model}: load average at start {load_average()}; {os.cpu_count()} CPUs", flush=True)
+    llm = LlamaLLMEngine(model)
+    started = time.perf_counter()
     await llm.warm_up()
+    load_s = time.perf_counter() - started
+    rss_loaded = rss_mb()
     misses: list[str] = []
     total = passed = 0
-    seconds: list[float] = []
+    question_timings: list[Timing] = []
+    tool_timings: list[Timing] = []
     for _ in range(args.repeat):
         for question in QUESTIONS:
-            answer, calls, spent = await ask(llm, question.text, [], args.temperature, instructions)
-            seconds.append(spent)
+            answer, calls, timing = await ask(llm, question.text, [], args.temperature, instructions)
+            question_timings.append(timing)
             why = judge_answer(question, answer) if not calls else "called a tool with none declared"
             total += 1
             passed += why is None
@@ -173,29 +228,84 @@ async def main(args: argparse.Namespace) -> None:
                 misses.append(f"  Q  {question.text!r}: {why}; answer {answer!r}")
         for prompt in TOOL_PROMPTS:
             tools = [WEATHER, TIMER]
-            answer, calls, spent = await ask(llm, prompt.text, tools, args.temperature, instructions)
-            seconds.append(spent)
+            answer, calls, timing = await ask(llm, prompt.text, tools, args.temperature, instructions)
+            tool_timings.append(timing)
             why = judge_tool(prompt, calls, answer)
             total += 1
             passed += why is None
             if why:
                 misses.append(f"  T  {prompt.text!r}: {why}")
     await llm.aclose()
-    print(f"model {args.llm_model}, temperature {args.temperature}, {args.repeat} pass(es)")
+    speeds = [s for s in (t.tokens_per_s for t in question_timings) if s is not None]
+    figures = {
+        "model": model,
+        "score": f"{passed}/{total}",
+        "misses": len(misses),
+        "load s": round(load_s, 2),
+        "first output, cold s": round(question_timings[0].first, 2),
+        "first output, questions p50 s": round(statistics.median(t.first for t in question_timings[1:]), 2),
+        "first output, tool prompts p50 s": round(statistics.median(t.first for t in tool_timings), 2),
+        "generation tok/s p50": round(statistics.median(speeds), 1) if speeds else None,
+        "mean time per answer s": round(statistics.mean(t.total for t in question_timings + tool_timings), 2),
+        "RSS after load MB": round(rss_loaded),
+        "RSS peak MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "load average": load_average(),
+    }
+    print(f"model {model}, temperature {args.temperature}, {args.repeat} pass(es)")
     print(f"instructions: {instructions!r}")
-    mean = sum(seconds) / len(seconds)
-    print(f"score {passed}/{total} ({passed / total:.0%}); mean time per answer {mean:.2f} s")
+    print(f"score {passed}/{total} ({passed / total:.0%}); {figures}")
     print("misses:" if misses else "no misses")
     for line in misses:
         print(line)
-    print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load average at end: {load_average()}", flush=True)
+    return figures
+
+
+def side_by_side(results: list[dict[str, Any]]) -> None:
+    width = max(len(key) for key in results[0])
+    print("\n== side by side (one run, models one after the other)")
+    for key in results[0]:
+        print(f"{key:<{width}}  " + "  ".join(f"{r.get(key)!s:>28}" for r in results))
+
+
+def main(args: argparse.Namespace) -> None:
+    models = args.llm or ["qwen2.5-coder-0.5b-instruct"]
+    if args.child or len(models) == 1:
+        figures = asyncio.run(run_model(args, models[0]))
+        if args.child:
+            print("FIGURES " + json.dumps(figures), flush=True)
+        return
+    results = []
+    for model in models:  # each in its own process: its own RSS, the same machine
+        command = [sys.executable, __file__, "--child", "--llm", model]
+        command += ["--temperature", str(args.temperature), "--repeat", str(args.repeat)]
+        if args.instructions:
+            command += ["--instructions", args.instructions]
+        child = subprocess.run(command, capture_output=True, text=True, check=False)
+        for line in child.stdout.splitlines():
+            if line.startswith("FIGURES "):
+                results.append(json.loads(line.removeprefix("FIGURES ")))
+            else:
+                print(line)
+        if child.returncode != 0:
+            print(f"{model}: exit status {child.returncode}: {child.stderr[-2000:]}")
+    if results:
+        side_by_side(results)
 
 
 if __name__ == "__main__":
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
-    parser.add_argument("--llm-model", default="qwen2.5-coder-0.5b-instruct")
+    parser.add_argument(
+        "--llm",
+        "--llm-model",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="a local LLM (repeat to compare; default qwen2.5-coder-0.5b-instruct)",
+    )
     parser.add_argument("--temperature", type=float, default=0.8, help="the session's temperature (0.8)")
     parser.add_argument("--instructions", default=None, help="instructions to try instead of the default")
     parser.add_argument("--repeat", type=int, default=1, help="passes over the prompts (sampling varies)")
-    asyncio.run(main(parser.parse_args()))
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    main(parser.parse_args())

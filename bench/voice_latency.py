@@ -488,10 +488,17 @@ if __name__ == "__main__":
     parser.add_argument("--pause-ms", type=int, default=150, help="speculate after this pause (150)")
     parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
     parser.add_argument(
-        "--option", action="append", default=[], help="a load_engines option for the server, NAME=INT"
+        "--option",
+        action="append",
+        default=[],
+        help="a load_engines option for the server, NAME=VALUE (an integer, or text: "
+        "llm_model=qwen2.5-coder-1.5b-instruct)",
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
-    options = {name: int(value) for name, _, value in (o.partition("=") for o in parsed.option)}
+    options = {
+        name: int(value) if value.lstrip("-").isdigit() else value
+        for name, _, value in (o.partition("=") for o in parsed.option)
+    }
     pause = None if parsed.no_speculation else parsed.pause_ms
     asyncio.run(serve_child(options, pause) if parsed.serve else main(parsed))

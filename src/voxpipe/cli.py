@@ -27,6 +27,8 @@ _Adder = Callable[[Any], None]
 
 
 def _add_serve(subparsers: Any) -> None:
+    from voxpipe.cli_options import add_llm_option
+
     parser = subparsers.add_parser(
         "serve",
         help="run the local OpenAI-Realtime-compatible server",
@@ -46,6 +48,7 @@ def _add_serve(subparsers: Any) -> None:
         help="engine set: 'local' (offline models) or 'test' (deterministic fakes); "
         "default: local when installed, else test",
     )
+    add_llm_option(parser)
     parser.add_argument(
         "--deflate", action="store_true", help="accept permessage-deflate (costs CPU; off by default)"
     )
@@ -82,7 +85,7 @@ def _add_serve(subparsers: Any) -> None:
     parser.set_defaults(handler=_run_serve)
 
 
-def _choose_engines(requested: str | None) -> tuple[Any, str]:
+def _choose_engines(requested: str | None, options: dict[str, Any] | None = None) -> tuple[Any, str]:
     """Load the requested engine set, else ``local`` falling back to ``test``; returns (engines, name).
 
     Loading a set is cheap (models load on first use or at warm-up), so this trial load only finds out
@@ -91,7 +94,7 @@ def _choose_engines(requested: str | None) -> tuple[Any, str]:
     from voxpipe.server import engines as engine_sets
 
     if requested is not None:
-        return engine_sets.load_engines(requested), requested
+        return engine_sets.load_engines(requested, **(options or {})), requested
     try:
         return engine_sets.load_engines("local"), "local"
     except engine_sets.EngineUnavailableError as exc:
@@ -103,6 +106,8 @@ def _choose_engines(requested: str | None) -> tuple[Any, str]:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
+    from voxpipe.cli_options import local_engine_options
+    from voxpipe.errors import VoxpipeUsageError
     from voxpipe.server import ServerConfig, ServerLimits, serve
     from voxpipe.server.engines import EngineUnavailableError
 
@@ -110,8 +115,9 @@ def _run_serve(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     try:
-        trial, name = _choose_engines(args.engines)
-    except EngineUnavailableError as exc:
+        requested, options = local_engine_options(args.engines, args.llm)
+        trial, name = _choose_engines(requested, options)
+    except (EngineUnavailableError, VoxpipeUsageError) as exc:
         print(f"voxpipe serve: {exc}", file=sys.stderr)
         return 2
     asyncio.run(trial.aclose())
@@ -120,6 +126,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         port=args.port,
         api_key=args.api_key or None,
         engines=name,
+        engine_options=options,
         limits=ServerLimits(max_session_s=args.max_session_minutes * 60, send_timeout_s=args.send_timeout),
         per_message_deflate=args.deflate,
         max_sessions=args.max_sessions,
@@ -133,7 +140,8 @@ def _run_serve(args: argparse.Namespace) -> int:
     print(
         f"  engines: {name}"
         + (
-            " (loading the models first: connections are accepted once they are in)"
+            f" (LLM {args.llm or 'qwen2.5-coder-0.5b-instruct'}; loading the models first: connections are "
+            "accepted once they are in)"
             if name == "local"
             else ""
         )

@@ -93,20 +93,23 @@ class _Reporter(FrameProcessor):
 
 @contextlib.asynccontextmanager
 async def embedded_server(
-    engines_name: str | None, out: Any, *, label: str = "voxpipe demo"
+    engines_name: str | None, out: Any, *, label: str = "voxpipe demo", llm: str | None = None
 ) -> AsyncIterator[str]:
     """Start the local realtime server in this process (models warmed up); yield its WebSocket URL.
 
     ``engines_name`` None tries the local models and falls back to the test engines; progress lines go
-    to ``out``, prefixed with ``label``. ``voxpipe talk`` and ``voxpipe web`` use it too.
+    to ``out``, prefixed with ``label``. ``llm`` picks the local LLM (``--llm``; no fallback then).
+    ``voxpipe talk`` and ``voxpipe web`` use it too.
     """
+    from voxpipe.cli_options import local_engine_options
     from voxpipe.server import LocalRealtimeServer, ServerConfig
     from voxpipe.server.engines import EngineUnavailableError, load_engines
 
     started = time.perf_counter()
     print(f"{label}: loading the engines…", file=out, flush=True)
+    engines_name, options = local_engine_options(engines_name, llm)
     try:
-        engines = load_engines(engines_name or "local")
+        engines = load_engines(engines_name or "local", **options)
         name = engines_name or "local"
     except EngineUnavailableError as exc:
         if engines_name is not None:
@@ -145,6 +148,7 @@ async def run_demo(
     base_url: str | None = None,
     api_key: str | None = None,
     engines: str | None = None,
+    llm: str | None = None,
     instructions: str = DEFAULT_INSTRUCTIONS,
     timeout_s: float = 90.0,
     out: Any = sys.stdout,
@@ -167,7 +171,7 @@ async def run_demo(
     report = DemoReport()
     async with contextlib.AsyncExitStack() as stack:
         if base_url is None:
-            url = await stack.enter_async_context(embedded_server(engines, out))
+            url = await stack.enter_async_context(embedded_server(engines, out, llm=llm))
         else:
             url = base_url
         done = asyncio.Event()
@@ -258,6 +262,7 @@ def _run_demo_command(args: argparse.Namespace) -> int:
             base_url=args.base_url,
             api_key=args.api_key or os.environ.get("OPENAI_API_KEY"),
             engines=args.engines,
+            llm=args.llm,
             instructions=args.instructions,
             timeout_s=args.timeout,
         )

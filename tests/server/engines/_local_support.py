@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import wave
 from pathlib import Path
 
@@ -46,3 +47,17 @@ def normalise(text: str) -> str:
     """Lower case, letters and digits only, single spaces: for keyword checks."""
     kept = "".join(c if c.isalnum() else " " for c in text.lower())
     return " ".join(kept.split())
+
+
+def require_opt_in(variable: str, fix: str, *modules: str) -> None:
+    """Like ``require`` for opt-in models: skip without them, unless ``$variable`` is 1, then fail.
+
+    CI sets the variable (``.ci/run``), so a model it meant to install can never be skipped silently.
+    """
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if not missing:
+        return
+    message = f"needs {', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}: {fix}"
+    if os.environ.get(variable) == "1":
+        pytest.fail(f"{variable}=1 but the opt-in model is not installed; {message}", pytrace=False)
+    pytest.skip(f"opt-in model ({message}, or set {variable}=1 with ./scripts/test)", allow_module_level=True)

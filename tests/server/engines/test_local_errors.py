@@ -14,7 +14,8 @@ from voxpipe.errors import VoxpipeStateError
 from voxpipe.server.engines.base import EngineError, LLMMessage, LLMRequest, TranscriptionOptions, VADConfig
 from voxpipe.server.engines.local import models
 from voxpipe.server.engines.local._errors import model_errors
-from voxpipe.server.engines.local.llm import LLM_MODELS, LlamaLLMEngine
+from voxpipe.server.engines.local.llm import LLM_PROFILES, LlamaLLMEngine
+from voxpipe.server.engines.local.profiles import ModelProfile
 from voxpipe.server.engines.local.stt import WhisperSTTEngine
 from voxpipe.server.engines.local.tts import PiperTTSEngine
 from voxpipe.server.engines.local.vad import SileroVADEngine
@@ -70,9 +71,15 @@ async def test_whisper_transcription_failure() -> None:
 async def test_llama_load_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     fake_module(monkeypatch, "llama_cpp", Llama=Broken, llama_chat_format=None)
     monkeypatch.setitem(
-        LLM_MODELS,
+        LLM_PROFILES,
         "broken",
-        types.SimpleNamespace(path=lambda: Path("/nowhere/model.gguf"), tool_calls=False),
+        ModelProfile(
+            title="broken",
+            path=lambda: Path("/nowhere/model.gguf"),
+            packages={},
+            install="",
+            tool_calls=False,
+        ),
     )
     engine = LlamaLLMEngine("broken")
     try:

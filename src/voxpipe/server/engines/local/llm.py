@@ -1,18 +1,25 @@
-"""LLM with llama.cpp (``llama-cpp-python``) on Qwen2.5-Coder-0.5B-Instruct Q4_K_M, or SmolLM2-135M.
+"""LLM with llama.cpp (``llama-cpp-python``) on Qwen2.5-Coder-0.5B-Instruct Q4_K_M, its 1.5B, or SmolLM2-135M.
 
 One ``Llama`` per process, shared by all sessions through one worker thread: requests queue and never run
 two at a time on two cores (which llama.cpp handles badly). Generation streams through
 ``stream_from_thread``: a stop flag is checked per token, so closing the stream frees the model within a
 token (about 25-40 ms) once the prompt evaluation that is running, if any, ends.
 
-The prompt is rendered by the GGUF's own chat template (``chat_format`` left unset; see ``chat``), and the
-tool call comes back as JSON text which ``tools.parse_tool_call`` accepts only for a declared tool with
-arguments that validate. With ``tool_choice`` ``required`` or a tool's name, a JSON grammar forces a
-well-formed call. In ``auto`` mode the first characters decide: text that starts like JSON (``{``, a
-fence, ``<tool_call>``) is held back and parsed at the end; anything else streams as text at once. A
-held-back call that is not accepted (an invented tool, invalid arguments, or free-text arguments none of
-whose words the user said) is dropped, and the model answers again with the tools hidden, so the user
-gets words rather than silence (the second pass costs a prompt evaluation: a few hundred ms).
+What differs between the models is a small ``profiles.ModelProfile`` each: weights, template fixes, and
+whether tool calls are decided inline (below) or by a separate routing pass (the 1.5B; see ``profiles``).
+
+The prompt is rendered by the GGUF's own chat template (``chat_format`` left unset; see ``chat``; with the
+profile's fixes), and the tool call comes back as JSON text which ``tools.parse_tool_call`` accepts only for
+a declared tool with arguments that validate. With ``tool_choice`` ``required`` or a tool's name, a JSON
+grammar forces a well-formed call. In ``auto`` mode the first characters decide: text that starts like JSON
+(``{``, a fence, ``<tool_call>``) is held back and parsed at the end; anything else streams as text at once.
+A held-back call that is not accepted (an invented tool, invalid arguments, or free-text arguments none of
+whose words the user said) is dropped, and the model answers again with the tools hidden, so the user gets
+words rather than silence (the second pass costs a prompt evaluation: a few hundred ms).
+
+Each prompt prefix the engine uses (system block and tools) keeps a saved llama.cpp state
+(``_prefix_states``), so alternating prompts (routing and answer, tools shown and hidden) all find their
+prefix cached.
 
 Sampling follows the request (temperature, max tokens) with ``repeat_penalty`` 1.0, except that the
 temperature is capped at ``tool_temperature`` (0.2) while tools are in play: at 0.5B, hotter sampling
@@ -32,9 +39,8 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -53,35 +59,27 @@ from voxpipe.server.engines.base import (
     Usage,
 )
 from voxpipe.server.engines.local._errors import model_errors
+from voxpipe.server.engines.local._prefix_states import PrefixStates, common_prefix, system_prefix_length
 from voxpipe.server.engines.local._speech_first import SpeechFirst
 from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.chat import call_schema, render_inputs, tools_in_play
-from voxpipe.server.engines.local.models import qwen_gguf_path, smollm2_gguf_path
+from voxpipe.server.engines.local.profiles import DEFAULT_LLM, LLM_PROFILES, fix_template
 from voxpipe.server.engines.local.tools import looks_like_call, parse_tool_call
 
-__all__ = ["LLM_MODELS", "LlamaLLMEngine"]
+__all__ = ["LLM_PROFILES", "LlamaLLMEngine"]
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class _ModelSpec:
-    path: Callable[[], Path]
-    tool_calls: bool
-
-
-#: The models this engine knows, by the name ``LlamaLLMEngine(model=...)`` takes.
-LLM_MODELS: dict[str, _ModelSpec] = {
-    "qwen2.5-coder-0.5b-instruct": _ModelSpec(qwen_gguf_path, tool_calls=True),
-    "smollm2-135m-instruct": _ModelSpec(smollm2_gguf_path, tool_calls=False),
-}
+_ROUTING_MAX_TOKENS = 160
+"""Enough for one call with a few arguments; the routing pass stops sooner at words that are not a call."""
 
 
 class LlamaLLMEngine(LLMEngine):
     """A llama.cpp model shared by the sessions of the process; loads on first use (0.1-0.5 s).
 
     Args:
-        model: a key of ``LLM_MODELS``: Qwen (better answers, tool calls) or SmolLM2 (light, no tools).
+        model: a key of ``profiles.LLM_PROFILES``: Qwen2.5-Coder 0.5B (default) or 1.5B (better answers,
+            slower, opt-in weights), or SmolLM2 (light, no tools).
         n_threads: threads while generating. 1 by default: on 2 shared cores, 2 threads were measured at
             40-45 tok/s when idle but down to 5 tok/s under contention, 1 thread a steady 23-30 tok/s.
         n_threads_batch: threads while evaluating the prompt. 1 by default for the same reason: a
@@ -98,7 +96,7 @@ class LlamaLLMEngine(LLMEngine):
 
     def __init__(
         self,
-        model: str = "qwen2.5-coder-0.5b-instruct",
+        model: str = DEFAULT_LLM,
         *,
         n_threads: int = 1,
         n_threads_batch: int = 1,
@@ -109,9 +107,9 @@ class LlamaLLMEngine(LLMEngine):
         prime_instructions: str | None = None,
         speech_first: SpeechFirst | None = None,
     ) -> None:
-        if model not in LLM_MODELS:
-            raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_MODELS)}")
-        self._spec = LLM_MODELS[model]
+        if model not in LLM_PROFILES:
+            raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_PROFILES)}")
+        self._profile = LLM_PROFILES[model]
         self._n_threads = n_threads
         self._n_threads_batch = n_threads_batch
         self._n_ctx = n_ctx
@@ -121,19 +119,20 @@ class LlamaLLMEngine(LLMEngine):
         self._prime_instructions = prime_instructions
         self._speech_first = speech_first
         self.capabilities = LLMCapabilities(
-            model=model, tool_calls=self._spec.tool_calls, context_tokens=n_ctx
+            model=model, tool_calls=self._profile.tool_calls, context_tokens=n_ctx
         )
         self._llm: Any = None
         self._formatter: Any = None
         self._eos = ""
         self._grammars: dict[str, Any] = {}
+        self._states = PrefixStates()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-llama")
 
     def _load(self) -> Any:
         """Load the model (in the worker thread; the single worker makes this race-free)."""
         if self._llm is None:
             started = time.perf_counter()
-            path = self._spec.path()
+            path = self._profile.path()
             with model_errors(f"loading {path.name}", recoverable=False):
                 from llama_cpp import Llama, llama_chat_format
 
@@ -146,7 +145,11 @@ class LlamaLLMEngine(LLMEngine):
                 )
                 self._eos = llm._model.token_get_text(llm.token_eos())
                 self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                    template=llm.metadata["tokenizer.chat_template"], eos_token=self._eos, bos_token=""
+                    template=fix_template(
+                        llm.metadata["tokenizer.chat_template"], self._profile.template_fixes
+                    ),
+                    eos_token=self._eos,
+                    bos_token="",
                 )
             self._llm = llm
             logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
@@ -174,13 +177,21 @@ class LlamaLLMEngine(LLMEngine):
 
     async def aclose(self) -> None:
         await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
+        self._states.clear()
         self._llm = None
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
-        tools = tools_in_play(request) if self._spec.tool_calls else ()
-        if request.tools and not self._spec.tool_calls:
+        tools = tools_in_play(request) if self._profile.tool_calls else ()
+        if request.tools and not self._profile.tool_calls:
             logger.info("llm: %s cannot call tools; %d ignored", self.capabilities.model, len(request.tools))
         forced = request.tool_choice if tools and request.tool_choice != "auto" else None
+        routing = self._profile.routing_instructions
+        if tools and routing is not None:
+            if forced is None:
+                async for chunk in self._routed(request, tools, routing):
+                    yield chunk
+                return
+            request = replace(request, instructions=routing)  # a required call: the plain prompt picks it
         usage = Usage()
         held: list[str] = []
         async for chunk in self._one_pass(request, tools, forced, held):
@@ -189,10 +200,9 @@ class LlamaLLMEngine(LLMEngine):
             else:
                 yield chunk
         if held:  # the answer was a call
-            user_text = " ".join(m.content for m in request.messages if isinstance(m, LLMMessage))
-            parsed = parse_tool_call(held[0], tools, None if forced else user_text)
+            parsed = parse_tool_call(held[0], tools, None if forced else _user_text(request))
             if parsed is not None:
-                yield ToolCall(call_id=f"call_{secrets.token_hex(8)}", name=parsed[0], arguments=parsed[1])
+                yield _tool_call(parsed)
             elif forced is None:
                 # an invented tool or made-up arguments: answer in words instead of staying silent
                 logger.info("llm: no valid tool call; answering again without tools")
@@ -203,6 +213,46 @@ class LlamaLLMEngine(LLMEngine):
                         yield chunk
         yield usage
 
+    async def _routed(
+        self, request: LLMRequest, tools: Sequence[FunctionTool], instructions: str
+    ) -> AsyncIterator[LLMChunk]:
+        """A routed profile with tools: the routing pass, then a call the guard accepts or the answer.
+
+        The routing pass renders the conversation with the plain ``instructions`` and the tools, samples
+        greedily (a routing decision should not vary), and stops at the first characters that are not a
+        call. Its words are never spoken: without an accepted call, the answer is generated again from
+        the session's instructions with no tools, so the voice prompt shapes every spoken word.
+        """
+        routing = replace(request, instructions=instructions)
+        produce = partial(
+            self._generate,
+            routing,
+            tools,
+            None,
+            0.0,
+            until=_not_a_call,
+            max_tokens=_ROUTING_MAX_TOKENS,
+        )
+        text = ""
+        usage = Usage()
+        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as pieces:
+            async for piece in pieces:
+                if isinstance(piece, Usage):
+                    usage = piece
+                else:
+                    text += piece
+        parsed = parse_tool_call(text, tools, _user_text(request)) if looks_like_call(text) else None
+        if parsed is not None:
+            yield _tool_call(parsed)
+            yield usage
+            return
+        async for chunk in self._one_pass(request, (), None, []):
+            if isinstance(chunk, Usage):
+                usage = _add(usage, chunk)
+            else:
+                yield chunk
+        yield usage
+
     async def end_of_turn(self, request: LLMRequest) -> float | None:
         """The model's probability that the user's message ends here: the chance that the token after
         the user's words is the end-of-message marker (the idea of LiveKit's turn detector, with the
@@ -211,7 +261,8 @@ class LlamaLLMEngine(LLMEngine):
         last = request.messages[-1] if request.messages else None
         if not isinstance(last, LLMMessage) or last.role != "user" or not last.content.strip():
             return None
-        tools = tools_in_play(request) if self._spec.tool_calls else ()
+        # the prompt of the answer: a routed profile answers without tools
+        tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
         return await asyncio.wrap_future(self._executor.submit(self._end_probability, request, tools))
 
     def _end_probability(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> float:
@@ -222,7 +273,8 @@ class LlamaLLMEngine(LLMEngine):
             marker = llm.token_eos()
             cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the user's message
             prefix = tokens[:cut]
-            keep = min(_common_prefix(llm._input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
+            self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
+            keep = min(common_prefix(llm.input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
             llm.n_tokens = keep
             llm.eval(prefix[keep:])
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
@@ -268,12 +320,22 @@ class LlamaLLMEngine(LLMEngine):
         forced: str | None,
         temperature: float,
         stop: threading.Event,
+        *,
+        until: Callable[[str], bool] | None = None,
+        max_tokens: int | None = None,
     ) -> Iterator[str | Usage]:
         """Run one completion in the worker thread, yielding text pieces then the ``Usage``."""
         llm = self._load()
         with model_errors("llama.cpp generation"):
             yield from self._complete(
-                llm, request, tools=tools, forced=forced, temperature=temperature, stop=stop
+                llm,
+                request,
+                tools=tools,
+                forced=forced,
+                temperature=temperature,
+                stop=stop,
+                until=until,
+                max_tokens=max_tokens,
             )
 
     def _complete(
@@ -285,11 +347,14 @@ class LlamaLLMEngine(LLMEngine):
         forced: str | None,
         temperature: float,
         stop: threading.Event,
+        until: Callable[[str], bool] | None = None,
+        max_tokens: int | None = None,
     ) -> Iterator[str | Usage]:
+        """One completion; ``until(text so far)`` returning True ends it early (the routing pass)."""
         tokens = self._prompt_tokens(llm, request, tools)
-        cached = _common_prefix(llm._input_ids[: llm.n_tokens], tokens)
+        cached = self._states.prepare(llm, tokens, system_prefix_length(tokens))
         budget = self._n_ctx - len(tokens)
-        max_tokens = min(request.max_output_tokens or self._max_output_tokens, budget)
+        max_tokens = min(max_tokens or request.max_output_tokens or self._max_output_tokens, budget)
         grammar = self._grammar(tools, forced) if forced else None
         started = time.perf_counter()
         completion = llm.create_completion(
@@ -302,6 +367,7 @@ class LlamaLLMEngine(LLMEngine):
             grammar=grammar,
         )
         finished = False
+        so_far = ""
         try:
             for chunk in completion:
                 if stop.is_set():
@@ -310,6 +376,10 @@ class LlamaLLMEngine(LLMEngine):
                 if text:
                     yield text
                 finished = chunk["choices"][0]["finish_reason"] is not None
+                if until is not None:
+                    so_far += text
+                    if until(so_far):
+                        break
                 if self._speech_first is not None:
                     self._speech_first.wait_for_speech()  # before the next token is computed
         finally:
@@ -358,10 +428,14 @@ def _add(a: Usage, b: Usage) -> Usage:
     )
 
 
-def _common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
-    n = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        n += 1
-    return n
+def _user_text(request: LLMRequest) -> str:
+    """Everything the user said in the conversation: free-text call arguments must come from it."""
+    return " ".join(m.content for m in request.messages if isinstance(m, LLMMessage) and m.role == "user")
+
+
+def _not_a_call(text: str) -> bool:
+    return looks_like_call(text) is False
+
+
+def _tool_call(parsed: tuple[str, str]) -> ToolCall:
+    return ToolCall(call_id=f"call_{secrets.token_hex(8)}", name=parsed[0], arguments=parsed[1])
