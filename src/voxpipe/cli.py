@@ -105,11 +105,19 @@ def _choose_engines(requested: str | None, options: dict[str, Any] | None = None
         return engine_sets.load_engines("test"), "test"
 
 
+def _check_llm_weights(llm: str | None) -> None:
+    """Join and verify the local LLM's weights now (once per machine; a stat later), so that a missing or
+    damaged chunk is one plain line naming the fix rather than a failed server start-up."""
+    from voxpipe.server.engines.local.profiles import DEFAULT_LLM, LLM_PROFILES
+
+    LLM_PROFILES[llm or DEFAULT_LLM].path()
+
+
 def _run_serve(args: argparse.Namespace) -> int:
     from voxpipe.cli_options import local_engine_options
     from voxpipe.errors import VoxpipeUsageError
     from voxpipe.server import ServerConfig, ServerLimits, serve
-    from voxpipe.server.engines import EngineUnavailableError
+    from voxpipe.server.engines import EngineError, EngineUnavailableError
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -121,6 +129,12 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"voxpipe serve: {exc}", file=sys.stderr)
         return 2
     asyncio.run(trial.aclose())
+    if name == "local":
+        try:
+            _check_llm_weights(options.get("llm_model"))
+        except EngineError as exc:
+            print(f"voxpipe serve: {exc}", file=sys.stderr)
+            return 2
     config = ServerConfig(
         host=args.host,
         port=args.port,

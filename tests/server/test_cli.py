@@ -133,3 +133,27 @@ def test_serve_with_a_missing_llm_says_how_to_install_it(
 def test_serve_with_an_unknown_llm_lists_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["serve", "--llm", "gpt-9"]) == 2
     assert "qwen2.5-coder-1.5b-instruct" in capsys.readouterr().err
+
+
+def test_serve_with_damaged_llm_weights_says_how_to_fix_them(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A chunk that does not join into the official file stops ``serve`` with one line, before listening."""
+    import dataclasses
+
+    from voxpipe.server import engines as engines_module
+    from voxpipe.server.engines.local import profiles
+    from voxpipe.server.engines.local.models import ModelFileError
+
+    real_load = engines_module.load_engines
+    monkeypatch.setattr(engines_module, "load_engines", lambda name, **options: real_load("test"))
+
+    def damaged() -> None:
+        raise ModelFileError("... expected 1117320768 bytes; ./scripts/setup-1.5b", code="model_checksum")
+
+    name = "qwen2.5-coder-1.5b-instruct"
+    monkeypatch.setitem(
+        profiles.LLM_PROFILES, name, dataclasses.replace(profiles.LLM_PROFILES[name], path=damaged)
+    )
+    assert cli.main(["serve", "--llm", name, "--port", "1"]) == 2
+    assert "./scripts/setup-1.5b" in capsys.readouterr().err
