@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import subprocess
 import sys
@@ -126,6 +127,7 @@ def main() -> None:
         server.terminate()
         server.wait()
     service_share = max(0.0, cpu / wall - base_cpu / base_wall)
+    print("load average (1, 5, 15 min) after the runs: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(
         f"import voxpipe.services.openai_realtime_beta: {imported * 1000:.0f} ms (median of 5)"
         f"   target < 300 ms: {'PASS' if imported < 0.3 else 'FAIL'}"

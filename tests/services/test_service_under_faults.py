@@ -29,6 +29,7 @@ from voxpipe.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
+    TTSAudioRawFrame,
 )
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineTask
@@ -36,6 +37,7 @@ from voxpipe.processors.frame_processor import FrameDirection
 from voxpipe.realtime.client import ClientState, ReconnectPolicy
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.server.engines.testing import encode_tones
+from voxpipe.services._realtime_service.service import MIN_IDLE_ROTATION_AGE_S
 from voxpipe.services.llm_service import FunctionCallParams
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService
 from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, OpenAIRealtimeLLMContext
@@ -44,6 +46,7 @@ from voxpipe.services.openai_realtime_beta.events import (
     SessionProperties,
     TurnDetection,
 )
+from voxpipe.testing import faults
 from voxpipe.testing.conversation_checks import active_response_errors, unbalanced_frames
 from voxpipe.testing.faults import (
     FATAL_ERROR_CODES,
@@ -54,47 +57,30 @@ from voxpipe.testing.faults import (
     FaultKind,
     FaultProxy,
     Scenario,
-    close_with,
-    deep_nesting,
-    drop_after_response,
-    drop_before_response,
-    drop_during_function_call,
-    drop_during_response,
-    drop_while_audio_streams,
-    duplicate,
-    error_event,
-    expiry,
-    malformed_json,
-    stall,
-    unknown_event,
-    wrong_fields,
 )
 
+from .._shared import WEATHER_TOOL
 from .openai_realtime_beta.rig import Recorder
 
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather of a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
+SHAPES = ["beta", "ga"]
+"""Both dialects go through every fault (the proxy injects each in the shape of the link)."""
 FAST_RECONNECT = ReconnectPolicy(base_delay=0.01, max_delay=0.05, jitter=0.0)
 
 RECOVERABLE: dict[str, Fault] = {
-    "drop_before_response": drop_before_response(),
-    "drop_during_response": drop_during_response(nth=2),
-    "drop_after_response": drop_after_response(),
-    "stall": stall(0.3),
-    "unknown_event": unknown_event(),
-    "malformed_json": malformed_json(),
-    **{f"wrong_fields:{name}": wrong_fields(i) for i, name in enumerate(WRONG_FIELD_VARIANTS)},
-    "deep_nesting": deep_nesting(),
-    "duplicate:item": duplicate(),
-    "duplicate:response.created": duplicate(["response.created"]),
-    "duplicate:response.done": duplicate(["response.done"]),
-    **{f"error_event:{code}": error_event(code) for code in RECOVERABLE_ERROR_CODES},
-    "expiry": expiry(),
-    **{f"close:{code}": close_with(code) for code in RECONNECT_CLOSE_CODES},
+    "drop_before_response": faults.drop_before_response(),
+    "drop_during_response": faults.drop_during_response(nth=2),
+    "drop_after_response": faults.drop_after_response(),
+    "stall": faults.stall(0.3),
+    "unknown_event": faults.unknown_event(),
+    "malformed_json": faults.malformed_json(),
+    **{f"wrong_fields:{name}": faults.wrong_fields(i) for i, name in enumerate(WRONG_FIELD_VARIANTS)},
+    "deep_nesting": faults.deep_nesting(),
+    "duplicate:item": faults.duplicate(),
+    "duplicate:response.created": faults.duplicate(["response.created"]),
+    "duplicate:response.done": faults.duplicate(["response.done"]),
+    **{f"error_event:{code}": faults.error_event(code) for code in RECOVERABLE_ERROR_CODES},
+    "expiry": faults.expiry(),
+    **{f"close:{code}": faults.close_with(code) for code in RECONNECT_CLOSE_CODES},
 }
 
 
@@ -154,7 +140,7 @@ class Call:
 
 async def open_call(
     server: LocalRealtimeServer,
-    faults: list[Fault],
+    planned: list[Fault],
     *,
     shape: str = "beta",
     audio: bool = False,
@@ -162,7 +148,7 @@ async def open_call(
     reconnect: ReconnectPolicy = FAST_RECONNECT,
     **service_kwargs: Any,
 ) -> tuple[Call, asyncio.Task[None]]:
-    proxy = FaultProxy(server.realtime_url, Scenario(faults))
+    proxy = FaultProxy(server.realtime_url, Scenario(planned))
     await proxy.__aenter__()
     props = SessionProperties(
         modalities=["audio", "text"] if audio else ["text"],
@@ -192,8 +178,8 @@ async def close_call(call: Call, runner: asyncio.Task[None]) -> None:
         await call.proxy.aclose()
 
 
-async def two_answers(server: LocalRealtimeServer, faults: list[Fault], **kwargs: Any) -> Call:
-    call, runner = await open_call(server, faults, **kwargs)
+async def two_answers(server: LocalRealtimeServer, planned: list[Fault], **kwargs: Any) -> Call:
+    call, runner = await open_call(server, planned, **kwargs)
     try:
         await call.settle(answers=1)
         await call.say("how are you today")
@@ -206,22 +192,35 @@ async def two_answers(server: LocalRealtimeServer, faults: list[Fault], **kwargs
     return call
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("name", list(RECOVERABLE))
-async def test_the_call_lives_through(server: LocalRealtimeServer, name: str) -> None:
+async def test_the_call_lives_through(server: LocalRealtimeServer, name: str, shape: str) -> None:
     fault = RECOVERABLE[name]
-    call = await two_answers(server, [fault])
+    call = await two_answers(server, [fault], shape=shape)
     assert call.proxy.injected[fault.kind] == 1, call.proxy.history
     if fault.kind in (FaultKind.DROP, FaultKind.EXPIRY, FaultKind.CLOSE):
         assert call.proxy.connections == 2  # it came back, on a new session with the history replayed
 
 
-@pytest.mark.parametrize("name", ["drop_during_response", "expiry", "drop_before_response"])
-async def test_the_ga_service_lives_through(server: LocalRealtimeServer, name: str) -> None:
-    call = await two_answers(server, [RECOVERABLE[name]], shape="ga")
-    assert call.proxy.connections == 2
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_repeated_audio_delta_plays_once(server: LocalRealtimeServer, shape: str) -> None:
+    delta = "response.output_audio.delta" if shape == "ga" else "response.audio.delta"
+    audio_ms: dict[bool, float] = {}
+    for faulty in (False, True):  # the same answer, with and without its first delta sent twice
+        planned = [faults.duplicate([delta])] if faulty else []
+        call, runner = await open_call(server, planned, shape=shape, audio=True)
+        try:
+            await call.settle(answers=1)
+            call.assert_balanced_and_clean()
+        finally:
+            await close_call(call, runner)
+        audio_ms[faulty] = sum(f.duration_ms for f in call.down.of(TTSAudioRawFrame))
+        assert call.proxy.injected[FaultKind.DUPLICATE] == int(faulty), call.proxy.history
+    assert audio_ms[True] == audio_ms[False] > 0  # the repeat was not played
 
 
-async def test_a_drop_during_a_function_call(server: LocalRealtimeServer) -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_drop_during_a_function_call(server: LocalRealtimeServer, shape: str) -> None:
     results: list[str] = []
 
     async def weather(params: FunctionCallParams) -> None:
@@ -229,7 +228,7 @@ async def test_a_drop_during_a_function_call(server: LocalRealtimeServer) -> Non
         results.append(params.arguments.get("city", ""))
         await params.result_callback({"sky": "sunny"})
 
-    call, runner = await open_call(server, [drop_during_function_call()], tools=True)
+    call, runner = await open_call(server, [faults.drop_during_function_call()], tools=True, shape=shape)
     call.service.register_function("get_weather", weather)
     try:
         await call.settle(answers=1)
@@ -243,9 +242,13 @@ async def test_a_drop_during_a_function_call(server: LocalRealtimeServer) -> Non
     assert call.proxy.injected[FaultKind.DROP] == 1
 
 
-async def test_a_drop_while_audio_streams_resends_the_audio_held(server: LocalRealtimeServer) -> None:
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_drop_while_audio_streams_resends_the_audio_held(
+    server: LocalRealtimeServer, shape: str
+) -> None:
     slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
-    call, runner = await open_call(server, [drop_while_audio_streams(nth=3)], audio=True, reconnect=slow)
+    planned = [faults.drop_while_audio_streams(nth=3)]
+    call, runner = await open_call(server, planned, audio=True, reconnect=slow, shape=shape)
     try:
         await call.settle(answers=1)
         rate = 16000
@@ -269,11 +272,13 @@ async def test_a_drop_while_audio_streams_resends_the_audio_held(server: LocalRe
 
 @pytest.mark.parametrize(
     "fault",
-    [error_event(code) for code in FATAL_ERROR_CODES] + [close_with(4000), close_with(1008)],
+    [faults.error_event(code) for code in FATAL_ERROR_CODES]
+    + [faults.close_with(4000), faults.close_with(1008)],
     ids=lambda f: f.name,
 )
-async def test_a_fatal_fault_stops_the_pipeline_with_a_fatal_error(server, fault: Fault) -> None:
-    call, runner = await open_call(server, [fault])
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_fatal_fault_stops_the_pipeline_with_a_fatal_error(server, fault: Fault, shape: str) -> None:
+    call, runner = await open_call(server, [fault], shape=shape)
     try:
         await asyncio.wait_for(asyncio.shield(runner), timeout=15)
     finally:
@@ -283,10 +288,11 @@ async def test_a_fatal_fault_stops_the_pipeline_with_a_fatal_error(server, fault
     assert call.count(LLMFullResponseStartFrame) == call.count(LLMFullResponseEndFrame)
 
 
+@pytest.mark.parametrize("shape", SHAPES)
 @pytest.mark.parametrize("seed", [1, 2, 3])
-async def test_a_seeded_run_of_random_faults(server: LocalRealtimeServer, seed: int) -> None:
+async def test_a_seeded_run_of_random_faults(server: LocalRealtimeServer, seed: int, shape: str) -> None:
     scenario = Scenario.random(seed, 3)
-    call, runner = await open_call(server, scenario.faults)
+    call, runner = await open_call(server, scenario.faults, shape=shape)
     try:
         for turn in range(2, 6):
             await call.settle(answers=turn - 1)
@@ -312,3 +318,21 @@ async def test_a_session_past_its_maximum_age_rotates_between_answers(server: Lo
         await close_call(call, runner)
     assert call.proxy.connections == 4  # a fresh session after each answer, the history replayed each time
     assert sum(call.proxy.injected.values()) == 0
+
+
+async def test_an_idle_session_past_its_maximum_age_rotates_too(server: LocalRealtimeServer) -> None:
+    call, runner = await open_call(server, [], max_session_age_s=MIN_IDLE_ROTATION_AGE_S)
+    try:
+        await call.settle(answers=1)
+        assert call.proxy.connections == 1
+        async with asyncio.timeout(MIN_IDLE_ROTATION_AGE_S + 5):  # nothing is said: the session ages idle
+            while call.proxy.connections < 2:
+                await asyncio.sleep(0.05)
+        await call.say("how are you today")  # the fresh session, with the history replayed, answers
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    # One rotation per age: the idle wait above was at most about two ages long.
+    assert 2 <= call.proxy.connections <= 3

@@ -16,34 +16,10 @@ import websockets
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voxpipe.server import LocalRealtimeServer, ServerConfig
-from voxpipe.testing.faults import (
-    RANDOM_FAULTS,
-    WRONG_FIELD_VARIANTS,
-    FaultKind,
-    FaultProxy,
-    Scenario,
-    close_with,
-    deep_nesting,
-    drop_after_response,
-    drop_before_response,
-    drop_during_function_call,
-    drop_during_response,
-    drop_while_audio_streams,
-    duplicate,
-    error_event,
-    expiry,
-    malformed_json,
-    stall,
-    unknown_event,
-    wrong_fields,
-)
+from voxpipe.testing import faults
+from voxpipe.testing.faults import RANDOM_FAULTS, WRONG_FIELD_VARIANTS, FaultKind, FaultProxy, Scenario
 
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather of a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
+from .._shared import WEATHER_TOOL
 
 
 @pytest.fixture
@@ -115,12 +91,12 @@ class Client:
 
 
 async def turn_through(
-    server: LocalRealtimeServer, faults: list[Any], text: str = "hello there", **kwargs: Any
+    server: LocalRealtimeServer, planned: list[Any], text: str = "hello there", **kwargs: Any
 ) -> tuple[FaultProxy, Client]:
-    async with FaultProxy(server.realtime_url, Scenario(faults)) as proxy:
+    async with FaultProxy(server.realtime_url, Scenario(planned)) as proxy:
         client = await Client.open(proxy.url)
         await client.text_turn(text, **kwargs)
-        if faults and faults[0].kind in _ENDING:
+        if planned and planned[0].kind in _ENDING:
             await client.read_to_end()
         else:
             await client.read_until("response.done")
@@ -160,9 +136,9 @@ async def test_the_servers_close_code_reaches_the_client() -> None:
 @pytest.mark.parametrize(
     ("fault", "lost"),
     [
-        (drop_before_response(), "response.created"),
-        (drop_during_response(nth=2), "response.done"),
-        (drop_after_response(), None),
+        (faults.drop_before_response(), "response.created"),
+        (faults.drop_during_response(nth=2), "response.done"),
+        (faults.drop_after_response(), None),
     ],
 )
 async def test_drops_cut_the_link_without_a_close_frame(server, fault, lost) -> None:
@@ -176,18 +152,20 @@ async def test_drops_cut_the_link_without_a_close_frame(server, fault, lost) -> 
 
 
 async def test_drop_during_response_lets_the_nth_delta_through_first(server: LocalRealtimeServer) -> None:
-    _, client = await turn_through(server, [drop_during_response(nth=2)])
+    _, client = await turn_through(server, [faults.drop_during_response(nth=2)])
     assert client.types().count("response.text.delta") == 2
 
 
 async def test_drop_during_a_function_call(server: LocalRealtimeServer) -> None:
-    proxy, client = await turn_through(server, [drop_during_function_call()], "weather in Paris", tools=True)
+    proxy, client = await turn_through(
+        server, [faults.drop_during_function_call()], "weather in Paris", tools=True
+    )
     assert client.types()[-1] == "response.function_call_arguments.done"
     assert client.ws.close_code == 1006 and proxy.injected[FaultKind.DROP] == 1
 
 
 async def test_drop_while_audio_streams_counts_the_client_appends(server: LocalRealtimeServer) -> None:
-    async with FaultProxy(server.realtime_url, Scenario([drop_while_audio_streams(nth=3)])) as proxy:
+    async with FaultProxy(server.realtime_url, Scenario([faults.drop_while_audio_streams(nth=3)])) as proxy:
         client = await Client.open(proxy.url)
         sent = 0
         with pytest.raises(ConnectionClosed):
@@ -203,7 +181,7 @@ async def test_drop_while_audio_streams_counts_the_client_appends(server: LocalR
 async def test_stall_holds_the_server_events_back(server: LocalRealtimeServer) -> None:
     loop = asyncio.get_running_loop()
     start = loop.time()
-    proxy, client = await turn_through(server, [stall(0.5)])
+    proxy, client = await turn_through(server, [faults.stall(0.5)])
     assert loop.time() - start >= 0.5
     assert client.types()[-1] == "response.done" and proxy.injected == {FaultKind.STALL: 1}
 
@@ -211,10 +189,10 @@ async def test_stall_holds_the_server_events_back(server: LocalRealtimeServer) -
 @pytest.mark.parametrize(
     ("fault", "check"),
     [
-        (unknown_event(), lambda frames, types: "voxpipe_fault.unheard_of" in types),
-        (malformed_json(), lambda frames, types: None in types),
-        (deep_nesting(3000), lambda frames, types: any(len(f) > 6000 for f in frames)),
-        (error_event("server_error"), lambda frames, types: "error" in types),
+        (faults.unknown_event(), lambda frames, types: "voxpipe_fault.unheard_of" in types),
+        (faults.malformed_json(), lambda frames, types: None in types),
+        (faults.deep_nesting(3000), lambda frames, types: any(len(f) > 6000 for f in frames)),
+        (faults.error_event("server_error"), lambda frames, types: "error" in types),
     ],
 )
 async def test_injections_arrive_after_their_trigger_and_the_session_goes_on(server, fault, check) -> None:
@@ -228,7 +206,7 @@ async def test_injections_arrive_after_their_trigger_and_the_session_goes_on(ser
 
 @pytest.mark.parametrize("variant", range(len(WRONG_FIELD_VARIANTS)))
 async def test_wrong_fields_send_a_known_event_with_a_bad_field(server, variant: int) -> None:
-    _, client = await turn_through(server, [wrong_fields(variant)])
+    _, client = await turn_through(server, [faults.wrong_fields(variant)])
     index = client.types().index("response.created") + 1
     bad = json.loads(client.frames[index])
     expected = {
@@ -243,7 +221,7 @@ async def test_wrong_fields_send_a_known_event_with_a_bad_field(server, variant:
 
 
 async def test_ga_connections_get_ga_names(server: LocalRealtimeServer) -> None:
-    async with FaultProxy(server.realtime_url, Scenario([wrong_fields(0)])) as proxy:
+    async with FaultProxy(server.realtime_url, Scenario([faults.wrong_fields(0)])) as proxy:
         client = await Client.open(proxy.url, beta=False)
         await client.send(
             {
@@ -262,14 +240,14 @@ async def test_ga_connections_get_ga_names(server: LocalRealtimeServer) -> None:
 
 
 async def test_duplicate_delivers_the_event_twice(server: LocalRealtimeServer) -> None:
-    proxy, client = await turn_through(server, [duplicate()])
+    proxy, client = await turn_through(server, [faults.duplicate()])
     created = [f for f in client.frames if json.loads(f)["type"] == "conversation.item.created"]
     assert created[0] == created[1]
     assert proxy.injected == {FaultKind.DUPLICATE: 1}
 
 
 async def test_expiry_sends_session_expired_then_closes_1001(server: LocalRealtimeServer) -> None:
-    _, client = await turn_through(server, [expiry()])
+    _, client = await turn_through(server, [faults.expiry()])
     error = json.loads(client.frames[-1])
     assert error["error"]["code"] == "session_expired"
     assert client.ws.close_code == 1001 and "maximum duration" in client.ws.close_reason
@@ -277,12 +255,12 @@ async def test_expiry_sends_session_expired_then_closes_1001(server: LocalRealti
 
 @pytest.mark.parametrize("code", [1000, 1011, 4000])
 async def test_close_with_a_code(server: LocalRealtimeServer, code: int) -> None:
-    proxy, client = await turn_through(server, [close_with(code)])
+    proxy, client = await turn_through(server, [faults.close_with(code)])
     assert client.ws.close_code == code and proxy.injected == {FaultKind.CLOSE: 1}
 
 
 async def test_faults_fire_in_order_across_connections(server: LocalRealtimeServer) -> None:
-    scenario = Scenario([drop_after_response(), unknown_event()])
+    scenario = Scenario([faults.drop_after_response(), faults.unknown_event()])
     async with FaultProxy(server.realtime_url, scenario) as proxy:
         first = await Client.open(proxy.url)
         await first.text_turn("one")

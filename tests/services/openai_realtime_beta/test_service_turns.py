@@ -483,3 +483,15 @@ async def test_speech_after_a_fully_played_answer_truncates_nothing() -> None:
         await asyncio.sleep(0.05)
     assert r.server.received("conversation.item.truncate") == []
     assert r.server.received("conversation.item.delete") == []
+
+
+def test_an_event_id_seen_lately_is_a_repeat_and_the_memory_is_bounded() -> None:
+    from voxpipe.services._realtime_service.state import RepeatedEvents
+
+    seen = RepeatedEvents(window=3)
+    firsts = [seen.seen_before(i) for i in ("e1", "e2", "e1", "", None, "")]
+    assert firsts == [False, False, True, False, False, False]  # no id: never a repeat
+    for event_id in ("e3", "e4", "e5"):  # e1 and e2 fall out of the window
+        assert not seen.seen_before(event_id)
+    assert not seen.seen_before("e1")
+    assert seen.seen_before("e5") and seen.repeats == 2

@@ -86,7 +86,7 @@ from voxpipe.services._realtime_service.interruptions import PlaybackReports, fo
 from voxpipe.services._realtime_service.items import function_output, messages_to_items
 from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage
 from voxpipe.services._realtime_service.responses import ResponseState, ResponseTracker
-from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals
+from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals, RepeatedEvents
 from voxpipe.services._realtime_service.tools import merge_settings, session_for_wire
 from voxpipe.services.llm_service import LLMService
 
@@ -137,6 +137,12 @@ BENIGN_ERROR_CODES = frozenset(
 )
 """Rejections of a cancel or truncate that raced the server: expected, logged, never reported upstream."""
 
+MIN_IDLE_ROTATION_AGE_S = 2.0
+"""An idle session younger than this is never rotated (a fresh session is idle, and as old as any)."""
+
+IDLE_ROTATION_CHECK_S = 0.5
+"""How often an old session that is not idle yet is checked again (its answer's end also rotates it)."""
+
 MAX_PENDING_SERVER_EVENTS = 256
 """Server events read and not yet handled: once the downstream queue is full (the service reads at the
 pace of playback) the rest of the answer waits in the socket, not in memory."""
@@ -164,8 +170,10 @@ class RealtimeLLMService(LLMService):
         held_audio_ms: microphone audio kept while the link is down and sent once it is back (the oldest
             is dropped past this bound).
         max_session_age_s: rotate to a fresh server session, between answers, once the session is this
-            old (None: only when the server expires it). Rotating early keeps the server's own time
-            limit from cutting an answer.
+            old (None: only when the server expires it): when an answer ends, or while the session is
+            idle (no answer in flight) once it is that old (and at least ``MIN_IDLE_ROTATION_AGE_S``,
+            so a tiny age rotates only between answers, never in a loop). Rotating early keeps the
+            server's own time limit from cutting an answer.
         max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
             are read by one task and the frames they make are pushed downstream by another, from a
             bounded queue (see :mod:`~voxpipe.services._realtime_service.downstream`), so a full output
@@ -211,6 +219,7 @@ class RealtimeLLMService(LLMService):
         self._responses = ResponseTracker(self._send_response_create, name=self.name)
         self._answer = AnswerAudio()
         self._retrievals = PendingRetrievals()
+        self._repeats = RepeatedEvents()
         self._items: dict[str, Any] = {}  # the server's conversation: parsed items, or the dicts we sent
         self._outage = Outage(max_held_ms=held_audio_ms)
         self._max_session_age_s = max_session_age_s
@@ -311,6 +320,8 @@ class RealtimeLLMService(LLMService):
             await self._fail(f"could not connect to the realtime server: {exc}", exc)
             return
         self._reader = self.create_task(self._receive(), name="receive")
+        if self._max_session_age_s is not None:
+            self.create_task(self._rotate_when_idle_and_old(self._max_session_age_s), name="session_age")
 
     def _start_pump(self) -> None:
         self._pump = self.create_task(self._downstream.run(), name="downstream")
@@ -665,10 +676,15 @@ class RealtimeLLMService(LLMService):
 
         Total: an event the service cannot use (a wrong or missing field) is logged once per type and
         field, reported upstream as a non-fatal ``ErrorFrame``, and the session goes on. Handlers read
-        what they need before they act, so a bad event changes nothing.
+        what they need before they act, so a bad event changes nothing. An event that comes again with
+        the same ``event_id`` is skipped (see :class:`RepeatedEvents`).
         """
         if isinstance(event, ClientNotice):
             await _NOTICE_HANDLERS[type(event)](self, event)
+            return
+        event_id = getattr(event, "event_id", None)
+        if self._repeats.seen_before(event_id if isinstance(event_id, str) else None):
+            logger.debug("%s: %s %s came again; skipped", self, getattr(event, "type", "?"), event_id)
             return
         kind = self.dialect.kind_of(getattr(event, "type", ""))
         handler = _SERVER_EVENT_HANDLERS.get(kind) if kind is not None else None
@@ -922,13 +938,23 @@ class RealtimeLLMService(LLMService):
         self._responses.done(response.id)
         await self._rotate_if_old()
 
-    async def _rotate_if_old(self) -> None:
-        """Between answers, start a fresh session once this one reached ``max_session_age_s``."""
-        limit, client = self._max_session_age_s, self._client
+    async def _rotate_if_old(self, limit: float | None = None) -> None:
+        """Between answers, start a fresh session once this one reached ``limit`` (``max_session_age_s``)."""
+        limit = self._max_session_age_s if limit is None else limit
+        client = self._client
         if limit is None or client is None or self._responses.in_progress or self._calls_in_flight:
             return
         if asyncio.get_running_loop().time() - self._session_started_at >= limit:
             await client.rotate(f"the session is older than {limit:g} s")
+
+    async def _rotate_when_idle_and_old(self, max_age_s: float) -> None:
+        """The session-age task: rotate a session that grew old while idle (no answer ends to do it)."""
+        limit = max(max_age_s, MIN_IDLE_ROTATION_AGE_S)
+        loop = asyncio.get_running_loop()
+        while True:
+            due = self._session_started_at + limit  # moves on at each new session (_on_connected)
+            await asyncio.sleep(max(due - loop.time(), IDLE_ROTATION_CHECK_S))
+            await self._rotate_if_old(limit)
 
     async def _on_rate_limits(self, event: beta.RateLimitsUpdatedEvent) -> None:
         self.rate_limits = list(event.rate_limits or [])

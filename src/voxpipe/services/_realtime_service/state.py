@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from voxpipe.errors import OperationTimeoutError, ServerError
 from voxpipe.realtime import ConversationItemRetrieveEvent, new_event_id
 
-__all__ = ["AnswerAudio", "ItemNotFoundError", "PendingRetrievals"]
+__all__ = ["AnswerAudio", "ItemNotFoundError", "PendingRetrievals", "RepeatedEvents"]
 
 
 class ItemNotFoundError(ServerError):
@@ -96,6 +97,40 @@ class AnswerAudio:
         if self.item_id is None:
             return 0
         return int(max(0, min(position_ms, self.received_ms.get(self.item_id, 0.0))))
+
+
+class RepeatedEvents:
+    """Recent server event ids, to tell an event the server sent again from a new one.
+
+    Every server event carries an ``event_id`` unique to it, so an event that comes with an id already
+    handled is the same event again (a faulty server or proxy repeated it), never new content: an audio
+    delta played twice would repeat a piece of the answer, a text delta would double the transcript.
+    Content cannot tell: two deltas of silence are alike and both real, and the protocol gives audio
+    deltas no offset. Events without an id are never taken for repeats.
+
+    Args:
+        window: how many recent ids are remembered (a repeat comes right after the original).
+    """
+
+    def __init__(self, window: int = 1024) -> None:
+        self._window = window
+        self._order: deque[str] = deque()
+        self._seen: set[str] = set()
+        self.repeats = 0
+        """Events skipped as repeats."""
+
+    def seen_before(self, event_id: str | None) -> bool:
+        """Whether ``event_id`` was seen lately; remembers it if not."""
+        if not event_id:
+            return False
+        if event_id in self._seen:
+            self.repeats += 1
+            return True
+        self._seen.add(event_id)
+        self._order.append(event_id)
+        if len(self._order) > self._window:
+            self._seen.discard(self._order.popleft())
+        return False
 
 
 class PendingRetrievals:
