@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 import numpy as np
@@ -141,3 +142,41 @@ async def test_finish_reuses_the_pass_made_during_the_pause(
         await stream.aclose()
     assert "amiable" in normalise(transcript.text)
     assert len(submitted) == passes
+
+
+async def test_a_waited_for_pass_runs_before_another_streams_background_pass(
+    whisper_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sessions' background passes queue behind a busy worker, A's first; B ends its turn and waits.
+
+    B's pass is promoted by ``finish`` and runs before A's, which nobody waits for.
+    """
+    running, release = threading.Event(), threading.Event()
+    whisper_engine._worker.submit(lambda: (running.set(), release.wait(60)))  # hold the worker
+    assert await asyncio.to_thread(running.wait, 60)
+    order: list[int] = []
+    original = whisper_engine._run
+
+    def recording_run(audio: np.ndarray, prompt: str | None) -> Any:
+        order.append(audio.size)
+        return original(audio, prompt)
+
+    monkeypatch.setattr(whisper_engine, "_run", recording_run)
+    a = whisper_engine.create_stream(TranscriptionOptions())
+    b = whisper_engine.create_stream(TranscriptionOptions())
+    try:
+        speaking = load_speech("en_espeak_weather_paris_16k.wav")[:19_200]  # 1.2 s, still speaking
+        a.feed(speaking.tobytes())  # one step of audio: a background pass
+        question = load_speech("en_espeak_capital_of_france_16k.wav")
+        b.feed(question.tobytes())  # over a step of audio: a background pass too, queued after A's
+        b.feed(bytes(9_600))  # 0.3 s of silence
+        finishing = asyncio.create_task(b.finish())
+        await asyncio.sleep(0)  # finish() runs up to its first wait: it has promoted B's pass by then
+        release.set()
+        transcript = await finishing
+    finally:
+        release.set()
+        await a.aclose()
+        await b.aclose()
+    assert order[0] == question.size, order
+    assert "capital" in normalise(transcript.text)

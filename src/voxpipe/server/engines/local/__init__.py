@@ -77,6 +77,7 @@ def load_engines(
     stt_threads: int = 2,
     stt_beam_size: int = 1,
     stt_window_s: int = 10,
+    stt_prioritise: bool = True,
     stt_step_ms: int = 1000,
     stt_pause_ms: int = 100,
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
@@ -94,7 +95,8 @@ def load_engines(
         llm_context: 2048 tokens by default (about 25 MB less RSS than 4096, for DESIGN.md's 1.2 GB
             target; a spoken conversation that long leaves out its oldest items).
         llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
-        stt_threads / stt_beam_size / stt_window_s / stt_step_ms / stt_pause_ms: see ``WhisperSTTEngine``.
+        stt_threads / stt_beam_size / stt_window_s / stt_step_ms / stt_pause_ms / stt_prioritise: see
+            ``WhisperSTTEngine``.
         tts_threads: Piper's ONNX Runtime threads (0: one per core).
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
@@ -139,6 +141,7 @@ def load_engines(
             window_s=stt_window_s,
             step_ms=stt_step_ms,
             pause_ms=stt_pause_ms,
+            prioritise=stt_prioritise,
         ),
         llm=LlamaLLMEngine(
             llm_model,

@@ -84,6 +84,8 @@ class WhisperSTTEngine(STTEngine):
         window_s: the short window in seconds (audio up to ``window_s - 1`` s uses it); 30 or 0: always
             the full 30 s window (Whisper's own behaviour, five times slower).
         step_ms: while audio arrives, a background pass per this much new audio.
+        prioritise: waited-for passes before background ones (False: first come, first served, as a
+            plain single-worker executor; for A/B figures in ``bench/voice_latency.py``).
         pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn), so
             the transcript is ready before the session's speculation (which starts at its own pause,
             150 ms of VAD silence by default) and long before a 500 ms VAD window ends.
@@ -101,6 +103,7 @@ class WhisperSTTEngine(STTEngine):
         pause_ms: int = 100,
         window_s: int = 10,
         full_window_beam_size: int = 5,
+        prioritise: bool = True,
     ) -> None:
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
@@ -111,6 +114,7 @@ class WhisperSTTEngine(STTEngine):
         self._model: Any = None
         self._load_lock = threading.Lock()
         self._worker = PriorityWorker("voxpipe-whisper")
+        self._prioritise = prioritise
 
     def _load(self) -> Any:
         with self._load_lock:
@@ -155,6 +159,8 @@ class WhisperSTTEngine(STTEngine):
         self, audio: np.ndarray, prompt: str | None, priority: Priority = Priority.URGENT
     ) -> Future[list[Any]]:
         """Queue a transcription on the worker thread (for streams); urgent passes go first."""
+        if not self._prioritise:
+            priority = Priority.URGENT
         return self._worker.submit(lambda: self._run(audio, prompt), priority)
 
     def promote(self, future: Future[list[Any]]) -> None:
