@@ -5,15 +5,17 @@ promotion while waiting counts; cancelling a waiter gives its place up; and with
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import pytest
 
 from voxpipe.server import LocalRealtimeServer, ServerConfig
+from voxpipe.server.connection.response_source import EngineSource
 from voxpipe.server.engines.base import LLMEngine
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.testing import ToneTTSEngine, load_engines
-from voxpipe.server.engines.types import LLMChunk, LLMMessage, LLMRequest
+from voxpipe.server.engines.types import LLMChunk, LLMMessage, LLMRequest, TextDelta, Usage
 from voxpipe.server.scheduling import FairShare, Priority, PriorityGate
 
 from ._support import RawClient
@@ -218,3 +220,82 @@ async def test_a_first_piece_is_not_queued_behind_another_sessions_tail() -> Non
     unshared = tails_during_head(await run_two_sessions(None))
     assert shared <= 1  # at most the piece already being made when the question came
     assert unshared >= 3  # without sharing, the long answer's tail ran while the short one waited
+
+
+def shared_llm(fair_share: FairShare | None, log: list[tuple[str, str]]) -> Engines:
+    """The test engines with one LLM worker (as llama.cpp's) behind ``fair_share``."""
+    base = load_engines(token_delay_s=0.005, story_words=60)
+    return Engines(
+        vad=base.vad, stt=base.stt, llm=RecordingLLM(base.llm, log), tts=base.tts, fair_share=fair_share
+    )
+
+
+def question(text: str) -> LLMRequest:
+    return LLMRequest(messages=(LLMMessage("user", text),))
+
+
+async def answer(source: EngineSource, text: str, heard: list[tuple[str, str]]) -> Usage:
+    """Stream ``text``'s answer from ``source``, noting each delta as (question, delta)."""
+    usage = Usage()
+    async for chunk in source.llm_stream(question(text)):
+        if isinstance(chunk, TextDelta):
+            heard.append((text, chunk.text))
+        elif isinstance(chunk, Usage):
+            usage = chunk
+    return usage
+
+
+async def a_head_during_a_long_answer(
+    fair_share: FairShare, *, long_one_speculative: bool
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], Usage]:
+    """A long answer (confirmed, or a speculation) holds the LLM when another session's answer asks for
+    it; returns the deltas in the order they came, the LLM log and the long answer's usage."""
+    log: list[tuple[str, str]] = []
+    engines = shared_llm(fair_share, log)
+    heard: list[tuple[str, str]] = []
+    long_source = EngineSource(engines, fair_share, speculative=long_one_speculative)
+    async with asyncio.TaskGroup() as group:
+        long_one = group.create_task(answer(long_source, "tell me a long story", heard))
+        limit = 2 if long_one_speculative else 12  # a guess is overtaken at once, an answer after its head
+        while len(heard) < limit:
+            await asyncio.sleep(0.001)
+        group.create_task(answer(EngineSource(engines, fair_share), "hello", heard))
+    return heard, log, long_one.result()
+
+
+def story_text(heard: list[tuple[str, str]]) -> str:
+    return "".join(delta for asked, delta in heard if asked == "tell me a long story")
+
+
+STORY_60 = " ".join(f"word{i}" for i in range(1, 61)) + "."
+
+
+@pytest.mark.parametrize("speculative", [False, True])
+async def test_a_long_generation_gives_the_llm_up_to_another_answers_head(speculative: bool) -> None:
+    heard, log, usage = await a_head_during_a_long_answer(FairShare(), long_one_speculative=speculative)
+    first_hello = heard.index(("hello", "You"))
+    last_story = max(i for i, (asked, _) in enumerate(heard) if asked != "hello")
+    assert first_hello < last_story  # the short answer's words came while the story was still going
+    assert [kind for kind, text in log] == ["llm", "llm", "llm"]  # story, hello, the story resumed
+    assert story_text(heard) == STORY_60  # resumed exactly where it left off: nothing lost or repeated
+    assert usage.output_tokens == 60  # both passes counted once
+
+
+async def test_without_preemption_the_long_answer_holds_the_llm_to_its_end() -> None:
+    heard, log, usage = await a_head_during_a_long_answer(
+        FairShare(preempt=False), long_one_speculative=False
+    )
+    first_hello = heard.index(("hello", "You"))
+    assert all(asked != "hello" for asked, _ in heard[:first_hello]) and first_hello == 60
+    assert story_text(heard) == STORY_60 and usage.output_tokens == 60
+    assert len(log) == 2
+
+
+async def test_a_continuation_goes_on_after_the_words_said() -> None:
+    llm = load_engines(story_words=5).llm
+    request = question("a long story")
+    full = [c.text async for c in llm.stream(request) if isinstance(c, TextDelta)]
+    resumed = llm.stream(dataclasses.replace(request, continuation="".join(full[:2])))
+    chunks = [c async for c in resumed]
+    assert [c.text for c in chunks if isinstance(c, TextDelta)] == full[2:]
+    assert chunks[-1] == Usage(input_tokens=3, output_tokens=3)

@@ -11,9 +11,13 @@ lets go, the waiting call with the best ``Priority`` goes next (first come first
   promoted to ``HEAD`` the moment its turn is confirmed (the priority is read when the gate is handed on);
 * ``TAIL``: the later pieces of an answer, which the listener will not hear for a while anyway.
 
-A held gate is never taken away (model calls cannot be paused safely), so the gain comes at call
-boundaries: the TTS works piece by piece (at most 60 characters a piece), so a waiting first piece gets
-the TTS within one piece of another answer.
+A held gate is never taken away by force (a model step cannot be interrupted), so the gain comes at
+call boundaries: the TTS works piece by piece (at most 60 characters a piece), so a waiting first piece
+gets the TTS within one piece of another answer. An LLM generation is one long call, so it gives the
+model up itself: with ``preempt``, a generation past its head, or a speculative one, checks
+``yields_to`` after every token and, when a better-priority call waits, stops and queues again to
+resume later from the words it said (``LLMRequest.continuation``, for ``resumable`` engines). Without
+that, the whole answer of one session (hundreds of tokens) sat in front of another's first words.
 
 The models also share the CPU cores: a tail piece synthesized while another answer's LLM evaluates its
 prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making
@@ -76,6 +80,10 @@ class PriorityGate:
         """Calls waiting for a slot."""
         return len(self._waiters)
 
+    def wanted_before(self, priority: Priority) -> bool:
+        """Whether a call of a better priority than ``priority`` waits for a slot."""
+        return any(waiter.priority() < priority for waiter in self._waiters)
+
     @contextlib.asynccontextmanager
     async def hold(self, priority: Callable[[], Priority]) -> AsyncIterator[None]:
         """Hold a slot for the body. Cancelling while waiting is safe (the place is given up)."""
@@ -115,11 +123,16 @@ class FairShare:
         llm_slots: LLM calls at a time (the local LLM: 1).
         tts_slots: TTS calls at a time (Piper: 1).
         tail_wait_s: longest wait of a tail piece for other answers' heads.
+        preempt: a generation holding the LLM gives it up to a better-priority call between tokens
+            (``yields_to``); False: a generation holds the LLM until it ends.
     """
 
-    def __init__(self, llm_slots: int = 1, tts_slots: int = 1, tail_wait_s: float = 0.5) -> None:
+    def __init__(
+        self, llm_slots: int = 1, tts_slots: int = 1, tail_wait_s: float = 0.5, *, preempt: bool = True
+    ) -> None:
         self._gates = {"llm": PriorityGate("llm", llm_slots), "tts": PriorityGate("tts", tts_slots)}
         self._tail_wait_s = tail_wait_s
+        self.preempt = preempt
         self._heads = 0
         self._no_heads = asyncio.Event()
         self._no_heads.set()
@@ -147,6 +160,11 @@ class FairShare:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._tail_wait_s):
                     await self._no_heads.wait()
+
+    def yields_to(self, kind: str, priority: Priority) -> bool:
+        """Whether a call of ``kind`` now at ``priority`` should give the model up (see the module
+        docstring): ``preempt`` is on and a call of a better priority waits."""
+        return self.preempt and self._gates[kind].wanted_before(priority)
 
     def gate(self, kind: str) -> PriorityGate:
         """The gate of ``"llm"`` or ``"tts"``."""

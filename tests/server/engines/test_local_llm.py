@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from typing import Any
@@ -210,3 +211,17 @@ async def test_warm_up_caches_the_prime_instructions() -> None:
         assert usage[-1].cached_tokens >= 10
     finally:
         await engine.aclose()
+
+
+async def test_a_continuation_resumes_the_answer_after_another_prompt_ran(qwen_engine: Any) -> None:
+    request = ask("Name three colours of the rainbow, in one sentence.", max_output_tokens=30)
+    whole = await collect(qwen_engine, request)
+    deltas = [c.text for c in whole if isinstance(c, TextDelta)]
+    assert len(deltas) > 6
+    await collect(qwen_engine, ask("What is the capital of Italy?"))  # the prompt cache now holds another
+    said = "".join(deltas[:4])
+    resumed = await collect(qwen_engine, dataclasses.replace(request, continuation=said))
+    assert said + text_of(resumed) == text_of(whole)  # greedy: the same words, none repeated
+    usage = resumed[-1]
+    assert isinstance(usage, Usage) and usage.input_tokens == whole[-1].input_tokens  # type: ignore[union-attr]
+    assert 0 < usage.output_tokens <= 30

@@ -10,18 +10,34 @@ sends, their order and its usage are the same either way.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from typing import Protocol
 
 from voxpipe.server.connection.settings import SessionSettings
 from voxpipe.server.connection.streams import closing
 from voxpipe.server.engines.registry import Engines
-from voxpipe.server.engines.types import LLMChunk, LLMItem, LLMRequest, TextDelta
+from voxpipe.server.engines.types import LLMChunk, LLMItem, LLMRequest, TextDelta, Usage
 from voxpipe.server.scheduling import FairShare, Priority
 
 __all__ = ["EngineSource", "ResponseSource", "llm_request"]
 
+logger = logging.getLogger(__name__)
+
 _HEAD_DELTAS = 8  # text deltas (tokens) of an LLM generation that count as its head: about a first piece
+
+
+def _resumed(request: LLMRequest, said: list[str], earlier: int) -> LLMRequest:
+    """``request``, or its continuation after the words ``said`` (``earlier`` deltas of them)."""
+    if not said:
+        return request
+    cap = request.max_output_tokens
+    return dataclasses.replace(
+        request,
+        continuation="".join(said),
+        max_output_tokens=None if cap is None else max(1, cap - earlier),
+    )
 
 
 def llm_request(settings: SessionSettings, messages: list[LLMItem]) -> LLMRequest:
@@ -79,22 +95,57 @@ class EngineSource:
             return contextlib.nullcontext()
         return self._fair_share.head()
 
+    def _llm_priority(self, deltas: int) -> Priority:
+        """A generation's place at the LLM after ``deltas`` text deltas: past its head it is a tail
+        (a guess too: only its first words need to be ready when its turn is confirmed)."""
+        if deltas >= _HEAD_DELTAS:
+            return Priority.TAIL
+        return Priority.SPECULATIVE if self._speculative else Priority.HEAD
+
     async def llm_stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         """The LLM's stream, run when the scheduler gives the LLM to this answer; its head lasts from the
-        call until ``_HEAD_DELTAS`` text deltas (about the first piece) came out."""
+        call until ``_HEAD_DELTAS`` text deltas (about the first piece) came out.
+
+        When the scheduler asks (``FairShare.yields_to``: a better-priority call waits) and the engine is
+        ``resumable``, the generation gives the LLM up after a text delta, queues again and goes on
+        from the words it said; the chunks join into one answer and the usage adds up the passes.
+        """
+        fair_share = self._fair_share
+        resumable = self._engines.llm.capabilities.resumable
+        yields_to = fair_share.yields_to if fair_share is not None and resumable else None
+        said: list[str] = []
+        deltas = 0
+
+        def place() -> Priority:  # read when the gate is handed on: the deltas so far decide
+            return self._llm_priority(deltas)
+
         with contextlib.ExitStack() as head:
             head.enter_context(self._head())  # waiting for the LLM is part of the head
-            async with (
-                FairShare.turn(self._fair_share, "llm", lambda: self._priority(True)),
-                closing(self._engines.llm.stream(request)) as chunks,
-            ):
-                deltas = 0
-                async for chunk in chunks:
-                    if isinstance(chunk, TextDelta):
-                        deltas += 1
-                        if deltas == _HEAD_DELTAS:
-                            head.close()
-                    yield chunk
+            while True:
+                earlier = deltas  # output of the passes given up
+                gave_up = False
+                async with (
+                    FairShare.turn(fair_share, "llm", place),
+                    closing(self._engines.llm.stream(_resumed(request, said, earlier))) as chunks,
+                ):
+                    async for chunk in chunks:
+                        if isinstance(chunk, TextDelta):
+                            deltas += 1
+                            said.append(chunk.text)
+                            if deltas == _HEAD_DELTAS:
+                                head.close()
+                            yield chunk
+                            if yields_to is not None and yields_to("llm", place()):
+                                gave_up = True
+                                break
+                        elif isinstance(chunk, Usage) and earlier:
+                            output = chunk.output_tokens + earlier
+                            yield Usage(chunk.input_tokens, output, chunk.cached_tokens)
+                        else:
+                            yield chunk
+                if not gave_up:
+                    return
+                logger.debug("llm given up after %d deltas: a call of better priority waits", deltas)
 
     async def tts_stream(self, text: str, voice: str, speed: float, *, first: bool) -> AsyncIterator[bytes]:
         """One piece's audio, made when the scheduler gives the TTS to it (a first piece is a head)."""

@@ -210,6 +210,9 @@ class LLMRequest:
         tool_choice: see ``ToolChoice``. A name that is not in ``tools`` is a ``VoxpipeUsageError``.
         temperature: sampling temperature (0 = greedy).
         max_output_tokens: cap on generated tokens, or None for the engine's limit.
+        continuation: the answer's text so far: the model goes on from it (an answer that gave the model
+            up to another answer's first words resumes this way; only for engines whose capabilities
+            say ``resumable``). The chunks and usage then cover only what follows it.
     """
 
     instructions: str = ""
@@ -218,6 +221,7 @@ class LLMRequest:
     tool_choice: ToolChoice = "auto"
     temperature: float = 0.8
     max_output_tokens: int | None = None
+    continuation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,11 +252,15 @@ class LLMCapabilities:
         model: the model's name, for logs and the protocol's ``response`` metadata.
         tool_calls: it can produce ``ToolCall`` chunks.
         context_tokens: the context window; requests longer than this lose their oldest messages.
+        resumable: it honours ``LLMRequest.continuation``, so a long answer can give the model up between
+            tokens and resume later (``voxpipe.server.scheduling``); cheap for a local model, whose
+            prompt cache keeps the words already evaluated.
     """
 
     model: str
     tool_calls: bool
     context_tokens: int
+    resumable: bool = False
 
 
 @dataclass(frozen=True, slots=True)

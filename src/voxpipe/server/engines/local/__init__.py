@@ -84,6 +84,7 @@ def load_engines(
     tts_threads: int = 0,
     speech_first: bool = True,
     fair_share: bool = True,
+    fair_share_preempt: bool = True,
     **unknown: Any,
 ) -> Engines:
     """Build the local engine set (cheap: models load later).
@@ -101,6 +102,8 @@ def load_engines(
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
             tails (``voxpipe.server.scheduling``).
+        fair_share_preempt: a generation past its first words gives the LLM up to another answer's
+            head between tokens and resumes after it (False: it holds the LLM to its end).
         llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
             ``LlamaLLMEngine``.
 
@@ -152,7 +155,7 @@ def load_engines(
             speech_first=gate,
         ),
         tts=_tts(tts_threads, gate),
-        fair_share=FairShare() if fair_share else None,
+        fair_share=FairShare(preempt=fair_share_preempt) if fair_share else None,
     )
 
 

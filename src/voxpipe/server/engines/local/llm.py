@@ -21,6 +21,11 @@ Each prompt prefix the engine uses (system block and tools) keeps a saved llama.
 (``_prefix_states``), so alternating prompts (routing and answer, tools shown and hidden) all find their
 prefix cached.
 
+A request with a ``continuation`` (an answer that gave the model up to another answer's first words,
+``voxpipe.server.scheduling``) renders the same prompt followed by the words already said and goes on
+from them: the prompt cache still holds them unless another prompt ran in between, and then they cost a
+prompt evaluation of those words.
+
 Sampling follows the request (temperature, max tokens) with ``repeat_penalty`` 1.0, except that the
 temperature is capped at ``tool_temperature`` (0.2) while tools are in play: at 0.5B, hotter sampling
 breaks the JSON of calls; and at ``answer_temperature`` (0.2) for answers in words: at the protocol's
@@ -119,7 +124,7 @@ class LlamaLLMEngine(LLMEngine):
         self._prime_instructions = prime_instructions
         self._speech_first = speech_first
         self.capabilities = LLMCapabilities(
-            model=model, tool_calls=self._profile.tool_calls, context_tokens=n_ctx
+            model=model, tool_calls=self._profile.tool_calls, context_tokens=n_ctx, resumable=True
         )
         self._llm: Any = None
         self._formatter: Any = None
@@ -186,6 +191,11 @@ class LlamaLLMEngine(LLMEngine):
             logger.info("llm: %s cannot call tools; %d ignored", self.capabilities.model, len(request.tools))
         forced = request.tool_choice if tools and request.tool_choice != "auto" else None
         routing = self._profile.routing_instructions
+        if request.continuation:  # the answer is words already: go on with them, no call to decide
+            shown = () if routing is not None else tools  # a routed profile answers with no tools shown
+            async for chunk in self._one_pass(request, shown, None, [], continuing=True):
+                yield chunk
+            return
         if tools and routing is not None:
             if forced is None:
                 async for chunk in self._routed(request, tools, routing):
@@ -282,13 +292,20 @@ class LlamaLLMEngine(LLMEngine):
         return float(weights[marker] / weights.sum())
 
     async def _one_pass(
-        self, request: LLMRequest, tools: Sequence[FunctionTool], forced: str | None, held: list[str]
+        self,
+        request: LLMRequest,
+        tools: Sequence[FunctionTool],
+        forced: str | None,
+        held: list[str],
+        *,
+        continuing: bool = False,
     ) -> AsyncIterator[TextDelta | Usage]:
-        """Stream one generation: text as it comes, or (call-shaped output) the whole text into ``held``."""
+        """Stream one generation: text as it comes, or (call-shaped output) the whole text into ``held``;
+        ``continuing``: the request's continuation is text, so the rest is too."""
         cap = self._tool_temperature if tools else self._answer_temperature
         temperature = request.temperature if cap is None else min(request.temperature, cap)
         produce = partial(self._generate, request, tools, forced, temperature)
-        deciding = bool(tools) and forced is None
+        deciding = bool(tools) and forced is None and not continuing
         calling = forced is not None
         text = ""
         usage = Usage()
@@ -351,10 +368,13 @@ class LlamaLLMEngine(LLMEngine):
         max_tokens: int | None = None,
     ) -> Iterator[str | Usage]:
         """One completion; ``until(text so far)`` returning True ends it early (the routing pass)."""
-        tokens = self._prompt_tokens(llm, request, tools)
+        prompt = self._prompt_tokens(llm, request, tools)
+        tokens = prompt
+        if request.continuation:  # the words said before the answer gave the model up
+            tokens = prompt + llm.tokenize(request.continuation.encode("utf-8"), add_bos=False, special=False)
         cached = self._states.prepare(llm, tokens, system_prefix_length(tokens))
         budget = self._n_ctx - len(tokens)
-        max_tokens = min(max_tokens or request.max_output_tokens or self._max_output_tokens, budget)
+        max_tokens = max(1, min(max_tokens or request.max_output_tokens or self._max_output_tokens, budget))
         grammar = self._grammar(tools, forced) if forced else None
         started = time.perf_counter()
         completion = llm.create_completion(
@@ -393,7 +413,7 @@ class LlamaLLMEngine(LLMEngine):
             produced,
             time.perf_counter() - started,
         )
-        yield Usage(input_tokens=len(tokens), output_tokens=produced, cached_tokens=cached)
+        yield Usage(input_tokens=len(prompt), output_tokens=produced, cached_tokens=min(cached, len(prompt)))
 
     def _prompt_tokens(self, llm: Any, request: LLMRequest, tools: Sequence[FunctionTool]) -> list[int]:
         """Render and tokenize, leaving out the oldest messages until the prompt and an answer fit."""

@@ -15,6 +15,7 @@ request's instructions):
    when there is no user text).
 
 Text streams one word per ``TextDelta`` with ``token_delay_s`` between them; ``Usage`` counts words.
+With a ``continuation`` (the engine is ``resumable``), the answer streams from where that text ends.
 
 ``end_of_turn`` (semantic VAD's question) reads the last user message by rule: 0.95 when it ends with
 ``.``, ``?`` or ``!``; 0.02 when its last word leaves it hanging (``and``, ``but``, ``or``, ``so``,
@@ -64,7 +65,9 @@ class ScriptedLLMEngine(LLMEngine):
         token_delay_s: float = 0.0,
         story_words: int = 200,
     ) -> None:
-        self.capabilities = LLMCapabilities(model="voxpipe-scripted", tool_calls=True, context_tokens=32768)
+        self.capabilities = LLMCapabilities(
+            model="voxpipe-scripted", tool_calls=True, context_tokens=32768, resumable=True
+        )
         self._replies = {key.lower(): value for key, value in (replies or {}).items()}
         self._token_delay_s = token_delay_s
         self._story_words = story_words
@@ -79,11 +82,15 @@ class ScriptedLLMEngine(LLMEngine):
             yield Usage(input_tokens=input_tokens, output_tokens=len(call.arguments.split()) + 1)
             return
         words = self._answer(request).split(" ")
-        for index, word in enumerate(words):
+        deltas = [word if index == 0 else " " + word for index, word in enumerate(words)]
+        said = ""  # a continuation: what was already said is skipped
+        while request.continuation and deltas and request.continuation.startswith(said + deltas[0]):
+            said += deltas.pop(0)
+        for index, delta in enumerate(deltas):
             if index and self._token_delay_s:
                 await asyncio.sleep(self._token_delay_s)
-            yield TextDelta(word if index == 0 else " " + word)
-        yield Usage(input_tokens=input_tokens, output_tokens=len(words))
+            yield TextDelta(delta)
+        yield Usage(input_tokens=input_tokens, output_tokens=len(deltas))
 
     async def end_of_turn(self, request: LLMRequest) -> float | None:
         """The rule of the module docstring."""
