@@ -225,3 +225,16 @@ async def test_a_continuation_resumes_the_answer_after_another_prompt_ran(qwen_e
     usage = resumed[-1]
     assert isinstance(usage, Usage) and usage.input_tokens == whole[-1].input_tokens  # type: ignore[union-attr]
     assert 0 < usage.output_tokens <= 30
+
+
+async def test_end_of_turn_tells_a_finished_question_from_a_half_one(qwen_engine: Any) -> None:
+    def judged(words: str) -> LLMRequest:
+        return LLMRequest(instructions=SYSTEM, messages=[LLMMessage("user", words)])
+
+    # Whisper closes a half question with a question mark too: the judgement reads the words alone
+    half = await qwen_engine.end_of_turn(judged("What is the capital done?"))
+    whole = await qwen_engine.end_of_turn(judged("What is the capital of France?"))
+    trailing = await qwen_engine.end_of_turn(judged("What's the difference between..."))
+    assert half is not None and whole is not None and trailing is not None
+    assert half < 0.2 and trailing < 0.2 and whole > 0.5
+    assert await qwen_engine.end_of_turn(judged(" ?! ")) is None  # no words: the engine cannot tell

@@ -5,11 +5,12 @@ Server VAD is the VAD engine with the session's ``threshold``, ``prefix_padding_
 
 Semantic VAD decides from the words, with a model (``end_of_turn.py``), on top of the same VAD:
 
-* the VAD's silence window comes from ``eagerness``: ``high`` 250 ms, ``medium``/``auto`` 500 ms,
-  ``low`` 1000 ms (threshold 0.5, prefix padding 300 ms);
-* when that silence has passed, the turn is held open (``SpeechState.ENDING``) while the words so far are
-  judged (the LLM's probability that the message is finished, against the eagerness's threshold;
-  punctuation when the engine cannot tell); the turn ends at the first append after a "finished" verdict;
+* the silence window comes from ``eagerness``: ``high`` 250 ms, ``medium``/``auto`` 500 ms, ``low``
+  1000 ms (threshold 0.5, prefix padding 300 ms);
+* after ``end_of_turn.FIRST_LOOK_MS`` (200 ms) of silence, the turn is held open (``SpeechState.ENDING``)
+  while the words so far are judged (the LLM's probability that the message is finished; punctuation when
+  the engine cannot tell); the turn ends at the first append after a "finished" verdict, which comes at
+  once for a confident judgement and at the end of the window for a likely one (``end_of_turn``);
 * otherwise it stays open for three times the window in all (so 750 / 1500 / 3000 ms of silence), never
   more than OpenAI's maximum waits (2 / 4 / 8 s); speech in that time continues the same turn without a
   second ``speech_started`` (and drops the judgement).
@@ -30,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from voxpipe.audio import StreamResampler
-from voxpipe.server.connection.end_of_turn import EndOfTurnJudge
+from voxpipe.server.connection.end_of_turn import FIRST_LOOK_MS, EndOfTurnJudge
 from voxpipe.server.connection.settings import TurnDetectionKind, TurnDetectionSettings
 from voxpipe.server.connection.state import SpeechState, check_move
 from voxpipe.server.engines.base import VADEngine, VADStream
@@ -92,20 +93,21 @@ class TurnDetector:
         self.settings = settings
         semantic = settings.kind is TurnDetectionKind.SEMANTIC_VAD
         window = _EAGERNESS_MS.get(settings.eagerness, 500) if semantic else settings.silence_duration_ms
+        vad_window = min(window, FIRST_LOOK_MS) if semantic else window  # semantic: judged from there
         self._semantic = semantic
-        self._pause_ms = None if pause_ms is None else max(10, min(pause_ms, window // 2))
+        self._pause_ms = None if pause_ms is None else max(10, min(pause_ms, vad_window // 2))
         self._paused = False
         self._hold_ms = min(window * 2, _MAX_WAIT_MS.get(settings.eagerness, 4000) - window)
         config = VADConfig(
             threshold=0.5 if semantic else settings.threshold,
             prefix_padding_ms=300 if semantic else settings.prefix_padding_ms,
-            silence_duration_ms=window,
+            silence_duration_ms=vad_window,
         )
         self._stream: VADStream = engine.create_stream(config)
         rate = self._stream.sample_rate
         self._resampler = StreamResampler(input_rate, rate, quality="QQ") if rate != input_rate else None
         self._base_ms = clock_ms
-        self._judge = EndOfTurnJudge(words, judge, settings.eagerness)
+        self._judge = EndOfTurnJudge(words, judge, settings.eagerness, window)
         self._state = SpeechState.IDLE
         self._stop_ms = 0
         self._deadline_ms: int | None = None
@@ -154,7 +156,8 @@ class TurnDetector:
                     decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, at))
         decisions.extend(self._pause_events(clock_ms))
         if self._state is SpeechState.ENDING and (
-            self._judge.verdict() or (self._deadline_ms is not None and clock_ms >= self._deadline_ms)
+            self._judge.verdict(clock_ms - self._stop_ms)
+            or (self._deadline_ms is not None and clock_ms >= self._deadline_ms)
         ):
             self._set_state(SpeechState.IDLE)
             self._deadline_ms = None

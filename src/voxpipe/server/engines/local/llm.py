@@ -39,6 +39,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import re
 import secrets
 import threading
 import time
@@ -131,6 +132,7 @@ class LlamaLLMEngine(LLMEngine):
         self._eos = ""
         self._grammars: dict[str, Any] = {}
         self._states = PrefixStates()
+        self._closing: Any = None  # token ids that close a sentence (``_closing_tokens``)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-llama")
 
     def _load(self) -> Any:
@@ -178,6 +180,7 @@ class LlamaLLMEngine(LLMEngine):
                     llm, request, tools=(), forced=None, temperature=0.0, stop=threading.Event()
                 ):
                     pass
+            self._closing_tokens(llm)  # for the first end-of-turn judgement: a pass over the vocabulary
         logger.info("primed the LLM in %.2f s", time.perf_counter() - started)
 
     async def aclose(self) -> None:
@@ -264,19 +267,31 @@ class LlamaLLMEngine(LLMEngine):
         yield usage
 
     async def end_of_turn(self, request: LLMRequest) -> float | None:
-        """The model's probability that the user's message ends here: the chance that the token after
-        the user's words is the end-of-message marker (the idea of LiveKit's turn detector, with the
-        answering model itself). The prompt is the one the answer renders, up to the words, so it costs
-        the words' tokens over the cached prefix, and the answer then reuses them."""
+        """The model's probability that the user's sentence ends after these words (the idea of LiveKit's
+        turn detector, with the answering model itself).
+
+        Whisper punctuates what it hears as if it were finished ("What is the capital done?" for a half
+        question), so the words are judged without their closing punctuation, and the probability is
+        that of the next token closing the sentence: ``.``, ``?``, ``!`` or the end-of-message marker.
+        On ``tests/fixtures/turns`` that put the first halves at 0.00-0.35 and the whole questions at
+        0.00-0.95 (median 0.6), where the marker's probability after Whisper's text put both above 0.9.
+        The prompt is the one the answer renders, up to the words, so it costs the words' tokens over the
+        cached prefix, and the answer then reuses them.
+        """
         last = request.messages[-1] if request.messages else None
-        if not isinstance(last, LLMMessage) or last.role != "user" or not last.content.strip():
+        if not isinstance(last, LLMMessage) or last.role != "user":
             return None
+        words = _CLOSING.sub("", last.content).strip()
+        if not words:
+            return None
+        request = replace(request, messages=(*request.messages[:-1], LLMMessage("user", words)))
         # the prompt of the answer: a routed profile answers without tools
         tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
         return await asyncio.wrap_future(self._executor.submit(self._end_probability, request, tools))
 
     def _end_probability(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> float:
-        """In the worker thread: evaluate the prompt up to the user's words, read the marker's probability."""
+        """In the worker thread: evaluate the prompt up to the user's words, read the probability that
+        the next token closes the sentence."""
         llm = self._load()
         with model_errors("llama.cpp end-of-turn"):
             tokens = self._prompt_tokens(llm, request, tools)
@@ -288,8 +303,21 @@ class LlamaLLMEngine(LLMEngine):
             llm.n_tokens = keep
             llm.eval(prefix[keep:])
             logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+            closing = self._closing_tokens(llm)
         weights = np.exp(logits - logits.max())
-        return float(weights[marker] / weights.sum())
+        return float(weights[closing].sum() / weights.sum())
+
+    def _closing_tokens(self, llm: Any) -> Any:
+        """Ids of the tokens that close a sentence (``.``, ``?``, ``!``, maybe with quotes and a line
+        break; not ``..``, which trails off) and of the end-of-message marker; found once per model."""
+        if self._closing is None:
+            ids = [
+                token
+                for token in range(llm.n_vocab())
+                if _CLOSING_TOKEN.match(llm.detokenize([token]).decode("utf-8", "ignore"))
+            ]
+            self._closing = np.array(sorted({*ids, llm.token_eos()}), dtype=np.int64)
+        return self._closing
 
     async def _one_pass(
         self,
@@ -440,6 +468,10 @@ class LlamaLLMEngine(LLMEngine):
         if schema not in self._grammars:
             self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
         return self._grammars[schema]
+
+
+_CLOSING = re.compile(r"[\s.?!,;:\u2026]+$")  # the punctuation Whisper closes a transcript with
+_CLOSING_TOKEN = re.compile(r"^(?!\.\.)[.?!]+[\"')\]]*\s*$")
 
 
 def _add(a: Usage, b: Usage) -> Usage:
