@@ -196,8 +196,8 @@ class LlamaLLMEngine(LLMEngine):
         routing = self._profile.routing_instructions
         if request.continuation:  # the answer is words already: go on with them, no call to decide
             shown = () if routing is not None else tools  # a routed profile answers with no tools shown
-            async for chunk in self._one_pass(request, shown, None, [], continuing=True):
-                yield chunk
+            async for resumed in self._one_pass(request, shown, None, [], continuing=True):
+                yield resumed
             return
         if tools and routing is not None:
             if forced is None:
