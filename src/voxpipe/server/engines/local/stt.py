@@ -121,7 +121,11 @@ class WhisperSTTEngine(STTEngine):
             if self._model is None:
                 started = time.perf_counter()
                 with model_errors("loading Whisper tiny.en", recoverable=False):
-                    self._model = _windowed_model_class()(
+                    # imported here, not at module level: faster-whisper pulls in CTranslate2, which
+                    # ``import voxpipe.server`` should not pay for
+                    from faster_whisper import WhisperModel
+
+                    self._model = _windowed_model_class(WhisperModel)(
                         str(whisper_tiny_en_path()),
                         device="cpu",
                         compute_type="int8",
@@ -349,16 +353,16 @@ class _WhisperStream(STTStream):
 
 
 @functools.cache
-def _windowed_model_class() -> type:
+def _windowed_model_class(whisper_model: type) -> type:
     """faster-whisper's ``WhisperModel`` with the encoder input cut to ``window_frames``.
 
     faster-whisper pads each window's features to 3000 frames (30 s) just before ``encode``; cutting
-    there (not earlier) keeps its seeking and timestamps as they are. Imported late: faster-whisper
-    pulls in CTranslate2, which ``import voxpipe.server`` should not pay for.
+    there (not earlier) keeps its seeking and timestamps as they are. Cached per base class, not once:
+    a subclass made of whatever ``WhisperModel`` was importable first (a test's stand-in, say) must not
+    outlive it.
     """
-    from faster_whisper import WhisperModel
 
-    class WindowedWhisperModel(WhisperModel):
+    class WindowedWhisperModel(whisper_model):
         window_frames = _FULL_WINDOW_S * _FRAMES_PER_S
 
         def encode(self, features: np.ndarray) -> Any:
