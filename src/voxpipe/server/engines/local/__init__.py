@@ -75,7 +75,7 @@ def load_engines(
     llm_batch_threads: int = 1,
     llm_context: int = 2048,
     stt_threads: int = 2,
-    stt_beam_size: int = 1,
+    stt_beam_size: int = 5,
     stt_window_s: int = 10,
     stt_prioritise: bool = True,
     stt_step_ms: int = 1000,
