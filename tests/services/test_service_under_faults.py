@@ -30,6 +30,8 @@ from voxpipe.frames.frames import (
     LLMFullResponseStartFrame,
     LLMMessagesAppendFrame,
     TTSAudioRawFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
 )
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineTask
@@ -37,7 +39,8 @@ from voxpipe.processors.frame_processor import FrameDirection
 from voxpipe.realtime.client import ClientState, ReconnectPolicy
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.server.engines.testing import encode_tones
-from voxpipe.services._realtime_service.service import MIN_IDLE_ROTATION_AGE_S
+from voxpipe.server.engines.testing.tones import normalize_text
+from voxpipe.services._realtime_service.service import IDLE_ROTATION_CHECK_S, MIN_IDLE_ROTATION_AGE_S
 from voxpipe.services.llm_service import FunctionCallParams
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService
 from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, OpenAIRealtimeLLMContext
@@ -253,12 +256,7 @@ async def test_a_drop_while_audio_streams_resends_the_audio_held(
         await call.settle(answers=1)
         rate = 16000
         pcm = silence(600, rate) + resample(encode_tones("hello voxpipe"), 24000, rate) + silence(900, rate)
-        step = rate // 50 * 2
-        for offset in range(0, len(pcm), step):
-            await call.task.queue_frame(
-                InputAudioRawFrame(audio=pcm[offset : offset + step], sample_rate=rate)
-            )
-            await asyncio.sleep(0.02)
+        await speak(call, pcm, rate)
         await call.settle(answers=2)
         await call.assert_in_step_with_the_server()
         call.assert_balanced_and_clean()
@@ -266,8 +264,7 @@ async def test_a_drop_while_audio_streams_resends_the_audio_held(
         await close_call(call, runner)
     assert call.proxy.connections == 2 and call.service._outage.resent_ms > 0
     # The words said while the link was down reached the new session: they came back transcribed.
-    said = [m.get("content") for m in call.context.messages if m.get("role") == "user"]
-    assert said[-1] == "hello voxpipe"
+    assert said_by_the_user(call)[-1] == "hello voxpipe"
 
 
 @pytest.mark.parametrize(
@@ -304,8 +301,23 @@ async def test_a_seeded_run_of_random_faults(server: LocalRealtimeServer, seed: 
         await close_call(call, runner)
 
 
-async def test_a_session_past_its_maximum_age_rotates_between_answers(server: LocalRealtimeServer) -> None:
-    call, runner = await open_call(server, [], max_session_age_s=0.0)  # every answer ends a session
+async def speak(call: Call, pcm: bytes, rate: int) -> None:
+    """Stream ``pcm`` into the pipeline in 20 ms frames, in real time, as a microphone would."""
+    step = rate // 50 * 2
+    for offset in range(0, len(pcm), step):
+        await call.task.queue_frame(InputAudioRawFrame(audio=pcm[offset : offset + step], sample_rate=rate))
+        await asyncio.sleep(0.02)
+
+
+def said_by_the_user(call: Call) -> list[Any]:
+    return [m.get("content") for m in call.context.messages if m.get("role") == "user"]
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_session_past_its_maximum_age_rotates_between_answers(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    call, runner = await open_call(server, [], shape=shape, max_session_age_s=0.0)  # every answer ends one
     try:
         await call.settle(answers=1)
         await call.say("how are you today")
@@ -320,8 +332,11 @@ async def test_a_session_past_its_maximum_age_rotates_between_answers(server: Lo
     assert sum(call.proxy.injected.values()) == 0
 
 
-async def test_an_idle_session_past_its_maximum_age_rotates_too(server: LocalRealtimeServer) -> None:
-    call, runner = await open_call(server, [], max_session_age_s=MIN_IDLE_ROTATION_AGE_S)
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_an_idle_session_past_its_maximum_age_rotates_too(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    call, runner = await open_call(server, [], shape=shape, max_session_age_s=MIN_IDLE_ROTATION_AGE_S)
     try:
         await call.settle(answers=1)
         assert call.proxy.connections == 1
@@ -336,3 +351,61 @@ async def test_an_idle_session_past_its_maximum_age_rotates_too(server: LocalRea
         await close_call(call, runner)
     # One rotation per age: the idle wait above was at most about two ages long.
     assert 2 <= call.proxy.connections <= 3
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_session_that_ages_while_the_user_speaks_rotates_after_the_answer(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    limit = MIN_IDLE_ROTATION_AGE_S
+    words = "the quick brown fox jumps over the lazy dog " * 3  # about 4 s of speech
+    call, runner = await open_call(server, [], shape=shape, audio=True, max_session_age_s=limit)
+    loop = asyncio.get_running_loop()
+    try:
+        await call.settle(answers=1)
+        due = call.service._session_started_at + limit
+        began = loop.time()
+        rate = 16000
+        await speak(call, resample(encode_tones(words), 24000, rate), rate)
+        ended = loop.time()
+        assert call.proxy.connections == 1  # not rotated under the speaking user
+        await speak(call, silence(900, rate), rate)
+        await call.settle(answers=2)
+        async with asyncio.timeout(10):  # the answer's end was the safe point
+            while call.proxy.connections < 2:
+                await asyncio.sleep(0.02)
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert began < due < ended, (began, due, ended)  # the session reached its age while the user spoke
+    assert said_by_the_user(call)[-1] == normalize_text(words).strip()  # heard whole, by one session
+    assert call.proxy.connections == 2
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_with_the_pipelines_own_turns_a_speaking_user_holds_the_rotation_too(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    limit = MIN_IDLE_ROTATION_AGE_S
+    call, runner = await open_call(server, [], shape=shape, max_session_age_s=limit)  # turn_detection off
+    loop = asyncio.get_running_loop()
+    try:
+        await call.settle(answers=1)
+        await call.task.queue_frame(UserStartedSpeakingFrame())
+        rate = 16000
+        words = resample(encode_tones("hello voxpipe"), 24000, rate)
+        past_due = call.service._session_started_at + limit + 2 * IDLE_ROTATION_CHECK_S
+        while loop.time() < past_due:  # the user speaks until the session is past its age
+            await speak(call, words, rate)
+        assert call.proxy.connections == 1
+        await call.task.queue_frame(UserStoppedSpeakingFrame())  # commit and answer, then rotate
+        async with asyncio.timeout(10):
+            while call.proxy.connections < 2:
+                await asyncio.sleep(0.02)
+        await call.settle(answers=2)
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.connections == 2

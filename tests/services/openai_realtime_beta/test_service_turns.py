@@ -495,3 +495,18 @@ def test_an_event_id_seen_lately_is_a_repeat_and_the_memory_is_bounded() -> None
         assert not seen.seen_before(event_id)
     assert not seen.seen_before("e1")
     assert seen.seen_before("e5") and seen.repeats == 2
+
+
+def test_a_user_turn_is_settled_when_quiet_or_long_after_an_unanswered_end() -> None:
+    from voxpipe.services._realtime_service.state import Listening, UserTurn
+
+    turn = UserTurn()
+    assert turn.settled(now=0.0, settle_s=2.0)
+    turn.started()
+    assert turn.state is Listening.SPEAKING and not turn.settled(now=100.0, settle_s=2.0)
+    turn.stopped(now=10.0)  # being committed: the answer is on its way
+    assert not turn.settled(now=11.9, settle_s=2.0)
+    assert turn.settled(now=12.0, settle_s=2.0)  # no answer came: a session that does not answer alone
+    turn.started()
+    turn.answered()
+    assert turn.state is Listening.QUIET and turn.settled(now=0.0, settle_s=2.0)

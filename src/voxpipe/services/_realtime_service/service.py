@@ -86,7 +86,7 @@ from voxpipe.services._realtime_service.interruptions import PlaybackReports, fo
 from voxpipe.services._realtime_service.items import function_output, messages_to_items
 from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage
 from voxpipe.services._realtime_service.responses import ResponseState, ResponseTracker
-from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals, RepeatedEvents
+from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals, RepeatedEvents, UserTurn
 from voxpipe.services._realtime_service.tools import merge_settings, session_for_wire
 from voxpipe.services.llm_service import LLMService
 
@@ -143,6 +143,10 @@ MIN_IDLE_ROTATION_AGE_S = 2.0
 IDLE_ROTATION_CHECK_S = 0.5
 """How often an old session that is not idle yet is checked again (its answer's end also rotates it)."""
 
+TURN_SETTLE_S = 2.0
+"""After the user stopped speaking, how long a turn no answer started for keeps the session from rotating
+(the commit and its transcript are on their way; a session that answers on its own starts at once)."""
+
 MAX_PENDING_SERVER_EVENTS = 256
 """Server events read and not yet handled: once the downstream queue is full (the service reads at the
 pace of playback) the rest of the answer waits in the socket, not in memory."""
@@ -169,10 +173,12 @@ class RealtimeLLMService(LLMService):
         reconnect: how to come back after a dropped socket (or an expired session).
         held_audio_ms: microphone audio kept while the link is down and sent once it is back (the oldest
             is dropped past this bound).
-        max_session_age_s: rotate to a fresh server session, between answers, once the session is this
+        max_session_age_s: rotate to a fresh server session, at a safe point, once the session is this
             old (None: only when the server expires it): when an answer ends, or while the session is
-            idle (no answer in flight) once it is that old (and at least ``MIN_IDLE_ROTATION_AGE_S``,
-            so a tiny age rotates only between answers, never in a loop). Rotating early keeps the
+            idle once it is that old (and at least ``MIN_IDLE_ROTATION_AGE_S``, so a tiny age rotates
+            only between answers, never in a loop). A safe point has no answer or function call in
+            flight and no turn of the user's open (speaking, or stopped and not answered yet): a user
+            speaking when the age is reached is heard out and answered first. Rotating early keeps the
             server's own time limit from cutting an answer.
         max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
             are read by one task and the frames they make are pushed downstream by another, from a
@@ -220,6 +226,7 @@ class RealtimeLLMService(LLMService):
         self._answer = AnswerAudio()
         self._retrievals = PendingRetrievals()
         self._repeats = RepeatedEvents()
+        self._turn = UserTurn()
         self._items: dict[str, Any] = {}  # the server's conversation: parsed items, or the dicts we sent
         self._outage = Outage(max_held_ms=held_audio_ms)
         self._max_session_age_s = max_session_age_s
@@ -478,6 +485,12 @@ class RealtimeLLMService(LLMService):
     async def _on_start_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
         await self._interrupt_answer(frame, direction, cancel=not self.turn_detection_enabled)
 
+    @frame_handler(UserStartedSpeakingFrame)
+    async def _on_user_started(self, frame: UserStartedSpeakingFrame, direction: FrameDirection) -> None:
+        if not self.turn_detection_enabled and direction is FrameDirection.DOWNSTREAM:
+            self._turn.started()  # the pipeline's VAD drives the turns
+        await self.push_frame(frame, direction)
+
     @frame_handler(UserStoppedSpeakingFrame)
     async def _on_user_stopped(self, frame: UserStoppedSpeakingFrame, direction: FrameDirection) -> None:
         if not self.turn_detection_enabled and direction is FrameDirection.DOWNSTREAM:
@@ -486,6 +499,7 @@ class RealtimeLLMService(LLMService):
             self._send(InputAudioBufferCommitEvent())
             await self.start_ttfb_metrics()
             self._responses.request()
+            self._turn.answered()  # the response tracker holds the turn now
         await self.push_frame(frame, direction)
 
     @frame_handler(PlaybackPositionFrame)
@@ -753,6 +767,7 @@ class RealtimeLLMService(LLMService):
         self._outage.owed_response = self._outage.owed_response or owed
         await self._close_answer()
         self._answer = AnswerAudio()
+        self._turn = UserTurn()  # the new session's VAD starts afresh
         responses.reset()
         self._encoder.reset()
         self._items.clear()
@@ -782,10 +797,12 @@ class RealtimeLLMService(LLMService):
         if self.interruptions_allowed and server_interrupts:
             await self.cancel_function_calls()  # this interruption never passes through process_frame
             await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
+        self._turn.started()
         await self.push_frame(UserStartedSpeakingFrame())
         await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
 
     async def _on_speech_stopped(self, event: beta.InputAudioBufferSpeechStoppedEvent) -> None:
+        self._turn.stopped(asyncio.get_running_loop().time())
         await self.start_ttfb_metrics()
         await self.push_frame(StopInterruptionFrame())
         await self.push_frame(UserStoppedSpeakingFrame())
@@ -844,6 +861,7 @@ class RealtimeLLMService(LLMService):
         if self._answer.open:  # a start without the end of the one before: close that one first
             await self._close_answer()
         self._responses.created(event.response.id)
+        self._turn.answered()
         self._answer.begin(event.response.id)
         await self.start_processing_metrics()
         await self.push_frame(LLMFullResponseStartFrame())
@@ -939,12 +957,18 @@ class RealtimeLLMService(LLMService):
         await self._rotate_if_old()
 
     async def _rotate_if_old(self, limit: float | None = None) -> None:
-        """Between answers, start a fresh session once this one reached ``limit`` (``max_session_age_s``)."""
+        """At a safe point, start a fresh session once this one reached ``limit`` (``max_session_age_s``).
+
+        Safe: no answer or function call in flight, and no turn of the user's open (see :class:`UserTurn`).
+        """
         limit = self._max_session_age_s if limit is None else limit
         client = self._client
         if limit is None or client is None or self._responses.in_progress or self._calls_in_flight:
             return
-        if asyncio.get_running_loop().time() - self._session_started_at >= limit:
+        now = asyncio.get_running_loop().time()
+        if not self._turn.settled(now, TURN_SETTLE_S):
+            return  # the user is mid-turn: the server's buffer holds their words; the answer's end rotates
+        if now - self._session_started_at >= limit:
             await client.rotate(f"the session is older than {limit:g} s")
 
     async def _rotate_when_idle_and_old(self, max_age_s: float) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import enum
+import logging
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +13,9 @@ from typing import Any
 from voxpipe.errors import OperationTimeoutError, ServerError
 from voxpipe.realtime import ConversationItemRetrieveEvent, new_event_id
 
-__all__ = ["AnswerAudio", "ItemNotFoundError", "PendingRetrievals", "RepeatedEvents"]
+__all__ = ["AnswerAudio", "ItemNotFoundError", "Listening", "PendingRetrievals", "RepeatedEvents", "UserTurn"]
+
+logger = logging.getLogger(__name__)
 
 
 class ItemNotFoundError(ServerError):
@@ -97,6 +101,59 @@ class AnswerAudio:
         if self.item_id is None:
             return 0
         return int(max(0, min(position_ms, self.received_ms.get(self.item_id, 0.0))))
+
+
+class Listening(enum.Enum):
+    """Where the user is in a turn, as the service last heard."""
+
+    QUIET = "quiet"
+    """No turn of the user's is open (or its answer has started)."""
+    SPEAKING = "speaking"
+    """The user is speaking: the server's input buffer holds their words, uncommitted."""
+    ENDED = "ended"
+    """The user stopped; the turn is being committed and its answer has not started yet."""
+
+
+@dataclass
+class UserTurn:
+    """The user's side of the conversation, so the service never starts a fresh session under them.
+
+    A rotation ends the server session, and its input buffer with it: under a user who is speaking it
+    would cut their words in two, and between the end of their words and the answer's start it would lose
+    the turn being committed. The service rotates only while the user is :attr:`Listening.QUIET`, or
+    ``settle_s`` after their turn ended when no answer started (a session that does not answer on its own).
+
+    Attributes:
+        state: where the user is.
+        ended_at: loop time the user last stopped speaking.
+    """
+
+    state: Listening = Listening.QUIET
+    ended_at: float = 0.0
+
+    def _set(self, new: Listening) -> None:
+        if new is not self.state:
+            logger.debug("user turn: %s -> %s", self.state.value, new.value)
+            self.state = new
+
+    def started(self) -> None:
+        """The user started speaking (``speech_started``, or the pipeline's own VAD)."""
+        self._set(Listening.SPEAKING)
+
+    def stopped(self, now: float) -> None:
+        """The user stopped speaking; the turn is being committed."""
+        self.ended_at = now
+        self._set(Listening.ENDED)
+
+    def answered(self) -> None:
+        """The answer started (or the turn was handed to the response tracker): the turn is closed."""
+        self._set(Listening.QUIET)
+
+    def settled(self, now: float, settle_s: float) -> bool:
+        """Whether no turn of the user's is open, so the server session can end without losing words."""
+        if self.state is Listening.ENDED and now - self.ended_at >= settle_s:
+            return True
+        return self.state is Listening.QUIET
 
 
 class RepeatedEvents:
