@@ -5,8 +5,9 @@ Each session is a pipeline ``[user aggregator, realtime service, assistant aggre
 playing ``Scenario.random(seed + n, faults_per_session)``; the service alternates between the beta and GA
 shapes. A session asks a few questions, then is checked the way the fault scenarios are: the pipeline
 still runs, the local context equals the server's conversation item by item, every answer's frames are
-balanced, ``conversation_already_has_active_response`` never came. A session that fails a check (or
-raises, or hangs past its timeout) counts as a failure; the run goes on.
+balanced and nothing of an answer came after its end, ``conversation_already_has_active_response`` never
+came. A session that fails a check (or raises, or hangs past its timeout) counts as a failure; the run
+goes on.
 
 Printed: sessions, turns, faults injected (by fault), failures (with their first problem), and RSS, open file
 descriptors and asyncio tasks at the start (after a warm-up session) and at the end (after the last
@@ -43,7 +44,11 @@ from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService
 from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, OpenAIRealtimeLLMContext
 from voxpipe.services.openai_realtime_beta.events import SessionProperties
-from voxpipe.testing.conversation_checks import active_response_errors, unbalanced_frames
+from voxpipe.testing.conversation_checks import (
+    active_response_errors,
+    output_outside_answers,
+    unbalanced_frames,
+)
 from voxpipe.testing.faults import RANDOM_FAULTS, FaultKind, FaultProxy, Scenario
 
 QUESTIONS = ("hello there", "how are you today", "tell me something", "thank you")
@@ -120,6 +125,7 @@ async def one_session(server: LocalRealtimeServer, seed: int, faults: int, total
                 problems.append("the pipeline stopped")
             problems += await service.conversation_differences()
             problems += unbalanced_frames(down.frames)
+            problems += output_outside_answers(down.frames)
             problems += active_response_errors(up.frames)
         except Exception as exc:  # a hang or a crash is a failure of this session, not of the run
             problems.append(f"{type(exc).__name__}: {exc}")

@@ -50,8 +50,13 @@ from voxpipe.services.openai_realtime_beta.events import (
     TurnDetection,
 )
 from voxpipe.testing import faults
-from voxpipe.testing.conversation_checks import active_response_errors, unbalanced_frames
+from voxpipe.testing.conversation_checks import (
+    active_response_errors,
+    output_outside_answers,
+    unbalanced_frames,
+)
 from voxpipe.testing.faults import (
+    AUDIO_DELTA,
     FATAL_ERROR_CODES,
     RECONNECT_CLOSE_CODES,
     RECOVERABLE_ERROR_CODES,
@@ -81,6 +86,8 @@ RECOVERABLE: dict[str, Fault] = {
     "duplicate:item": faults.duplicate(),
     "duplicate:response.created": faults.duplicate(["response.created"]),
     "duplicate:response.done": faults.duplicate(["response.done"]),
+    "replay_answer:after_done": faults.replay_answer(on=("response.done",)),
+    "replay_answer:after_done:same_ids": faults.replay_answer(on=("response.done",), fresh_ids=False),
     **{f"error_event:{code}": faults.error_event(code) for code in RECOVERABLE_ERROR_CODES},
     "expiry": faults.expiry(),
     **{f"close:{code}": faults.close_with(code) for code in RECONNECT_CLOSE_CODES},
@@ -136,6 +143,7 @@ class Call:
 
     def assert_balanced_and_clean(self) -> None:
         assert unbalanced_frames(self.down.frames) == []
+        assert output_outside_answers(self.down.frames) == []  # nothing of an answer after its end
         assert active_response_errors(self.up.frames) == []
         errors = [f.error for f in self.up.of(ErrorFrame)]
         assert not any(f.fatal for f in self.up.of(ErrorFrame)), errors
@@ -205,21 +213,52 @@ async def test_the_call_lives_through(server: LocalRealtimeServer, name: str, sh
         assert call.proxy.connections == 2  # it came back, on a new session with the history replayed
 
 
+REPEATS: dict[str, Fault] = {
+    "first_delta_twice": faults.duplicate(AUDIO_DELTA),  # the same event, event_id and all
+    # The answer's item is over (audio and transcript parts done, the response not yet): all of it again.
+    "item_replayed": faults.replay_answer(on=("response.output_item.done",)),
+}
+
+
 @pytest.mark.parametrize("shape", SHAPES)
-async def test_a_repeated_audio_delta_plays_once(server: LocalRealtimeServer, shape: str) -> None:
-    delta = "response.output_audio.delta" if shape == "ga" else "response.audio.delta"
+@pytest.mark.parametrize("name", list(REPEATS))
+async def test_a_repeated_audio_delta_plays_once(server: LocalRealtimeServer, name: str, shape: str) -> None:
+    fault = REPEATS[name]
     audio_ms: dict[bool, float] = {}
-    for faulty in (False, True):  # the same answer, with and without its first delta sent twice
-        planned = [faults.duplicate([delta])] if faulty else []
-        call, runner = await open_call(server, planned, shape=shape, audio=True)
+    for faulty in (False, True):  # the same answer, with and without the repeat
+        call, runner = await open_call(server, [fault] if faulty else [], shape=shape, audio=True)
         try:
             await call.settle(answers=1)
+            await call.assert_in_step_with_the_server()  # the transcript was not doubled either
             call.assert_balanced_and_clean()
         finally:
             await close_call(call, runner)
         audio_ms[faulty] = sum(f.duration_ms for f in call.down.of(TTSAudioRawFrame))
-        assert call.proxy.injected[FaultKind.DUPLICATE] == int(faulty), call.proxy.history
+        assert call.proxy.injected[fault.kind] == int(faulty), call.proxy.history
     assert audio_ms[True] == audio_ms[False] > 0  # the repeat was not played
+
+
+REPLAYS: dict[str, list[Fault]] = {
+    # The link dies in the middle of an answer; the new session first gets that answer's deltas again.
+    "after_a_reconnect": [faults.drop_during_response(nth=6), faults.replay_answer()],
+    "after_a_reconnect:same_ids": [faults.drop_during_response(nth=6), faults.replay_answer(fresh_ids=False)],
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("name", list(REPLAYS))
+async def test_an_answer_replayed_plays_once(server: LocalRealtimeServer, name: str, shape: str) -> None:
+    call, runner = await open_call(server, REPLAYS[name], shape=shape, audio=True)
+    try:
+        await call.settle(answers=1)
+        await call.say("how are you today")
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()  # nothing played or said after its end
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.injected[FaultKind.REPLAY] == 1, call.proxy.history
+    assert call.service._finished.replays + call.service._repeats.repeats > 0  # it came, and was dropped
 
 
 @pytest.mark.parametrize("shape", SHAPES)

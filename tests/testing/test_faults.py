@@ -285,3 +285,24 @@ def test_random_scenarios_are_reproducible_and_cover_every_kind() -> None:
     assert kinds == set(FaultKind)
     assert {f.kind for f in Scenario.random(3, 20, kinds=["stall"]).faults} == {FaultKind.STALL}
     assert "drop_while_audio_streams" in RANDOM_FAULTS
+
+
+@pytest.mark.parametrize("fresh_ids", [True, False])
+async def test_replay_answer_sends_the_last_answers_deltas_again(server, fresh_ids: bool) -> None:
+    fault = faults.replay_answer(on=("response.done",), fresh_ids=fresh_ids)
+    async with FaultProxy(server.realtime_url, Scenario([fault])) as proxy:
+        client = await Client.open(proxy.url)
+        await client.text_turn("hello there")
+        await client.read_until("response.done")
+        done = len(client.frames)
+        await client.send({"type": "input_audio_buffer.clear"})  # something after, to read up to
+        await client.read_until("input_audio_buffer.cleared")
+        await client.ws.close()
+    events = [json.loads(f) for f in client.frames]
+    sent = [e for e in events[:done] if e["type"] == "response.text.delta"]
+    again = [e for e in events[done:] if e["type"] == "response.text.delta"]
+    assert sent and [e["delta"] for e in again] == [e["delta"] for e in sent]
+    assert [e["response_id"] for e in again] == [e["response_id"] for e in sent]
+    ids_kept = [e["event_id"] for e in again] == [e["event_id"] for e in sent]
+    assert ids_kept is not fresh_ids
+    assert proxy.injected == {FaultKind.REPLAY: 1}

@@ -3,6 +3,8 @@
 * the realtime service's own ``conversation_differences()``: the local context against the server's
   conversation, item by item (an item lost, duplicated or out of place shows up);
 * :func:`unbalanced_frames`: every answer's start and end frames came in pairs.
+* :func:`output_outside_answers`: no text or audio of an answer came after its end (a replayed answer
+  played again).
 * :func:`active_response_errors`: the server never answered ``conversation_already_has_active_response``.
 
 Each returns a list of readable problems (empty: all is well), so a test asserts it is empty and a soak
@@ -13,12 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from voxpipe.frames.audio import TTSStartedFrame, TTSStoppedFrame
+from voxpipe.frames.audio import TTSAudioRawFrame, TTSStartedFrame, TTSStoppedFrame
 from voxpipe.frames.base import Frame
 from voxpipe.frames.control import ErrorFrame
 from voxpipe.frames.llm import LLMFullResponseEndFrame, LLMFullResponseStartFrame
+from voxpipe.frames.text import LLMTextFrame
 
-__all__ = ["active_response_errors", "unbalanced_frames"]
+__all__ = ["active_response_errors", "output_outside_answers", "unbalanced_frames"]
+
+_ANSWER_OUTPUT = (LLMTextFrame, TTSAudioRawFrame, TTSStartedFrame)
 
 
 def unbalanced_frames(frames: Iterable[Frame]) -> list[str]:
@@ -33,6 +38,20 @@ def unbalanced_frames(frames: Iterable[Frame]) -> list[str]:
             problems.append(
                 f"{counts.get(start, 0)} {start.__name__} but {counts.get(end, 0)} {end.__name__}"
             )
+    return problems
+
+
+def output_outside_answers(frames: Iterable[Frame]) -> list[str]:
+    """An answer's text and audio among ``frames`` that came outside an answer (after its end frame)."""
+    problems = []
+    inside = False
+    for index, frame in enumerate(frames):
+        if isinstance(frame, LLMFullResponseStartFrame):
+            inside = True
+        elif isinstance(frame, LLMFullResponseEndFrame):
+            inside = False
+        elif isinstance(frame, _ANSWER_OUTPUT) and not inside:
+            problems.append(f"frame {index}: {type(frame).__name__} outside an answer")
     return problems
 
 

@@ -4,7 +4,8 @@ Put :class:`FaultProxy` between any realtime client and any realtime server (``v
 real endpoint reached through loopback) and give it a :class:`Scenario`: an ordered list of
 :class:`Fault` objects. Each fault waits for its trigger (the n-th event of a given type, from the server
 or from the client) and then does one thing: drop the link, stall, inject a bad or surprising event,
-duplicate an event, send an ``error`` event, expire the session or close with a code. The proxy counts
+duplicate an event, replay an answer that is over, send an ``error`` event, expire the session or close
+with a code. The proxy counts
 what it injected, so a test or a soak run can say exactly what the client went through::
 
     scenario = Scenario([drop_during_response(), error_event("server_error"), expiry()])
@@ -63,6 +64,7 @@ __all__ = [
     "error_event",
     "expiry",
     "malformed_json",
+    "replay_answer",
     "stall",
     "unknown_event",
     "wrong_fields",
@@ -141,6 +143,9 @@ class FaultKind(enum.Enum):
     """A known event nested thousands of levels deep (parsers that recurse fail on it)."""
     DUPLICATE = "duplicate"
     """The trigger event is delivered twice."""
+    REPLAY = "replay"
+    """The deltas of the last answer the server sent (on any link) are sent again after the trigger,
+    with fresh event ids by default: a server resending an answer after a reconnect."""
     ERROR_EVENT = "error_event"
     """An ``error`` event with a documented code."""
     EXPIRY = "expiry"
@@ -167,6 +172,7 @@ class Fault:
         seconds: how long a ``STALL`` holds events back.
         variant: which bad event ``WRONG_FIELDS`` sends (an index into its list, taken modulo).
         depth: nesting depth for ``DEEP_NESTING``.
+        fresh_ids: ``REPLAY`` gives the copies new event ids (else they keep the originals').
     """
 
     kind: FaultKind
@@ -179,6 +185,7 @@ class Fault:
     seconds: float = 0.0
     variant: int = 0
     depth: int = 5000
+    fresh_ids: bool = True
 
     @property
     def name(self) -> str:
@@ -291,6 +298,17 @@ def duplicate(on: Sequence[str] = ("conversation.item.created", "conversation.it
     return Fault(kind=FaultKind.DUPLICATE, on=tuple(on), label=f"duplicate:{on[0]}")
 
 
+def replay_answer(*, on: Sequence[str] = ("session.created",), fresh_ids: bool = True) -> Fault:
+    """Send the last answer's audio and text deltas again after an event of ``on``.
+
+    By default at the next ``session.created``: put it after a drop, and the new session gets the answer
+    the old one was sending, as a server that resends after a reconnect would (``fresh_ids``: with new
+    event ids, so only the client's memory of what is over can tell them from new content).
+    """
+    label = "replay_answer" if fresh_ids else "replay_answer:same_ids"
+    return Fault(kind=FaultKind.REPLAY, on=tuple(on), fresh_ids=fresh_ids, label=label)
+
+
 def error_event(code: str, *, on: Sequence[str] = ("response.created",)) -> Fault:
     """Inject an ``error`` event with ``code`` after an event of ``on``."""
     return Fault(kind=FaultKind.ERROR_EVENT, on=tuple(on), code=code)
@@ -341,6 +359,7 @@ RANDOM_FAULTS = {
     "wrong_fields": lambda rng: wrong_fields(rng.randrange(len(WRONG_FIELD_VARIANTS))),
     "deep_nesting": lambda rng: deep_nesting(),
     "duplicate": lambda rng: duplicate(),
+    "replay_answer": lambda rng: replay_answer(on=("response.done",), fresh_ids=rng.random() < 0.5),
     "error_event": lambda rng: error_event(rng.choice(RECOVERABLE_ERROR_CODES)),
     "expiry": lambda rng: expiry(),
     "close": lambda rng: close_with(rng.choice(RECONNECT_CLOSE_CODES)),
@@ -387,6 +406,7 @@ class FaultProxy:
         self._host = host
         self._server: Server | None = None
         self._links: dict[ServerConnection, _Link] = {}
+        self._answer_deltas: list[str] = []  # the last answer's deltas, kept while a replay is to come
         self.injected: Counter[FaultKind] = Counter()
         self.history: list[InjectedFault] = []
         self.connections = 0
@@ -492,6 +512,8 @@ class FaultProxy:
         sink: ClientConnection | ServerConnection = link.client if side == "server" else link.upstream
         try:
             async for message in source:
+                if side == "server":
+                    self._record(message)
                 fault = self._trigger(side, message)
                 if fault is None:
                     await sink.send(message)
@@ -503,6 +525,16 @@ class FaultProxy:
             pass
         finally:
             await self._cut(link, source)
+
+    def _record(self, message: str | bytes) -> None:
+        """Keep the deltas of the answer the server is sending, while a ``REPLAY`` is still to fire."""
+        if not any(fault.kind is FaultKind.REPLAY for fault in self._pending):
+            return
+        kind = _type_of(message)
+        if kind == "response.created":
+            self._answer_deltas = []
+        elif kind in ANSWER_DELTA and isinstance(message, str):
+            self._answer_deltas.append(message)
 
     def _trigger(self, side: Side, message: str | bytes) -> Fault | None:
         """Count ``message`` towards the armed fault; return the fault when this message fires it."""
@@ -549,6 +581,15 @@ class FaultProxy:
         if kind is FaultKind.DUPLICATE:
             await sink.send(message)
             await sink.send(message)
+            return True
+        if kind is FaultKind.REPLAY:
+            if not fault.before:
+                await sink.send(message)
+            for number, delta in enumerate(self._answer_deltas):
+                copy = _with_event_id(delta, f"event_replay_{number}") if fault.fresh_ids else delta
+                await link.client.send(copy)
+            if fault.before:
+                await sink.send(message)
             return True
         injected = _injection(fault, link.shape, message)
         if fault.before:
@@ -604,6 +645,13 @@ def _context(message: str | bytes) -> dict[str, Any]:
         "response_id": data.get("response_id") or response.get("id") or "resp_fault",
         "item_id": data.get("item_id") or "item_fault",
     }
+
+
+def _with_event_id(message: str, event_id: str) -> str:
+    """A JSON event with its ``event_id`` replaced."""
+    data = json.loads(message)
+    data["event_id"] = event_id
+    return json.dumps(data)
 
 
 def _error(code: str, message: str, type_: str) -> str:

@@ -510,3 +510,21 @@ def test_a_user_turn_is_settled_when_quiet_or_long_after_an_unanswered_end() -> 
     turn.started()
     turn.answered()
     assert turn.state is Listening.QUIET and turn.settled(now=0.0, settle_s=2.0)
+
+
+def test_a_delta_after_its_response_or_part_ended_is_a_replay_and_the_memory_is_bounded() -> None:
+    from voxpipe.services._realtime_service.state import FinishedOutput
+
+    finished = FinishedOutput(window=2)
+    assert not finished.replayed("audio", "r1", "i1", 0)  # nothing is over yet
+    finished.end_part("audio", "i1", 0)
+    assert finished.replayed("audio", "r1", "i1", 0)
+    assert not finished.replayed("text", "r1", "i1", 0)  # its transcript goes on
+    assert not finished.replayed("audio", "r1", "i1", 1)  # another part of the item
+    finished.end_response("r1")
+    assert finished.replayed("text", "r1", "i2", 0)  # any delta of a response that is over
+    assert not finished.replayed("audio", None, None, None)  # without ids: never a replay
+    finished.end_response("r2")
+    finished.end_response("r3")  # r1 falls out of the window
+    assert not finished.replayed("text", "r1", "i2", 0)
+    assert finished.replays == 2

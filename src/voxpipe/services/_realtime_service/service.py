@@ -86,7 +86,13 @@ from voxpipe.services._realtime_service.interruptions import PlaybackReports, fo
 from voxpipe.services._realtime_service.items import function_output, messages_to_items
 from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage
 from voxpipe.services._realtime_service.responses import ResponseState, ResponseTracker
-from voxpipe.services._realtime_service.state import AnswerAudio, PendingRetrievals, RepeatedEvents, UserTurn
+from voxpipe.services._realtime_service.state import (
+    AnswerAudio,
+    FinishedOutput,
+    PendingRetrievals,
+    RepeatedEvents,
+    UserTurn,
+)
 from voxpipe.services._realtime_service.tools import merge_settings, session_for_wire
 from voxpipe.services.llm_service import LLMService
 
@@ -114,6 +120,12 @@ if TYPE_CHECKING:  # pragma: no cover
     )
     AudioDeltaEvent = beta.ResponseAudioDeltaEvent | ga.ResponseOutputAudioDeltaEvent
     AudioDoneEvent = beta.ResponseAudioDoneEvent | ga.ResponseOutputAudioDoneEvent
+    TextDoneEvent = (
+        beta.ResponseTextDoneEvent
+        | beta.ResponseAudioTranscriptDoneEvent
+        | ga.ResponseOutputTextDoneEvent
+        | ga.ResponseOutputAudioTranscriptDoneEvent
+    )
     TextDeltaEvent = (
         beta.ResponseTextDeltaEvent
         | beta.ResponseAudioTranscriptDeltaEvent
@@ -226,6 +238,7 @@ class RealtimeLLMService(LLMService):
         self._answer = AnswerAudio()
         self._retrievals = PendingRetrievals()
         self._repeats = RepeatedEvents()
+        self._finished = FinishedOutput()
         self._turn = UserTurn()
         self._items: dict[str, Any] = {}  # the server's conversation: parsed items, or the dicts we sent
         self._outage = Outage(max_held_ms=held_audio_ms)
@@ -738,6 +751,7 @@ class RealtimeLLMService(LLMService):
         if answer.stop_audio():
             await self.push_frame(TTSStoppedFrame())
         if answer.open:
+            self._finished.end_response(answer.response_id)
             answer.finish()
             await self.stop_processing_metrics()
             await self.push_frame(LLMFullResponseEndFrame())
@@ -873,6 +887,9 @@ class RealtimeLLMService(LLMService):
     async def _on_audio_delta(self, event: AudioDeltaEvent) -> None:
         if not isinstance(event.delta, str):
             raise BadFieldError("delta")
+        if self._finished.replayed("audio", *_part_of(event)):
+            logger.debug("%s: audio of %s after its end (a replay); dropped", self, event.response_id)
+            return
         try:
             pcm = self._decoder.decode(event.delta)
         except ServerError as exc:
@@ -889,6 +906,7 @@ class RealtimeLLMService(LLMService):
         await self.push_frame(TTSAudioRawFrame(audio=pcm, sample_rate=self._decoder.sample_rate))
 
     async def _on_audio_done(self, event: AudioDoneEvent) -> None:
+        self._finished.end_part("audio", *_part_of(event)[1:])
         if self._answer.stop_audio():
             await self.push_frame(TTSStoppedFrame())
 
@@ -896,6 +914,9 @@ class RealtimeLLMService(LLMService):
         delta = event.delta
         if not isinstance(delta, str):
             raise BadFieldError("delta")
+        if self._finished.replayed("text", *_part_of(event)):
+            logger.debug("%s: text of %s after its end (a replay); dropped", self, event.response_id)
+            return
         answer = self._answer
         if not answer.text_started:
             answer.text_started = True
@@ -904,6 +925,9 @@ class RealtimeLLMService(LLMService):
         if delta:
             answer.text_parts.append(delta)
             await self.push_frame(LLMTextFrame(text=delta))
+
+    async def _on_text_done(self, event: TextDoneEvent) -> None:
+        self._finished.end_part("text", *_part_of(event)[1:])
 
     async def _on_function_call_done(self, event: beta.ResponseFunctionCallArgumentsDoneEvent) -> None:
         if event.call_id in self._calls_in_flight:
@@ -1042,6 +1066,8 @@ _SERVER_EVENT_HANDLERS: dict[EventKind, ServerEventHandler] = {
     EventKind.AUDIO_DONE: RealtimeLLMService._on_audio_done,
     EventKind.TRANSCRIPT_DELTA: RealtimeLLMService._on_text_delta,
     EventKind.TEXT_DELTA: RealtimeLLMService._on_text_delta,
+    EventKind.TRANSCRIPT_DONE: RealtimeLLMService._on_text_done,
+    EventKind.TEXT_DONE: RealtimeLLMService._on_text_done,
     EventKind.FUNCTION_CALL_ARGUMENTS_DONE: RealtimeLLMService._on_function_call_done,
     EventKind.OUTPUT_ITEM_DONE: RealtimeLLMService._on_item_done,
     EventKind.RESPONSE_DONE: RealtimeLLMService._on_response_done,
@@ -1084,6 +1110,15 @@ def _token_usage(usage: beta.Usage) -> LLMTokenUsage:
         prompt_text_tokens=(inp.text_tokens or 0) if inp else 0,
         completion_audio_tokens=(out.audio_tokens or 0) if out else 0,
         completion_text_tokens=(out.text_tokens or 0) if out else 0,
+    )
+
+
+def _part_of(event: Any) -> tuple[str | None, str | None, int | None]:
+    """The response, item and content index an output event is about (None where a field is missing)."""
+    return (
+        getattr(event, "response_id", None),
+        getattr(event, "item_id", None),
+        getattr(event, "content_index", None),
     )
 
 

@@ -13,7 +13,15 @@ from typing import Any
 from voxpipe.errors import OperationTimeoutError, ServerError
 from voxpipe.realtime import ConversationItemRetrieveEvent, new_event_id
 
-__all__ = ["AnswerAudio", "ItemNotFoundError", "Listening", "PendingRetrievals", "RepeatedEvents", "UserTurn"]
+__all__ = [
+    "AnswerAudio",
+    "FinishedOutput",
+    "ItemNotFoundError",
+    "Listening",
+    "PendingRetrievals",
+    "RepeatedEvents",
+    "UserTurn",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +196,55 @@ class RepeatedEvents:
         if len(self._order) > self._window:
             self._seen.discard(self._order.popleft())
         return False
+
+
+class FinishedOutput:
+    """Responses and audio parts that are over, to tell a replayed delta from new content.
+
+    :class:`RepeatedEvents` catches an event sent again with its own ``event_id``; a server that sends an
+    answer again after a reconnect (or a proxy that replays it) gives the copies fresh ids. The protocol
+    gives a delta no offset, so within a part that is still open a copy cannot be told from the next
+    chunk (two silent chunks are alike); but a part that is over can have no more: a delta for a part
+    after its ``done`` (audio, text or transcript: the part's ``stream``), or any delta of a response
+    after its end (``response.done``, or the lost link that ended it with its session), is a replay and
+    is dropped.
+
+    Args:
+        window: how many finished responses and parts are remembered (replays come soon after).
+    """
+
+    def __init__(self, window: int = 64) -> None:
+        self._window = window
+        self._responses: deque[str] = deque()
+        self._parts: deque[tuple[str, str, int]] = deque()
+        self.replays = 0
+        """Deltas dropped as replays."""
+
+    @staticmethod
+    def _remember(store: deque[Any], key: Any, window: int) -> None:
+        if key not in store:
+            store.append(key)
+            if len(store) > window:
+                store.popleft()
+
+    def end_response(self, response_id: str | None) -> None:
+        """A response is over: no delta of it can come any more."""
+        if response_id:
+            self._remember(self._responses, response_id, self._window)
+
+    def end_part(self, stream: str, item_id: str | None, content_index: int | None) -> None:
+        """A part's ``stream`` (``audio``, or ``text`` for text and transcripts) is over."""
+        if item_id:
+            self._remember(self._parts, (stream, item_id, content_index or 0), self._window)
+
+    def replayed(
+        self, stream: str, response_id: str | None, item_id: str | None, content_index: int | None
+    ) -> bool:
+        """Whether a delta of this response and part's ``stream`` comes after its end; counts it."""
+        late = bool(response_id) and response_id in self._responses
+        late = late or (bool(item_id) and (stream, item_id, content_index or 0) in self._parts)
+        self.replays += late
+        return late
 
 
 class PendingRetrievals:
