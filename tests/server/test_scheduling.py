@@ -45,12 +45,13 @@ async def test_free_slot_goes_to_best_priority_then_oldest() -> None:
             ("head1", Priority.HEAD),
             ("tail2", Priority.TAIL),
             ("head2", Priority.HEAD),
+            ("judge", Priority.JUDGE),
         ]:
             group.create_task(waiter(name, priority))
         await asyncio.sleep(0)
-        assert gate.waiting == 5
+        assert gate.waiting == 6
         release.set()
-    assert order == ["head1", "head2", "spec", "tail1", "tail2"]
+    assert order == ["judge", "head1", "head2", "spec", "tail1", "tail2"]
     assert gate.waiting == 0
 
 
@@ -167,6 +168,12 @@ class RecordingLLM(LLMEngine):
         async with self._worker:
             async for chunk in self._inner.stream(request):
                 yield chunk
+
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        async with self._worker:
+            last = request.messages[-1]
+            self.log.append(("judge", last.content if isinstance(last, LLMMessage) else ""))
+            return await self._inner.end_of_turn(request)
 
 
 STORY = " ".join(f"Sentence number {n} of the story." for n in range(1, 13))
@@ -299,3 +306,47 @@ async def test_a_continuation_goes_on_after_the_words_said() -> None:
     chunks = [c async for c in resumed]
     assert [c.text for c in chunks if isinstance(c, TextDelta)] == full[2:]
     assert chunks[-1] == Usage(input_tokens=3, output_tokens=3)
+
+
+async def a_judgement_during_a_long_answer(
+    fair_share: FairShare | None, *, long_one_speculative: bool
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]], float | None]:
+    """A long answer (a speculation, or another session's confirmed answer still in its head) holds the
+    LLM when semantic VAD asks whether a turn is over; returns the deltas in the order they came with the
+    judgement's place among them (``("judged", "")``), the LLM log and the judgement."""
+    log: list[tuple[str, str]] = []
+    engines = shared_llm(fair_share, log)
+    heard: list[tuple[str, str]] = []
+    long_source = EngineSource(engines, fair_share, speculative=long_one_speculative)
+
+    async def judge() -> float | None:
+        verdict = await EngineSource(engines, fair_share).end_of_turn(question("is it over?"))
+        heard.append(("judged", ""))
+        return verdict
+
+    async with asyncio.TaskGroup() as group:
+        long_one = group.create_task(answer(long_source, "tell me a long story", heard))
+        while len(heard) < 2:  # still in its head: a confirmed answer yields to no other head here
+            await asyncio.sleep(0.001)
+        judged = group.create_task(judge())
+    assert story_text(heard) == STORY_60 and long_one.result().output_tokens == 60  # nothing lost
+    return heard, log, judged.result()
+
+
+@pytest.mark.parametrize("speculative", [False, True])
+async def test_a_judgement_is_not_queued_behind_a_generation(speculative: bool) -> None:
+    heard, log, verdict = await a_judgement_during_a_long_answer(
+        FairShare(), long_one_speculative=speculative
+    )
+    assert verdict == 0.95
+    before = heard.index(("judged", ""))
+    assert before <= 4  # the deltas already out, and at most the one being made when it asked
+    assert log == [("llm", "tell me a long story"), ("judge", "is it over?"), ("llm", "tell me a long story")]
+
+
+async def test_without_the_gate_a_judgement_waits_for_the_whole_generation() -> None:
+    """The measure of the test above: with the engines called directly, the judgement waits for the
+    generation's end (as it did for the speculation started at the same pause)."""
+    heard, log, _ = await a_judgement_during_a_long_answer(None, long_one_speculative=True)
+    assert heard.index(("judged", "")) == 60
+    assert [kind for kind, _ in log] == ["llm", "judge"]

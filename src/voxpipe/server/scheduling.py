@@ -6,6 +6,9 @@ generation) then sat in front of another session's first words. ``FairShare`` pu
 gate in front of each model kind (``"llm"``, ``"tts"``): one call holds a model at a time and, when it
 lets go, the waiting call with the best ``Priority`` goes next (first come first within a priority):
 
+* ``JUDGE``: semantic VAD's end-of-turn judgement (``connection/end_of_turn.py``): one short look at the
+  words of a turn (their few tokens over a cached prompt, about 0.1 s), which the end of that turn, and so
+  its whole answer, waits for. It goes before any generation, the session's own speculation included;
 * ``HEAD``: the start of a confirmed answer: its LLM generation, the synthesis of its first piece;
 * ``SPECULATIVE``: work done during a pause on a turn that may not be over (``connection/speculation.py``);
   promoted to ``HEAD`` the moment its turn is confirmed (the priority is read when the gate is handed on);
@@ -14,10 +17,11 @@ lets go, the waiting call with the best ``Priority`` goes next (first come first
 A held gate is never taken away by force (a model step cannot be interrupted), so the gain comes at
 call boundaries: the TTS works piece by piece (at most 60 characters a piece), so a waiting first piece
 gets the TTS within one piece of another answer. An LLM generation is one long call, so it gives the
-model up itself: with ``preempt``, a generation past its head, or a speculative one, checks
-``yields_to`` after every token and, when a better-priority call waits, stops and queues again to
-resume later from the words it said (``LLMRequest.continuation``, for ``resumable`` engines). Without
-that, the whole answer of one session (hundreds of tokens) sat in front of another's first words.
+model up itself: with ``preempt``, a generation checks ``yields_to`` after every token and, when a
+better-priority call waits (a judgement; or another answer's head, for a speculation or a generation past
+its head), stops and queues again to resume later from the words it said (``LLMRequest.continuation``,
+for ``resumable`` engines). Without that, the whole answer of one session (hundreds of tokens) sat in
+front of another's first words.
 
 The models also share the CPU cores: a tail piece synthesized while another answer's LLM evaluates its
 prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making
@@ -47,9 +51,10 @@ logger = logging.getLogger(__name__)
 class Priority(enum.IntEnum):
     """Lower goes first."""
 
-    HEAD = 0
-    SPECULATIVE = 1
-    TAIL = 2
+    JUDGE = 0
+    HEAD = 1
+    SPECULATIVE = 2
+    TAIL = 3
 
 
 @dataclass(slots=True)

@@ -217,7 +217,7 @@ class ConnectionHandler:
         request = llm_request(
             self.settings, [*await self.conversation.llm_items(), LLMMessage("user", words)]
         )
-        return await self.engines.llm.end_of_turn(request)
+        return await EngineSource(self.engines, self.engines.fair_share).end_of_turn(request)
 
     def turn_resumed(self) -> None:
         """The user went on: what was prepared is dropped without a trace."""

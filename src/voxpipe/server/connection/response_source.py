@@ -147,6 +147,14 @@ class EngineSource:
                     return
                 logger.debug("llm given up after %d deltas: a call of better priority waits", deltas)
 
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        """Semantic VAD's judgement of the user's words in ``request`` (``LLMEngine.end_of_turn``), run
+        when the scheduler gives the LLM to it: before any waiting generation (``Priority.JUDGE``), and a
+        generation holding the LLM gives it up at its next token. Queued behind the session's own
+        speculation (which starts at the same pause), the verdict came hundreds of ms late."""
+        async with FairShare.turn(self._fair_share, "llm", lambda: Priority.JUDGE):
+            return await self._engines.llm.end_of_turn(request)
+
     async def tts_stream(self, text: str, voice: str, speed: float, *, first: bool) -> AsyncIterator[bytes]:
         """One piece's audio, made when the scheduler gives the TTS to it (a first piece is a head)."""
         async with (
