@@ -218,3 +218,43 @@ async def test_event_order_seen_by_the_sdk_is_the_same_with_and_without_speculat
         assert speculated == (2 if settings.pause_ms else 0)  # the mid-sentence pause, then the end
     assert runs[0] == runs[1]
     assert transcripts == ["You said: what is the weather?"] * 2
+
+
+class SlowJudgeLLM(RecordingLLM):
+    """The recording LLM whose end-of-turn judgement takes 150 ms, with a log of what the model did when
+    (``judge``: a judgement began, ``judged``: it ended, ``stream``: a generation began)."""
+
+    def __init__(self, inner: LLMEngine) -> None:
+        super().__init__(inner)
+        self.log: list[str] = []
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
+        self.log.append("stream")
+        async for chunk in super().stream(request):
+            yield chunk
+
+    async def end_of_turn(self, request: LLMRequest) -> float | None:
+        self.log.append("judge")
+        await asyncio.sleep(0.15)
+        self.log.append("judged")
+        return await self._inner.end_of_turn(request)
+
+
+async def test_under_semantic_vad_the_speculation_waits_for_the_judgement_of_its_pause() -> None:
+    """The judgement starts at the pause, with the speculation; the speculation's generation (a prompt
+    evaluation nothing interrupts) starts only once the judgement is over, and the turn ends at once on
+    its confident verdict, answered from the speculation."""
+    base = load_engines()
+    llm = SlowJudgeLLM(base.llm)
+    engines = Engines(vad=base.vad, stt=base.stt, llm=llm, tts=base.tts)
+    async with engines, LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
+        semantic = {"turn_detection": {"type": "semantic_vad", "eagerness": "high"}}
+        client = await open_session(server, semantic)
+        await say(client, silence(400, 24000) + encode_tones("what time is it?") + silence(120, 24000))
+        await until_stream_done(llm, 0)  # at the 100 ms pause: judged, then speculated
+        assert llm.log == ["judge", "judged", "stream"]
+        await say(client, silence(300, 24000))
+        events = await client.recv_until("response.done")
+        assert events[-1]["response"]["status"] == "completed"
+        assert llm.log == ["judge", "judged", "stream"]  # the verdict of the pause ended the turn; reused
+        await client.aclose()

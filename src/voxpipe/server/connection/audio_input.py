@@ -183,9 +183,17 @@ class AudioInput:
         self._utterance.feed(self._stt_audio_since(audio_ms))  # with the prefix padding
 
     def _on_paused(self) -> None:
-        utterance = self._utterance
-        if utterance is not None and self._detector is not None and self._detector.settings.create_response:
-            self._host.turn_paused(utterance.snapshot)
+        utterance, detector = self._utterance, self._detector
+        if utterance is not None and detector is not None and detector.settings.create_response:
+
+            async def judged_words() -> str | None:
+                """The snapshot, once semantic VAD's judgement of the pause is over (see
+                ``turn_detection``: the judgement goes to the LLM first)."""
+                words = await utterance.snapshot()
+                await detector.judged()
+                return words
+
+            self._host.turn_paused(judged_words)
 
     def _on_speech_stopped(self, audio_ms: int) -> None:
         item_id = self._turn_item_id or new_event_id("item_")

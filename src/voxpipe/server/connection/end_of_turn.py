@@ -88,6 +88,17 @@ class EndOfTurnJudge:
         self.cancel()
         self._task = asyncio.get_running_loop().create_task(self._judge(), name="end of turn judgement")
 
+    @property
+    def asked(self) -> bool:
+        """Whether a judgement was started and not cancelled since (it may still be running)."""
+        return self._task is not None
+
+    async def judged(self) -> None:
+        """Wait until the judgement in flight, if any, is over (done, failed or cancelled); never raises."""
+        task = self._task
+        if task is not None and not task.done():
+            await asyncio.wait({task})
+
     def verdict(self, silence_ms: int) -> bool | None:
         """After ``silence_ms`` of silence: True (finished) or False (not yet) once judged; None while
         judging or when nothing was asked."""

@@ -18,7 +18,11 @@ Semantic VAD decides from the words, with a model (``end_of_turn.py``), on top o
 Pauses: when ``pause_ms`` is given and the VAD can tell its trailing silence, a pause of that much
 silence inside a turn is reported (``PAUSED``), and so is speech resuming after it (``RESUMED``). Neither
 reaches the client: they let the session answer speculatively while the silence window runs
-(``speculation.py``).
+(``speculation.py``). Semantic VAD starts its judgement at the pause already, so that it is ready by the
+first look (the words do not change in silence; speech resuming cancels it), and the speculation waits
+for it (``judged``): both need the LLM, and the judgement, a short look that ends the turn, must not
+queue behind the speculation's prompt evaluation, which cannot be interrupted (its prompt then starts
+from the words the judgement left in the model's cache).
 
 Idle timeout (GA ``idle_timeout_ms``): once a response has finished, that much audio clock with no speech
 triggers ``input_audio_buffer.timeout_triggered`` (the session then commits and responds).
@@ -150,7 +154,8 @@ class TurnDetector:
                 if self._semantic:
                     self._set_state(SpeechState.ENDING)
                     self._deadline_ms = at + self._window_ms() + self._hold_ms
-                    self._judge.start()
+                    if not self._judge.asked:  # not already judged from the pause
+                        self._judge.start()
                 else:
                     self._set_state(SpeechState.IDLE)
                     decisions.append(TurnEvent(TurnEventType.SPEECH_STOPPED, at))
@@ -184,13 +189,20 @@ class TurnDetector:
         if self._state is SpeechState.SPEAKING:
             if not self._paused and silence >= self._pause_ms:
                 self._paused = True
+                if self._semantic:
+                    self._judge.start()  # the first look's judgement, ready sooner
                 return [TurnEvent(TurnEventType.PAUSED, clock_ms)]
             if self._paused and silence < self._pause_ms:
                 self._paused = False
+                self._judge.cancel()
                 return [TurnEvent(TurnEventType.RESUMED, clock_ms)]
         elif self._state is SpeechState.IDLE:
             self._paused = False  # the turn ended (its pause became the end of the turn)
         return []
+
+    async def judged(self) -> None:
+        """Wait until semantic VAD's judgement in flight, if any, is over (never raises)."""
+        await self._judge.judged()
 
     def _window_ms(self) -> int:
         return _EAGERNESS_MS.get(self.settings.eagerness, 500)
