@@ -22,6 +22,12 @@ How it measures:
 * **Stages**: CLOCK_MONOTONIC is shared by both processes, so the child's records are placed on each turn's
   timeline relative to ``speech_stopped``: STT done, LLM called, LLM first token, first TTS call (the first
   piece of text is cut), first TTS chunk, first delta at the client.
+* **Who holds the cores**: each LLM and TTS record carries the CPU time of every thread of the child so far
+  (``/proc/self/task/*/schedstat``), grouped by thread name: the engines' worker threads are named at the
+  OS level (``prctl``) before the models load, so the threads their libraries start (OpenMP, ONNX Runtime)
+  inherit the name; threads started before that (at import: numpy's OpenBLAS pool) are ``at-import``. The
+  report gives each group's CPU time while the answers' heads were made (LLM called -> first token -> first
+  text piece to TTS), in cores (CPU time over wall time). ``--dump FILE`` writes every turn's records.
 """
 
 from __future__ import annotations
@@ -57,6 +63,45 @@ def _emit(**record: Any) -> None:
 
     record["speculation"] = SPECULATION_STATS.as_dict()
     print(json.dumps({**record, "rss_mb": proc_status(os.getpid()).get("VmRSS")}), flush=True)
+
+
+def _name_os_threads() -> None:
+    """Give every Python thread started from now on its name at the OS level (``/proc/.../comm``), so that
+    the native threads a library starts from it (OpenMP, ONNX Runtime pools) are known by that name."""
+    import ctypes
+    import threading
+
+    libc = ctypes.CDLL(None)
+    bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
+
+    def named(self: threading.Thread) -> None:
+        libc.prctl(15, self.name.encode()[:15])  # PR_SET_NAME
+        bootstrap(self)
+
+    threading.Thread._bootstrap_inner = named  # type: ignore[attr-defined]
+    libc.prctl(15, b"event-loop")
+    for task in os.scandir("/proc/self/task"):  # started at import: numpy's OpenBLAS pool
+        if int(task.name) != threading.get_native_id():
+            Path(task.path, "comm").write_text("at-import")
+
+
+def _thread_group(comm: str) -> str:
+    """A thread's group: its name without an executor's ``_N`` suffix (``voxpipe-llama_0``)."""
+    return comm.rsplit("_", 1)[0] if comm.rsplit("_", 1)[-1].isdigit() else comm
+
+
+def cpu_by_thread() -> dict[str, float]:
+    """CPU seconds used so far by each thread group of this process (dead threads are not counted)."""
+    used: dict[str, float] = {}
+    for task in os.scandir("/proc/self/task"):
+        try:
+            comm = Path(task.path, "comm").read_text().strip()
+            run_ns = int(Path(task.path, "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):  # the thread ended meanwhile
+            continue
+        group = _thread_group(comm)
+        used[group] = used.get(group, 0.0) + run_ns / 1e9
+    return used
 
 
 def _instrument(engines: Any) -> None:
@@ -108,6 +153,7 @@ def _instrument(engines: Any) -> None:
 def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Callable[..., AsyncIterator[Any]]:
     async def timed(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         started, first, size, usage = time.monotonic(), None, 0, None
+        cpu_start, cpu_first = cpu_by_thread(), None
         try:
             async with contextlib.aclosing(stream(*args, **kwargs)) as chunks:  # type: ignore[type-var]
                 async for chunk in chunks:
@@ -116,7 +162,7 @@ def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Call
                     elif type(chunk).__name__ == "Usage":
                         usage = chunk
                     if first is None and type(chunk).__name__ != "Usage":
-                        first = time.monotonic()
+                        first, cpu_first = time.monotonic(), cpu_by_thread()
                     yield chunk
         finally:
             _emit(
@@ -128,6 +174,8 @@ def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Call
                 tokens=usage.output_tokens if usage else 0,
                 prompt_tokens=usage.input_tokens if usage else 0,
                 cached=usage.cached_tokens if usage else 0,
+                cpu_start=cpu_start,
+                cpu_first=cpu_first,
             )
 
     return timed
@@ -141,6 +189,7 @@ async def serve_child(options: dict[str, Any], pause_ms: int | None) -> None:
     from voxpipe.server.engines import load_engines
 
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="server %(name)s: %(message)s")
+    _name_os_threads()
     engines = load_engines("local", **options)
     started = time.perf_counter()
     await engines.warm_up()
@@ -318,6 +367,7 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
     tts = [r for r in stage("tts") if r["audio_s"]]
     show("TTS first chunk (per piece)", [r["first"] - r["start"] for r in tts])
     show("TTS real-time factor (per piece)", [(r["end"] - r["start"]) / r["audio_s"] for r in tts], "x", 1.0)
+    cpu_report(ok)
     now, peak = rss.get("VmRSS", float("nan")), rss.get("VmHWM", float("inf"))
     print(f"\nserver RSS now {now:.0f} MB, peak (VmHWM) {peak:.0f} MB\n")
     target_ms = TARGET_P50_S * 1000
@@ -331,6 +381,49 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
         (f"server peak RSS < {TARGET_RSS_MB:.0f} MB", peak, TARGET_RSS_MB, "MB"),
     ):
         print(f"TARGET {what}: {value:.0f} {unit} {'PASS' if value < limit else 'FAIL'}")
+
+
+def _cpu_between(
+    before: dict[str, float], after: dict[str, float], wall: float, into: dict[str, float]
+) -> None:
+    for group, used in after.items():
+        into[group] = into.get(group, 0.0) + used - before.get(group, 0.0)
+    into["(wall)"] = into.get("(wall)", 0.0) + wall
+
+
+def cpu_report(turns: list[Turn]) -> None:
+    """CPU time of each thread group of the server while the answers' heads were made."""
+    windows: dict[str, dict[str, float]] = {
+        "LLM called -> first token": {},
+        "first token -> first TTS call": {},
+    }
+    for turn in turns:
+        llm = next((r for r in turn.records if r["stage"] == "llm" and r.get("cpu_first")), None)
+        tts = next((r for r in turn.records if r["stage"] == "tts" and r.get("cpu_start")), None)
+        if llm is None or tts is None:
+            continue
+        _cpu_between(
+            llm["cpu_start"],
+            llm["cpu_first"],
+            llm["first"] - llm["start"],
+            windows["LLM called -> first token"],
+        )
+        _cpu_between(
+            llm["cpu_first"],
+            tts["cpu_start"],
+            tts["start"] - llm["first"],
+            windows["first token -> first TTS call"],
+        )
+    for what, used in windows.items():
+        wall = used.pop("(wall)", 0.0)
+        if not wall:
+            continue
+        busy = ", ".join(
+            f"{group} {cpu / wall:.2f}"
+            for group, cpu in sorted(used.items(), key=lambda x: -x[1])
+            if cpu / wall >= 0.01
+        )
+        print(f"CPU cores used, {what} (wall {wall * 1000:.0f} ms over the turns): {busy}")
 
 
 def speculation_report(turns: list[Turn], before: dict[str, int], after: dict[str, int]) -> None:
@@ -370,6 +463,17 @@ def mode_report(mode: str, turns: list[Turn], before: dict[str, int], after: dic
 
 
 _SESSIONS = [1]
+
+
+def dump_turns(path: Path, turns: list[Turn]) -> None:
+    """Each turn and its timing records (without the CPU snapshots) as JSON, for a look turn by turn."""
+
+    def lean(record: dict[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in record.items() if not key.startswith("cpu_")}
+
+    path.write_text(
+        json.dumps([{**t.__dict__, "records": [lean(r) for r in t.records]} for t in turns], indent=1)
+    )
 
 
 def args_sessions() -> int:
@@ -465,6 +569,8 @@ async def main(args: argparse.Namespace) -> None:
             child.kill()
             await child.wait()
         collector.cancel()
+    if args.dump:
+        dump_turns(Path(args.dump), turns)
     print("\n== all modes")
     report(turns, [r for r in records if r.get("stage") == "vad"], rss)
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -487,6 +593,7 @@ if __name__ == "__main__":
     parser.add_argument("--no-speculation", action="store_true", help="serve without preemptive generation")
     parser.add_argument("--pause-ms", type=int, default=150, help="speculate after this pause (150)")
     parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
+    parser.add_argument("--dump", help="write each turn and its timing records to this JSON file")
     parser.add_argument(
         "--option",
         action="append",
