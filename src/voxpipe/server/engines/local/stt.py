@@ -22,6 +22,13 @@ fixtures (``bench/stt_settings.py --opus 6``) greedy heard "What is the capital 
 capital and friends?" in 2 of 6, beam 5 in none; the browser test caught it. In the 30 s window greedy
 also heard "What's the weather like in Paris today?" as "But whenever I can Paris today".
 
+numpy's BLAS is held to one thread (``blas_threads``) when the model loads: faster-whisper computes the
+log-mel features with a numpy matrix product, which OpenBLAS (numpy's wheels) spreads over a pool thread
+per core, and that thread then spins (``sched_yield``) waiting for more work for a good part of the
+pass, on the core one of CTranslate2's two threads needs. Whisper passes took 165-265 ms with it and
+90-130 ms without it (the same clip, 2 cores, load 1-2); in the server the pass p50 fell from 164-176 ms to
+119-128 ms. The product itself is tiny (80 x 201 by 201 x 1000): one thread loses nothing.
+
 tiny.en is English-only. A ``language`` other than ``en`` is logged once per stream and ignored: the
 model then writes invented English ("Thank you for watching"), and the transcript says ``language="en"``.
 Every Whisper call runs in the engine's single worker thread, so sessions queue rather than fight over
@@ -91,6 +98,8 @@ class WhisperSTTEngine(STTEngine):
         pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn), so
             the transcript is ready before the session's speculation (which starts at its own pause,
             150 ms of VAD silence by default) and long before a 500 ms VAD window ends.
+        blas_threads: numpy's BLAS threads, set for the whole process when the model loads (see the
+            module docstring); None leaves them as they are.
     """
 
     capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
@@ -106,6 +115,7 @@ class WhisperSTTEngine(STTEngine):
         window_s: int = 10,
         full_window_beam_size: int = 5,
         prioritise: bool = True,
+        blas_threads: int | None = 1,
     ) -> None:
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
@@ -117,11 +127,14 @@ class WhisperSTTEngine(STTEngine):
         self._load_lock = threading.Lock()
         self._worker = PriorityWorker("voxpipe-whisper")
         self._prioritise = prioritise
+        self._blas_threads = blas_threads
 
     def _load(self) -> Any:
         with self._load_lock:
             if self._model is None:
                 started = time.perf_counter()
+                if self._blas_threads is not None:
+                    limit_blas_threads(self._blas_threads)
                 with model_errors("loading Whisper tiny.en", recoverable=False):
                     # imported here, not at module level: faster-whisper pulls in CTranslate2, which
                     # ``import voxpipe.server`` should not pay for
@@ -352,6 +365,14 @@ class _WhisperStream(STTStream):
         future, self._pending = self._pending, None
         if future is not None and not future.cancel():
             await asyncio.wrap_future(future)
+
+
+def limit_blas_threads(threads: int) -> None:
+    """Hold numpy's BLAS (and any other BLAS loaded in the process) to ``threads`` threads from now on."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=threads, user_api="blas")
+    logger.debug("BLAS held to %d thread(s)", threads)
 
 
 @functools.cache
