@@ -283,3 +283,14 @@ async def test_hook_timeout_fails_the_connect() -> None:
         with pytest.raises(TimeoutError):
             await client.connect()
         assert client.state is ClientState.CLOSED
+
+
+async def test_pending_of_counts_the_queued_events_of_a_type() -> None:
+    client = RealtimeClient(config("ws://127.0.0.1:9/v1/realtime"))  # never connected: sends stay queued
+    client.send({"type": "input_audio_buffer.append", "audio": "AAAA"})
+    client.send(item(1))
+    client.send({"type": "input_audio_buffer.append", "audio": "BBBB"})
+    assert client.pending == 3
+    assert client.pending_of("input_audio_buffer.append") == 2
+    assert client.pending_of("conversation.item.create") == 1
+    assert client.pending_of("response.create") == 0

@@ -284,26 +284,59 @@ async def test_a_drop_during_a_function_call(server: LocalRealtimeServer, shape:
     assert call.proxy.injected[FaultKind.DROP] == 1
 
 
-@pytest.mark.parametrize("shape", SHAPES)
-async def test_a_drop_while_audio_streams_resends_the_audio_held(
-    server: LocalRealtimeServer, shape: str
-) -> None:
+WORDS = "hello voxpipe how are you"
+"""A turn of 750 ms of speech, after 600 ms of silence: ~100 ms appends 1-6 are silence, 7-13 speech."""
+
+DROP_POINTS = {
+    "in_the_silence_before": 3,  # nothing said yet: the audio held while down carries the turn
+    "early_in_the_words": 8,  # without the resend the new session heard "how are you"
+    "late_in_the_words": 12,  # without it, what was left after the outage was too short: no turn at all
+    "as_the_turn_ends": 17,  # committed and answered (or not yet) on the old session
+}
+
+
+async def a_turn_through_a_drop(
+    server: LocalRealtimeServer, nth: int, shape: str, **service_kwargs: Any
+) -> Call:
     slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
-    planned = [faults.drop_while_audio_streams(nth=3)]
-    call, runner = await open_call(server, planned, audio=True, reconnect=slow, shape=shape)
+    planned = [faults.drop_while_audio_streams(nth=nth)]
+    call, runner = await open_call(server, planned, audio=True, reconnect=slow, shape=shape, **service_kwargs)
     try:
         await call.settle(answers=1)
         rate = 16000
-        pcm = silence(600, rate) + resample(encode_tones("hello voxpipe"), 24000, rate) + silence(900, rate)
+        pcm = silence(600, rate) + resample(encode_tones(WORDS), 24000, rate) + silence(900, rate)
         await speak(call, pcm, rate)
         await call.settle(answers=2)
         await call.assert_in_step_with_the_server()
         call.assert_balanced_and_clean()
     finally:
         await close_call(call, runner)
-    assert call.proxy.connections == 2 and call.service._outage.resent_ms > 0
-    # The words said while the link was down reached the new session: they came back transcribed.
-    assert said_by_the_user(call)[-1] == "hello voxpipe"
+    assert call.proxy.connections == 2 and call.proxy.injected[FaultKind.DROP] == 1
+    return call
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+@pytest.mark.parametrize("point", list(DROP_POINTS))
+async def test_a_drop_while_the_user_speaks_loses_none_of_their_words(
+    server: LocalRealtimeServer, point: str, shape: str
+) -> None:
+    call = await a_turn_through_a_drop(server, DROP_POINTS[point], shape)
+    # Heard whole and once: the old session's uncommitted audio (the words so far, which died with its
+    # buffer) went to the new one, then the audio still queued, then what was held while down.
+    assert said_by_the_user(call) == ["hello there", WORDS]
+    outage = call.service._outage
+    assert outage.unheard_resent_ms + outage.resent_ms > 0
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_without_the_resend_a_drop_cuts_the_users_words(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    call = await a_turn_through_a_drop(server, DROP_POINTS["early_in_the_words"], shape, resent_audio_ms=0)
+    said = said_by_the_user(call)
+    assert len(said) == 2 and not said[-1].startswith("hello")  # the first words are gone (the rest is
+    # "how are you", read from a cut tone)
+    assert call.service._outage.unheard_resent_ms == 0
 
 
 @pytest.mark.parametrize(

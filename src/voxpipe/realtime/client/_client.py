@@ -20,7 +20,9 @@ What "sent" means: an event counts as sent once ``websockets`` accepted it on an
 (``ws.send()`` returned); it leaves the queue only then. An event whose ``ws.send()`` raised because the
 link dropped stays at the head of the queue and is sent once on the next connection, after
 ``on_connected``. Events sent before a drop are never sent again: the bytes may have been lost in flight,
-but the server session they belonged to is gone too, and replaying state is the job of ``on_connected``.
+but the server session they belonged to is gone too, and replaying state is the job of ``on_connected``
+(:meth:`RealtimeClient.pending_of` tells it which of its events are still queued, so it replays only the
+ones the dead session took with it).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ class RealtimeClient:
         self._rng = rng or random.Random()
         self._name = f"RealtimeClient-{next(_ids)}"
         self._state = ClientState.IDLE
-        self._outbox: deque[str] = deque()
+        self._outbox: deque[tuple[str, str]] = deque()  # (type, JSON text), oldest first
         self._outbox_ready = asyncio.Event()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -131,6 +133,14 @@ class RealtimeClient:
     def pending(self) -> int:
         """Events queued by :meth:`send` and not yet handed to the socket."""
         return len(self._outbox)
+
+    def pending_of(self, event_type: str) -> int:
+        """Events of ``event_type`` queued by :meth:`send` and not yet handed to the socket.
+
+        They go out on the next connection; the ones of that type sent before them went to the socket
+        and, after a lost link, died with its server session (what ``on_connected`` may replay).
+        """
+        return sum(1 for kind, _ in self._outbox if kind == event_type)
 
     def _set_state(self, new: ClientState) -> None:
         old = self._state
@@ -204,7 +214,7 @@ class RealtimeClient:
         if self._state in (ClientState.CLOSING, ClientState.CLOSED):
             raise VoxpipeStateError(f"{self._name}.send() called while {self._state.value}")
         text = encode_event(event)
-        self._outbox.append(text)
+        self._outbox.append((event_type(event) or "", text))
         self._drained.clear()
         self._outbox_ready.set()
         if logger.isEnabledFor(logging.DEBUG):
@@ -396,7 +406,7 @@ class RealtimeClient:
                 await self._outbox_ready.wait()
                 continue
             try:
-                await ws.send(self._outbox[0])
+                await ws.send(self._outbox[0][1])
             except ConnectionClosed:
                 return  # not sent: stays at the head, goes out on the next connection
             self._outbox.popleft()

@@ -7,7 +7,9 @@ connection is a new session with an empty conversation. Between the two the serv
 * remember what the new session needs: the history (replayed as items), the partial answer the user
   heard (the assistant aggregator may not have committed it yet), and whether an answer is still owed
   (items created while down are already queued in the client, and are not replayed twice),
-* hold the microphone audio captured while down, up to a bound, and send it once the session is back.
+* hold the microphone audio captured while down, up to a bound, and send it once the session is back;
+* send the new session the audio the dead one's input buffer held uncommitted (:class:`SentAudio`):
+  the words the user had begun when the link died, which died with that buffer.
 
 The client reports a lost link in its event stream (``ConnectionLost``) before it reconnects, and runs the
 ``on_connected`` hook of the new connection concurrently with the service reading that stream: the hook
@@ -18,16 +20,32 @@ sees the history as the loss left it.
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
 from collections import deque
 from dataclasses import dataclass, field
 
-__all__ = ["DEFAULT_HELD_AUDIO_MS", "Outage"]
+__all__ = ["DEFAULT_HELD_AUDIO_MS", "END_OF_TURN_MARGIN_MS", "QUIET_RESEND_MS", "Outage", "SentAudio"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_HELD_AUDIO_MS = 5000
 """Microphone audio kept while the link is down (the oldest goes first when there is more)."""
+
+QUIET_RESEND_MS = 1000
+"""Of the dead session's uncommitted audio, what a new session gets when the user was not heard speaking.
+
+A server hears speech a moment before it says so: its VAD needs a few frames to decide, keeps
+``prefix_padding_ms`` (300 ms by default) before the start, and its ``speech_started`` takes a network
+trip. So the last second may hold the start of words no event told of yet; older audio is silence the
+server would have dropped. (While the user is heard speaking, all of it goes: the turn so far.)"""
+
+END_OF_TURN_MARGIN_MS = 100
+"""Audio right after a committed turn's ``audio_end_ms`` that goes with it (never to a new session).
+
+The server's VAD judged it silence (it ends a turn only after ``silence_duration_ms`` of it), but the last
+few ms of the words ring on past the end it reports (resamplers on both sides, 10-30 ms VAD frames): sent
+alone to a new session, that tail starts a turn of its own."""
 
 
 @dataclass
@@ -43,6 +61,9 @@ class Outage:
         cut_answer: the text of an answer cut by the loss (replayed as an assistant message unless
             the context already holds it).
         owed_response: a response was requested and nothing of it was heard: ask again once back.
+        unheard: the audio the dead session's buffer held, to send to the new one (see
+            :class:`SentAudio`); taken by the replay.
+        unheard_resent_ms: audio sent again that way (over the service's life).
     """
 
     max_held_ms: float = DEFAULT_HELD_AUDIO_MS
@@ -52,6 +73,8 @@ class Outage:
     losses: int = 0
     cut_answer: str = ""
     owed_response: bool = False
+    unheard: list[str] = field(default_factory=list)
+    unheard_resent_ms: float = 0.0
     _held: deque[tuple[str, float]] = field(default_factory=deque)
     _handled: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -82,3 +105,94 @@ class Outage:
         while self.losses < connection - 1:
             self._handled.clear()
             await self._handled.wait()
+
+
+@dataclass
+class SentAudio:
+    """The input audio the server's buffer holds uncommitted: what a lost session takes with it.
+
+    Appends handed to the session client are kept, with their place on the session's buffer, until the
+    server commits them (server VAD: ``input_audio_buffer.committed``, up to the ``audio_end_ms`` of the
+    ``speech_stopped`` before it; without turn detection: our own commit). A lost link ends the server
+    session and its buffer: the appends it had got are gone, the ones still queued in the client go to
+    the next session. :meth:`for_new_session` picks what the new session must get again: the whole
+    uncommitted turn while the user is speaking (or stopped and not yet answered), else the last
+    :data:`QUIET_RESEND_MS`. At most ``max_ms`` is kept (the oldest goes first).
+
+    Args:
+        max_ms: most audio kept (0: none, nothing is sent again).
+    """
+
+    max_ms: float
+    _chunks: deque[tuple[str, float, float]] = field(default_factory=deque)  # chunk, start, ms
+    _end_ms: float = 0.0  # the buffer position after the last append, on this session
+    _stop_ms: float | None = None  # the last speech_stopped's audio_end_ms, not yet committed
+    kept_ms: float = 0.0
+    """Audio kept now."""
+
+    def sent(self, chunk: str, ms: float) -> None:
+        """An append went to the session client."""
+        self._chunks.append((chunk, self._end_ms, ms))
+        self._end_ms += ms
+        self.kept_ms += ms
+        while self._chunks and self.kept_ms > self.max_ms:
+            self.kept_ms -= self._chunks.popleft()[2]
+
+    def speech_stopped(self, audio_end_ms: float | None) -> None:
+        """The server's VAD ended a turn at ``audio_end_ms``; its commit of the audio before follows."""
+        self._stop_ms = audio_end_ms
+
+    def committed(self) -> None:
+        """The server committed the turn its VAD ended: the audio up to its end is in an item now."""
+        end, self._stop_ms = self._stop_ms, None
+        if end is None:
+            return  # not a VAD turn: our own commit already forgot what it took
+        stop = end + END_OF_TURN_MARGIN_MS
+        while self._chunks and self._chunks[0][1] + self._chunks[0][2] <= stop:
+            self.kept_ms -= self._chunks.popleft()[2]
+        if self._chunks and self._chunks[0][1] < stop:  # the append the turn ended in: keep what follows
+            chunk, start, ms = self._chunks.popleft()
+            rest, rest_ms = _cut_front(chunk, ms, stop - start)
+            self._chunks.appendleft((rest, stop, rest_ms))
+            self.kept_ms -= ms - rest_ms
+
+    def commit_sent(self) -> None:
+        """We committed the buffer (no turn detection): everything appended so far is in the commit."""
+        self.forget()
+
+    def forget(self) -> None:
+        """Keep nothing of what was sent so far (committed, or of an input format no longer used)."""
+        self._chunks.clear()
+        self.kept_ms = 0.0
+        self._stop_ms = None
+
+    def for_new_session(self, still_queued: int, speaking: bool) -> tuple[list[str], float]:
+        """The link died: what the new session must get again, and how long it is.
+
+        Args:
+            still_queued: appends still queued in the session client (the newest ones): they go to the
+                new session on their own.
+            speaking: a turn of the user's is open (all of its audio goes, not just the last moments).
+
+        The kept audio becomes the new session's buffer: what is sent again, then what is still queued.
+        """
+        chunks = list(self._chunks)
+        split = max(0, len(chunks) - still_queued)
+        handed, queued = chunks[:split], chunks[split:]
+        if not speaking:
+            end = self._end_ms
+            handed = [c for c in handed if c[1] + c[2] > end - QUIET_RESEND_MS]
+        self.forget()
+        self._end_ms = 0.0
+        for chunk, _, ms in handed + queued:
+            self.sent(chunk, ms)
+        return [chunk for chunk, _, _ in handed], sum(ms for _, _, ms in handed)
+
+
+def _cut_front(chunk: str, ms: float, cut_ms: float) -> tuple[str, float]:
+    """A base64 audio chunk of ``ms`` without its first ``cut_ms`` (cut on a 2-byte boundary: a PCM16
+    sample, or two G.711 ones); returns the rest and its duration."""
+    raw = base64.b64decode(chunk)
+    cut = min(len(raw), int(len(raw) * cut_ms / ms) // 2 * 2)
+    rest = raw[cut:]
+    return base64.b64encode(rest).decode("ascii"), ms * len(rest) / len(raw) if raw else 0.0

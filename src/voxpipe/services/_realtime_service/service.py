@@ -84,11 +84,12 @@ from voxpipe.services._realtime_service.conversation import item_signature, plan
 from voxpipe.services._realtime_service.downstream import DEFAULT_MAX_QUEUED_AUDIO_MS, DownstreamQueue
 from voxpipe.services._realtime_service.interruptions import PlaybackReports, forget_unheard
 from voxpipe.services._realtime_service.items import function_output, messages_to_items
-from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage
+from voxpipe.services._realtime_service.outage import DEFAULT_HELD_AUDIO_MS, Outage, SentAudio
 from voxpipe.services._realtime_service.responses import ResponseState, ResponseTracker
 from voxpipe.services._realtime_service.state import (
     AnswerAudio,
     FinishedOutput,
+    Listening,
     PendingRetrievals,
     RepeatedEvents,
     UserTurn,
@@ -185,6 +186,9 @@ class RealtimeLLMService(LLMService):
         reconnect: how to come back after a dropped socket (or an expired session).
         held_audio_ms: microphone audio kept while the link is down and sent once it is back (the oldest
             is dropped past this bound).
+        resent_audio_ms: most audio a new session gets again of what the lost one's input buffer held
+            uncommitted (0: none): the user's turn so far when they were speaking, else the last
+            second (see :class:`~voxpipe.services._realtime_service.outage.SentAudio`).
         max_session_age_s: rotate to a fresh server session, at a safe point, once the session is this
             old (None: only when the server expires it): when an answer ends, or while the session is
             idle once it is that old (and at least ``MIN_IDLE_ROTATION_AGE_S``, so a tiny age rotates
@@ -217,6 +221,7 @@ class RealtimeLLMService(LLMService):
         send_transcription_frames: bool = True,
         reconnect: ReconnectPolicy | None = None,
         held_audio_ms: int = DEFAULT_HELD_AUDIO_MS,
+        resent_audio_ms: int = DEFAULT_HELD_AUDIO_MS,
         max_session_age_s: float | None = None,
         max_queued_audio_ms: int = DEFAULT_MAX_QUEUED_AUDIO_MS,
         **kwargs: Any,
@@ -242,6 +247,7 @@ class RealtimeLLMService(LLMService):
         self._turn = UserTurn()
         self._items: dict[str, Any] = {}  # the server's conversation: parsed items, or the dicts we sent
         self._outage = Outage(max_held_ms=held_audio_ms)
+        self._sent_audio = SentAudio(max_ms=resent_audio_ms)
         self._max_session_age_s = max_session_age_s
         self._session_started_at = 0.0
         self._sync_pending = False
@@ -303,6 +309,7 @@ class RealtimeLLMService(LLMService):
         self._session_properties = merge_settings(self._session_properties, fields)
         if "input_audio_format" in fields:
             self._encoder = _encoder(self._session_properties.input_audio_format)
+            self._sent_audio.forget()  # audio of the old format cannot go to a new session
         if "output_audio_format" in fields:
             self._decoder = _decoder(self._session_properties.output_audio_format)
         changed = {name: getattr(self._session_properties, name) for name in fields}
@@ -424,6 +431,9 @@ class RealtimeLLMService(LLMService):
             self._items[item["id"]] = item
         self._items.update(queued)
         self._outage.cut_answer = ""
+        for chunk in self._outage.unheard:  # before the appends still queued: they came after
+            await connection.send(InputAudioBufferAppendEvent(audio=chunk))
+        self._outage.unheard = []
 
     def _wanted_items(self, exclude: Any = ()) -> list[dict[str, Any]]:
         """The items the server should hold: the context's history as items, in order.
@@ -492,7 +502,12 @@ class RealtimeLLMService(LLMService):
             if holding:
                 self._outage.hold(chunk, self._encoder.chunk_ms(chunk))
             else:
-                self._send(InputAudioBufferAppendEvent(audio=chunk))
+                self._append_audio(chunk)
+
+    def _append_audio(self, chunk: str) -> None:
+        """Send an ``input_audio_buffer.append``, and keep it until the server commits it."""
+        self._send(InputAudioBufferAppendEvent(audio=chunk))
+        self._sent_audio.sent(chunk, self._encoder.chunk_ms(chunk))
 
     @frame_handler(StartInterruptionFrame)
     async def _on_start_interruption(self, frame: StartInterruptionFrame, direction: FrameDirection) -> None:
@@ -508,8 +523,9 @@ class RealtimeLLMService(LLMService):
     async def _on_user_stopped(self, frame: UserStoppedSpeakingFrame, direction: FrameDirection) -> None:
         if not self.turn_detection_enabled and direction is FrameDirection.DOWNSTREAM:
             for chunk in self._encoder.flush():
-                self._send(InputAudioBufferAppendEvent(audio=chunk))
+                self._append_audio(chunk)
             self._send(InputAudioBufferCommitEvent())
+            self._sent_audio.commit_sent()
             await self.start_ttfb_metrics()
             self._responses.request()
             self._turn.answered()  # the response tracker holds the turn now
@@ -760,7 +776,7 @@ class RealtimeLLMService(LLMService):
         """The new session is up: send the audio held while down, and the answer still owed."""
         logger.info("%s: reconnected (%s, attempt %d)", self, notice.reason.value, notice.attempts)
         for chunk in self._outage.take_held():
-            self._send(InputAudioBufferAppendEvent(audio=chunk))
+            self._append_audio(chunk)
         if self._outage.owed_response:
             self._outage.owed_response = False
             self._responses.request()
@@ -779,11 +795,16 @@ class RealtimeLLMService(LLMService):
             self._outage.cut_answer = "".join(answer.text_parts).strip()
             owed = owed or not answer.heard
         self._outage.owed_response = self._outage.owed_response or owed
+        # The user's audio that died with the session's buffer goes to the next one (see SentAudio).
+        client = self._client
+        still_queued = client.pending_of("input_audio_buffer.append") if client is not None else 0
+        speaking = self._turn.state is not Listening.QUIET
+        self._outage.unheard, unheard_ms = self._sent_audio.for_new_session(still_queued, speaking)
+        self._outage.unheard_resent_ms += unheard_ms
         await self._close_answer()
         self._answer = AnswerAudio()
         self._turn = UserTurn()  # the new session's VAD starts afresh
-        responses.reset()
-        self._encoder.reset()
+        responses.reset()  # (the encoder is not reset: what it gathers is the next audio of the stream)
         self._items.clear()
         self._sync_pending = False  # the replay brings the server in step
         self._outage.handled()
@@ -804,6 +825,7 @@ class RealtimeLLMService(LLMService):
         wanted = self._session_properties.input_audio_format
         if wanted is None and session.input_audio_format not in (None, self._encoder.audio_format):
             self._encoder = _encoder(session.input_audio_format)
+            self._sent_audio.forget()
 
     async def _on_speech_started(self, event: beta.InputAudioBufferSpeechStartedEvent) -> None:
         setting = self._effective("turn_detection")
@@ -817,10 +839,14 @@ class RealtimeLLMService(LLMService):
 
     async def _on_speech_stopped(self, event: beta.InputAudioBufferSpeechStoppedEvent) -> None:
         self._turn.stopped(asyncio.get_running_loop().time())
+        self._sent_audio.speech_stopped(getattr(event, "audio_end_ms", None))
         await self.start_ttfb_metrics()
         await self.push_frame(StopInterruptionFrame())
         await self.push_frame(UserStoppedSpeakingFrame())
         await self.push_frame(UserStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+
+    async def _on_buffer_committed(self, event: beta.InputAudioBufferCommittedEvent) -> None:
+        self._sent_audio.committed()
 
     async def _on_item_added(self, event: ItemEvent) -> None:
         await self._remember_item(event.item, "on_conversation_item_created")
@@ -1052,6 +1078,7 @@ _SERVER_EVENT_HANDLERS: dict[EventKind, ServerEventHandler] = {
     EventKind.SESSION_UPDATED: RealtimeLLMService._on_session,
     EventKind.SPEECH_STARTED: RealtimeLLMService._on_speech_started,
     EventKind.SPEECH_STOPPED: RealtimeLLMService._on_speech_stopped,
+    EventKind.BUFFER_COMMITTED: RealtimeLLMService._on_buffer_committed,
     EventKind.ITEM_ADDED: RealtimeLLMService._on_item_added,
     EventKind.ITEM_DONE: RealtimeLLMService._on_item_done,
     EventKind.ITEM_RETRIEVED: RealtimeLLMService._on_item_retrieved,
