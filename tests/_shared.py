@@ -1,4 +1,4 @@
-"""Test data shared by several test areas (the services' fault scenarios, the fault proxy's tests)."""
+"""Test data shared by several test areas (the services, the fault proxy and the server tests)."""
 
 from __future__ import annotations
 

@@ -118,6 +118,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     from voxpipe.errors import VoxpipeUsageError
     from voxpipe.server import ServerConfig, ServerLimits, serve
     from voxpipe.server.engines import EngineError, EngineUnavailableError
+    from voxpipe.utils.endpoints import Endpoint
 
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -161,7 +162,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         )
     )
     print(f"  api key: {'required' if config.api_key else 'not required'}")
-    base = f"http://{host}:{args.port}"
+    base = Endpoint(host, args.port).http
     print(f"  keys:    POST {base}/v1/realtime/sessions (beta), POST {base}/v1/realtime/client_secrets (GA)")
     print(f"  health:  GET  {base}/health/live, {base}/health/ready; metrics: GET {base}/metrics")
     sys.stdout.flush()

@@ -23,16 +23,11 @@ from voxpipe.audio import silence
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.server.engines.testing import encode_tones
 
+from .._shared import WEATHER_TOOL  # noqa: F401  (re-exported: one tool for every test area)
+
 BETA_ADAPTER: TypeAdapter[Any] = TypeAdapter(BetaServerEvent)
 GA_ADAPTER: TypeAdapter[Any] = TypeAdapter(GAServerEvent)
 SHAPES = ("beta", "ga")
-
-WEATHER_TOOL = {
-    "type": "function",
-    "name": "get_weather",
-    "description": "Current weather of a city.",
-    "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-}
 
 
 def validate(shape: str, raw: str | bytes) -> dict[str, Any]:

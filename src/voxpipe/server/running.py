@@ -29,6 +29,7 @@ from voxpipe.server.config import ServerConfig
 from voxpipe.server.draining import DrainingServer
 from voxpipe.server.log_redaction import install_log_redaction
 from voxpipe.server.websocket_protocol import protocol_class
+from voxpipe.utils.endpoints import Endpoint
 
 __all__ = ["LocalRealtimeServer", "serve", "warn_if_exposed"]
 
@@ -102,19 +103,24 @@ class LocalRealtimeServer:
         return self._port
 
     @property
+    def endpoint(self) -> Endpoint:
+        """The bound host and port, and the URLs they make."""
+        return Endpoint(self.config.host, self.port)
+
+    @property
     def url(self) -> str:
         """``http://host:port`` (the REST endpoints are under ``/v1/realtime/…``)."""
-        return f"http://{self.config.host}:{self.port}"
+        return self.endpoint.http
 
     @property
     def websocket_base_url(self) -> str:
         """``ws://host:port/v1``: the openai SDK's ``websocket_base_url``."""
-        return f"ws://{self.config.host}:{self.port}/v1"
+        return self.endpoint.websocket_base
 
     @property
     def realtime_url(self) -> str:
         """``ws://host:port/v1/realtime``: the URL to connect (add ``?model=…``)."""
-        return f"{self.websocket_base_url}/realtime"
+        return self.endpoint.realtime
 
     @property
     def open_sessions(self) -> int:

@@ -40,6 +40,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from voxpipe.errors import OperationTimeoutError, VoxpipeStateError, VoxpipeUsageError, VoxpipeWorldError
+from voxpipe.utils.endpoints import Endpoint
 
 __all__ = ["LocalCluster", "MetricSamples", "ServerProcess", "free_port", "parse_metrics"]
 
@@ -87,12 +88,12 @@ class ServerProcess:
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT``."""
-        return f"http://127.0.0.1:{self.port}"
+        return Endpoint("127.0.0.1", self.port).http
 
     @property
     def realtime_url(self) -> str:
         """``ws://127.0.0.1:PORT/v1/realtime``: the server directly, bypassing the balancer."""
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+        return Endpoint("127.0.0.1", self.port).realtime
 
     @property
     def alive(self) -> bool:
@@ -149,17 +150,17 @@ class LocalCluster:
     @property
     def balancer_url(self) -> str:
         """``ws://127.0.0.1:PORT/v1/realtime`` through HAProxy."""
-        return f"ws://127.0.0.1:{self._lb_port}/v1/realtime"
+        return Endpoint("127.0.0.1", self._lb_port).realtime
 
     @property
     def balancer_http(self) -> str:
         """``http://127.0.0.1:PORT`` through HAProxy."""
-        return f"http://127.0.0.1:{self._lb_port}"
+        return Endpoint("127.0.0.1", self._lb_port).http
 
     @property
     def stats_url(self) -> str:
         """HAProxy's stats page (``/stats``) and its own Prometheus metrics (``/metrics``)."""
-        return f"http://127.0.0.1:{self._stats_port}"
+        return Endpoint("127.0.0.1", self._stats_port).http
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -54,6 +54,7 @@ from voxpipe.testing._fake_script import (
     show,
     split_connections,
 )
+from voxpipe.utils.endpoints import Endpoint
 
 __all__ = ["FakeRealtimeServer", "Handshake", "RecordedConnection"]
 
@@ -155,7 +156,7 @@ class FakeRealtimeServer:
     @property
     def url(self) -> str:
         """``ws://127.0.0.1:<port>/v1/realtime``, the URL to give a client."""
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+        return Endpoint("127.0.0.1", self.port).realtime
 
     def received(self, type: str | None = None) -> list[Any]:
         """Every client event received, across connections, optionally only those of ``type``."""

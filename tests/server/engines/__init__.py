@@ -1,1 +1,0 @@
-"""Tests of the engine interfaces, the registry and the local model engines."""
