@@ -46,6 +46,22 @@ def assert_audible(chunks: list[bytes]) -> None:
     assert samples.size and np.sqrt(np.mean(samples**2)) > 500  # well above silence (RMS of int16)
 
 
+def spin_waits(engine: PiperTTSEngine) -> set[str]:
+    """The ``allow_spinning`` settings of the voice's ONNX Runtime session (both thread pools)."""
+    options = engine._load().session.get_session_options()
+    keys = ("session.intra_op.allow_spinning", "session.inter_op.allow_spinning")
+    return {options.get_session_config_entry(key) for key in keys}
+
+
+async def test_piper_threads_do_not_spin_wait_unless_asked(piper: PiperTTSEngine) -> None:
+    assert spin_waits(piper) == {"0"}
+    spinning = PiperTTSEngine(spinning=True)
+    try:
+        assert spin_waits(spinning) == {"1"}
+    finally:
+        await spinning.aclose()
+
+
 async def test_piper_streams_one_chunk_per_sentence(piper: PiperTTSEngine) -> None:
     chunks = await synthesize(piper, TEXT)
     assert len(chunks) == 3

