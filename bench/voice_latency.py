@@ -19,6 +19,9 @@ How it measures:
 * **Latencies**: ``input_audio_buffer.speech_stopped`` received -> first ``response.audio.delta`` received;
   and the end of the user's audio (the send time of the chunk holding the last sample above -40 dBFS) ->
   first audio delta. The second includes the VAD's silence window.
+* **Stalls**: the answer's audio is played on the client's clock from its first delta on; a delta that
+  arrives after the audio before it ran out (by more than 20 ms) is a stall the listener hears as a gap
+  inside the answer (a first piece cut short must be followed by the rest in time).
 * **Stages**: CLOCK_MONOTONIC is shared by both processes, so the child's records are placed on each turn's
   timeline relative to ``speech_stopped``: STT done, LLM called, LLM first token, first TTS call (the first
   piece of text is cut), first TTS chunk, first delta at the client.
@@ -56,6 +59,7 @@ LEAD_S, TAIL_S = 0.3, 1.0
 VOICED = 10 ** (-40 / 20) * 32768  # -40 dBFS
 TARGET_P50_S, TARGET_RSS_MB = 0.450, 1200.0
 SERVER_VAD_TARGET_S, SEMANTIC_TARGET_S, CONCURRENT_P95_S = 0.600, 0.450, 1.5  # DESIGN.md section 8
+_STALL_S = 0.02  # a later delta this much past the end of the audio so far is a stall (jitter below)
 
 
 def _emit(**record: Any) -> None:
@@ -213,6 +217,16 @@ class Turn:
     answer: str = ""
     status: str = ""
     records: list[dict[str, Any]] = field(default_factory=list)
+    played_until: float = 0.0  # when the audio received so far ends, played from its first delta on
+    stall_s: float = 0.0  # silence a listener hears inside the answer: deltas that came after it ran out
+    stalls: int = 0
+
+    def heard_delta(self, now: float, pcm_bytes: int) -> None:
+        """Play one audio delta (PCM16 24 kHz) on the listener's clock; note a stall before it."""
+        if self.played_until and now > self.played_until + _STALL_S:
+            self.stall_s += now - self.played_until
+            self.stalls += 1
+        self.played_until = max(self.played_until, now) + pcm_bytes / 2 / RATE
 
 
 def load_fixture(path: Path) -> tuple[bytes, int]:
@@ -262,9 +276,11 @@ async def run_turn(url: str, name: str, audio: bytes, end_chunk: int, vad: dict[
                 event = json.loads(raw)
                 kind = event["type"]
                 if kind == "input_audio_buffer.speech_stopped":
-                    turn.stopped, turn.first_audio = now, None
-                elif kind == "response.audio.delta" and turn.first_audio is None:
-                    turn.first_audio = now
+                    turn.stopped, turn.first_audio, turn.played_until = now, None, 0.0
+                elif kind == "response.audio.delta":
+                    if turn.first_audio is None:
+                        turn.first_audio = now
+                    turn.heard_delta(now, len(event["delta"]) * 3 // 4)
                 elif kind == "conversation.item.input_audio_transcription.completed":
                     turn.heard = event["transcript"]
                 elif kind == "response.audio_transcript.done":
@@ -449,6 +465,9 @@ def mode_report(mode: str, turns: list[Turn], before: dict[str, int], after: dic
     show("  end of user audio -> first audio delta", [t.first_audio - t.speech_end for t in ok])  # type: ignore[operator]
     show("  end of user audio -> speech_stopped", [t.stopped - t.speech_end for t in ok])  # type: ignore[operator]
     show("  speech_stopped -> first audio delta", [t.first_audio - t.stopped for t in ok])  # type: ignore[operator]
+    stalled = [t for t in ok if t.stalls]
+    show("  playback stalls inside the answer (ms per turn)", [t.stall_s for t in ok])
+    print(f"  turns with a stall: {len(stalled)} of {len(ok)} ({sum(t.stalls for t in ok)} stalls)")
     speculation_report(turns, before, after)
     target = SEMANTIC_TARGET_S if mode.startswith("semantic") else SERVER_VAD_TARGET_S
     if ok and args_sessions() > 1:
