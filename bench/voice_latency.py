@@ -519,13 +519,16 @@ async def main(args: argparse.Namespace) -> None:
         f"modes {args.mode}; server VAD silence_duration_ms {args.silence_ms}; "
         f"sessions at once {args.sessions}; "
         f"speculation {'off' if args.no_speculation else f'after {args.pause_ms} ms of pause'}; "
-        f"engine options {args.option or 'defaults'}"
+        f"engine options {args.option or 'defaults'}; first piece after "
+        f"{args.first_piece_words or 'the default'} words"
     )
     pipe, log = asyncio.subprocess.PIPE, None if args.server_log else asyncio.subprocess.DEVNULL
     extra = [f"--option={option}" for option in args.option]
     if args.no_speculation:
         extra.append("--no-speculation")
     extra.append(f"--pause-ms={args.pause_ms}")
+    if args.first_piece_words is not None:
+        extra.append(f"--first-piece-words={args.first_piece_words}")
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", *extra, stdin=pipe, stdout=pipe, stderr=log
     )
@@ -620,8 +623,19 @@ if __name__ == "__main__":
         help="a load_engines option for the server, NAME=VALUE (an integer, or text: "
         "llm_model=qwen2.5-coder-1.5b-instruct)",
     )
+    parser.add_argument(
+        "--first-piece-words",
+        type=int,
+        default=None,
+        help="whole words that end the first speech piece when no punctuation came "
+        "(speech_chunks.FIRST_PIECE_WORDS; for A/B runs)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
+    if parsed.first_piece_words is not None:
+        from voxpipe.server.connection import speech_chunks
+
+        speech_chunks.FIRST_PIECE_WORDS = parsed.first_piece_words
     options = {
         name: int(value) if value.lstrip("-").isdigit() else value
         for name, _, value in (o.partition("=") for o in parsed.option)
