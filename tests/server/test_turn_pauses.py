@@ -62,9 +62,13 @@ async def test_no_pause_events_without_pause_ms(pause_ms: int | None) -> None:
     assert TurnEventType.PAUSED.value not in [k for k, _ in await events(audio, pause_ms)]
 
 
-async def semantic_events(audio: bytes, asked: list[int]) -> list[tuple[str, int, int]]:
+async def semantic_events(
+    audio: bytes, asked: list[int], stopped: list[int] | None = None
+) -> list[tuple[str, int, int]]:
     """Semantic VAD (high) with pauses at 100 ms and a judge that always says "finished"; returns (event,
-    its audio_ms, the clock when it came); ``asked`` gets the clock at each judgement."""
+    its audio_ms, the clock when it came); ``asked`` gets the clock at each judgement. With ``stopped``, the
+    first judgement never ends by itself (a slow model) and ``stopped`` gets the clock it was cancelled at.
+    """
     clock = 0
 
     async def words() -> str | None:
@@ -72,6 +76,12 @@ async def semantic_events(audio: bytes, asked: list[int]) -> list[tuple[str, int
         return "what time is it"
 
     async def finished(words: str) -> float | None:
+        if stopped is not None and len(asked) == 1:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                stopped.append(clock)
+                raise
         return 0.95
 
     settings = TurnDetectionSettings(kind=TurnDetectionKind.SEMANTIC_VAD, eagerness="high")
@@ -106,3 +116,14 @@ async def test_semantic_vad_drops_the_pause_judgement_when_speech_resumes_before
     assert kinds == ["speech_started", "paused", "resumed", "paused", "speech_stopped"]
     assert len(asked) == 2  # the first pause was judged (finished!), yet the turn went on
     assert seen[-1][1] >= 200 + 330 + 150 + 330 - 20  # it ended after the second part
+
+
+async def test_speech_resuming_cancels_the_pause_judgement_at_once() -> None:
+    """The model is not left judging stale words while the user goes on (it is the LLM's time)."""
+    asked: list[int] = []
+    stopped: list[int] = []
+    audio = silence(200, 24000) + SPEECH + silence(150, 24000) + SPEECH + silence(700, 24000)
+    seen = await semantic_events(audio, asked, stopped)
+    resumed_at = next(clock for kind, _, clock in seen if kind == "resumed")
+    second_pause_at = [clock for kind, _, clock in seen if kind == "paused"][1]
+    assert stopped == [resumed_at] and resumed_at < second_pause_at
