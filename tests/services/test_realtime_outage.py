@@ -33,13 +33,14 @@ def test_while_quiet_only_the_last_second_goes() -> None:
     assert ms == QUIET_RESEND_MS and tags(again) == list(range(21, 31))
 
 
-def test_committed_audio_never_goes_again_and_the_append_the_turn_ended_in_is_cut() -> None:
+def test_a_taken_turn_never_goes_again_and_the_append_it_ended_in_is_cut() -> None:
     sent = SentAudio(max_ms=5000)
     for n in range(1, 11):
         sent.sent(chunk(n), 100)
     assert END_OF_TURN_MARGIN_MS == 100
     sent.speech_stopped(350)  # the server's VAD ended the turn in the fourth append; its tail rings on
-    sent.committed()
+    assert sent.kept_ms == 1000  # committed, not answered yet: it would die with the session
+    sent.turn_taken()  # its answer started (or its transcript came)
     again, ms = sent.for_new_session(still_queued=0, speaking=True)
     assert ms == 550 and tags(again) == list(range(5, 11))
     assert len(base64.b64decode(again[0])) == 48 * 50  # only what followed the end of the turn and margin
@@ -50,7 +51,7 @@ def test_our_own_commit_takes_everything_and_the_servers_confirmation_takes_noth
     sent.sent(chunk(1), 100)
     sent.commit_sent()  # no turn detection: we committed
     sent.sent(chunk(2), 100)
-    sent.committed()  # the server's input_audio_buffer.committed for our commit
+    sent.turn_taken()  # the answer to our commit started
     again, _ = sent.for_new_session(still_queued=0, speaking=True)
     assert tags(again) == [2]
 

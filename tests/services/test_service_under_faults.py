@@ -287,19 +287,27 @@ async def test_a_drop_during_a_function_call(server: LocalRealtimeServer, shape:
 WORDS = "hello voxpipe how are you"
 """A turn of 750 ms of speech, after 600 ms of silence: ~100 ms appends 1-6 are silence, 7-13 speech."""
 
-DROP_POINTS = {
-    "in_the_silence_before": 3,  # nothing said yet: the audio held while down carries the turn
-    "early_in_the_words": 8,  # without the resend the new session heard "how are you"
-    "late_in_the_words": 12,  # without it, what was left after the outage was too short: no turn at all
-    "as_the_turn_ends": 17,  # committed and answered (or not yet) on the old session
+DROP_POINTS: dict[str, Fault] = {
+    # nothing said yet: the audio held while down carries the turn
+    "in_the_silence_before": faults.drop_while_audio_streams(nth=3),
+    # without the resend the new session heard "how are you"
+    "early_in_the_words": faults.drop_while_audio_streams(nth=8),
+    # without it, what was left after the outage was too short: no turn at all
+    "late_in_the_words": faults.drop_while_audio_streams(nth=12),
+    # committed and answered (or not yet) on the old session
+    "as_the_turn_ends": faults.drop_while_audio_streams(nth=17),
+    # the old session committed the turn: its answer had not started, its transcript had not come
+    "right_after_the_commit": Fault(
+        kind=FaultKind.DROP, on=("input_audio_buffer.committed",), label="drop_after_the_commit"
+    ),
 }
 
 
 async def a_turn_through_a_drop(
-    server: LocalRealtimeServer, nth: int, shape: str, **service_kwargs: Any
+    server: LocalRealtimeServer, drop: Fault, shape: str, **service_kwargs: Any
 ) -> Call:
     slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
-    planned = [faults.drop_while_audio_streams(nth=nth)]
+    planned = [drop]
     call, runner = await open_call(server, planned, audio=True, reconnect=slow, shape=shape, **service_kwargs)
     try:
         await call.settle(answers=1)

@@ -8,8 +8,8 @@ connection is a new session with an empty conversation. Between the two the serv
   heard (the assistant aggregator may not have committed it yet), and whether an answer is still owed
   (items created while down are already queued in the client, and are not replayed twice),
 * hold the microphone audio captured while down, up to a bound, and send it once the session is back;
-* send the new session the audio the dead one's input buffer held uncommitted (:class:`SentAudio`):
-  the words the user had begun when the link died, which died with that buffer.
+* send the new session the user's audio the dead one took with it (:class:`SentAudio`): the words the
+  user had begun when the link died, or a turn it had committed and not yet answered.
 
 The client reports a lost link in its event stream (``ConnectionLost``) before it reconnects, and runs the
 ``on_connected`` hook of the new connection concurrently with the service reading that stream: the hook
@@ -41,7 +41,7 @@ trip. So the last second may hold the start of words no event told of yet; older
 server would have dropped. (While the user is heard speaking, all of it goes: the turn so far.)"""
 
 END_OF_TURN_MARGIN_MS = 100
-"""Audio right after a committed turn's ``audio_end_ms`` that goes with it (never to a new session).
+"""Audio right after a taken turn's ``audio_end_ms`` that goes with it (never to a new session).
 
 The server's VAD judged it silence (it ends a turn only after ``silence_duration_ms`` of it), but the last
 few ms of the words ring on past the end it reports (resamplers on both sides, 10-30 ms VAD frames): sent
@@ -109,11 +109,13 @@ class Outage:
 
 @dataclass
 class SentAudio:
-    """The input audio the server's buffer holds uncommitted: what a lost session takes with it.
+    """The user's audio a lost session takes with it: its buffer, and a turn committed and not yet taken.
 
     Appends handed to the session client are kept, with their place on the session's buffer, until the
-    server commits them (server VAD: ``input_audio_buffer.committed``, up to the ``audio_end_ms`` of the
-    ``speech_stopped`` before it; without turn detection: our own commit). A lost link ends the server
+    turn they carry is safe (server VAD: up to the ``audio_end_ms`` of its ``speech_stopped``, once its
+    answer started or its transcript came: a turn committed on a session that dies before either is lost
+    with it, so the new session must hear it again; without turn detection: at our own commit). A lost
+    link ends the server
     session and its buffer: the appends it had got are gone, the ones still queued in the client go to
     the next session. :meth:`for_new_session` picks what the new session must get again: the whole
     uncommitted turn while the user is speaking (or stopped and not yet answered), else the last
@@ -126,7 +128,7 @@ class SentAudio:
     max_ms: float
     _chunks: deque[tuple[str, float, float]] = field(default_factory=deque)  # chunk, start, ms
     _end_ms: float = 0.0  # the buffer position after the last append, on this session
-    _stop_ms: float | None = None  # the last speech_stopped's audio_end_ms, not yet committed
+    _stop_ms: float | None = None  # the last speech_stopped's audio_end_ms, its turn not yet taken
     kept_ms: float = 0.0
     """Audio kept now."""
 
@@ -142,8 +144,8 @@ class SentAudio:
         """The server's VAD ended a turn at ``audio_end_ms``; its commit of the audio before follows."""
         self._stop_ms = audio_end_ms
 
-    def committed(self) -> None:
-        """The server committed the turn its VAD ended: the audio up to its end is in an item now."""
+    def turn_taken(self) -> None:
+        """The turn the server's VAD ended is safe: its answer started, or its transcript came."""
         end, self._stop_ms = self._stop_ms, None
         if end is None:
             return  # not a VAD turn: our own commit already forgot what it took

@@ -845,9 +845,6 @@ class RealtimeLLMService(LLMService):
         await self.push_frame(UserStoppedSpeakingFrame())
         await self.push_frame(UserStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
 
-    async def _on_buffer_committed(self, event: beta.InputAudioBufferCommittedEvent) -> None:
-        self._sent_audio.committed()
-
     async def _on_item_added(self, event: ItemEvent) -> None:
         await self._remember_item(event.item, "on_conversation_item_created")
 
@@ -877,6 +874,7 @@ class RealtimeLLMService(LLMService):
     async def _on_transcription_completed(
         self, event: beta.ConversationItemInputAudioTranscriptionCompletedEvent
     ) -> None:
+        self._sent_audio.turn_taken()
         item = self._items.get(event.item_id)
         if item is not None and item.content:
             item.content[min(event.content_index, len(item.content) - 1)].transcript = event.transcript
@@ -902,6 +900,7 @@ class RealtimeLLMService(LLMService):
             await self._close_answer()
         self._responses.created(event.response.id)
         self._turn.answered()
+        self._sent_audio.turn_taken()
         self._answer.begin(event.response.id)
         await self.start_processing_metrics()
         await self.push_frame(LLMFullResponseStartFrame())
@@ -1078,7 +1077,6 @@ _SERVER_EVENT_HANDLERS: dict[EventKind, ServerEventHandler] = {
     EventKind.SESSION_UPDATED: RealtimeLLMService._on_session,
     EventKind.SPEECH_STARTED: RealtimeLLMService._on_speech_started,
     EventKind.SPEECH_STOPPED: RealtimeLLMService._on_speech_stopped,
-    EventKind.BUFFER_COMMITTED: RealtimeLLMService._on_buffer_committed,
     EventKind.ITEM_ADDED: RealtimeLLMService._on_item_added,
     EventKind.ITEM_DONE: RealtimeLLMService._on_item_done,
     EventKind.ITEM_RETRIEVED: RealtimeLLMService._on_item_retrieved,
