@@ -42,6 +42,7 @@ import contextlib
 import json
 import os
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -62,18 +63,24 @@ SERVER_VAD_TARGET_S, SEMANTIC_TARGET_S, CONCURRENT_P95_S = 0.600, 0.450, 1.5  # 
 _STALL_S = 0.02  # a later delta this much past the end of the audio so far is a stall (jitter below)
 
 
+_EMITTING = threading.Lock()
+
+
 def _emit(**record: Any) -> None:
+    """Print one record as a JSON line (from the event loop and from Whisper's thread: one at a time, or
+    two lines could interleave and the parent's reader would stop at the broken one)."""
     from voxpipe.server.connection.speculation import SPECULATION_STATS
 
     record["speculation"] = SPECULATION_STATS.as_dict()
-    print(json.dumps({**record, "rss_mb": proc_status(os.getpid()).get("VmRSS")}), flush=True)
+    line = json.dumps({**record, "rss_mb": proc_status(os.getpid()).get("VmRSS")})
+    with _EMITTING:
+        print(line, flush=True)
 
 
 def _name_os_threads() -> None:
     """Give every Python thread started from now on its name at the OS level (``/proc/.../comm``), so that
     the native threads a library starts from it (OpenMP, ONNX Runtime pools) are known by that name."""
     import ctypes
-    import threading
 
     libc = ctypes.CDLL(None)
     bootstrap = threading.Thread._bootstrap_inner  # type: ignore[attr-defined]
@@ -548,7 +555,10 @@ async def main(args: argparse.Namespace) -> None:
     async def collect() -> None:
         assert child.stdout is not None
         while line := await child.stdout.readline():
-            records.append(json.loads(line))
+            try:
+                records.append(json.loads(line))
+            except ValueError:  # not a record (a library printing to stdout): skip it, keep reading
+                print(f"not a timing record: {line[:200]!r}", file=sys.stderr)
 
     collector = asyncio.create_task(collect(), name="collect records")
     url = f"ws://127.0.0.1:{ready['ready']}/v1/realtime"
