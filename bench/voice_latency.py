@@ -527,7 +527,8 @@ async def main(args: argparse.Namespace) -> None:
         f"sessions at once {args.sessions}; "
         f"speculation {'off' if args.no_speculation else f'after {args.pause_ms} ms of pause'}; "
         f"engine options {args.option or 'defaults'}; first piece after "
-        f"{args.first_piece_words or 'the default'} words"
+        f"{args.first_piece_words or 'the default'} words; piece edges "
+        f"{'untrimmed' if args.untrimmed_pieces else 'trimmed'}"
     )
     pipe, log = asyncio.subprocess.PIPE, None if args.server_log else asyncio.subprocess.DEVNULL
     extra = [f"--option={option}" for option in args.option]
@@ -536,6 +537,8 @@ async def main(args: argparse.Namespace) -> None:
     extra.append(f"--pause-ms={args.pause_ms}")
     if args.first_piece_words is not None:
         extra.append(f"--first-piece-words={args.first_piece_words}")
+    if args.untrimmed_pieces:
+        extra.append("--untrimmed-pieces")
     child = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--serve", *extra, stdin=pipe, stdout=pipe, stderr=log
     )
@@ -640,12 +643,22 @@ if __name__ == "__main__":
         help="whole words that end the first speech piece when no punctuation came "
         "(speech_chunks.FIRST_PIECE_WORDS; for A/B runs)",
     )
+    parser.add_argument(
+        "--untrimmed-pieces",
+        action="store_true",
+        help="keep Piper's silence at the edges of each speech piece "
+        "(PiperTTSEngine.trim_edges; for A/B runs)",
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parsed = parser.parse_args()
     if parsed.first_piece_words is not None:
         from voxpipe.server.connection import speech_chunks
 
         speech_chunks.FIRST_PIECE_WORDS = parsed.first_piece_words
+    if parsed.untrimmed_pieces:
+        from voxpipe.server.engines.local.tts import PiperTTSEngine
+
+        PiperTTSEngine.trim_edges = False
     options = {
         name: int(value) if value.lstrip("-").isdigit() else value
         for name, _, value in (o.partition("=") for o in parsed.option)

