@@ -4,13 +4,14 @@ Whole sentences sound best, but waiting for the first full stop delays the first
 piece may end at a clause boundary (``,``, ``;``, ``:``) once it holds at least 8 characters, or, with no
 punctuation yet, between words once it holds ``FIRST_PIECE_WORDS`` (2) whole words and 8 characters, when
 the rest follows quickly: the text so far came at ``QUICK_TOKENS_PER_S`` or faster (a speculation's
-replay, an idle machine). Piper speaks two words for about 0.8 s (its trailing silence included), in
-which the LLM must make the rest of the sentence; slower, the first piece waits for ``SLOW_PIECE_WORDS``
-(4) words, or the listener hears a gap after the first two (``bench/voice_latency.py`` counts such stalls:
-with two words always, 14 in 36 turns against 4 with four words; with this rule 8 against 2, for a
-first audio 65-740 ms sooner, p50 per mode). In a real turn the small LLM streams 8-12 tokens/s (Piper
-and Whisper share the 2 cores), so each word held back is about 0.1 s more before the first audio, and
-Piper starts a 2-word piece in 60-80 ms against 100 ms for 4 words.
+replay, an idle machine). Piper speaks two words for about 0.65 s (its ~150 ms of trailing silence is
+trimmed at a mid-sentence join: ``engines/local/_joins.py``), in which the LLM must make the rest of the
+sentence; slower, the first piece waits for ``SLOW_PIECE_WORDS`` (4) words, or the listener hears a gap
+after the first two (``bench/voice_latency.py`` counts such stalls: with two words always, 14 in 36 turns
+against 4 with four words; with this rule 8 against 2, for a first audio 65-740 ms sooner, p50 per mode).
+In a real turn the small LLM streams 8-12 tokens/s on this 2-core machine (a step is bound by memory
+bandwidth: ~390 MB of weights read per token), so each word held back is about 0.1 s more before the first
+audio, and Piper starts a 2-word piece in 60-80 ms against 100 ms for 4 words.
 
 The rest of that first sentence is the second piece, ended by the sentence or, sooner, by a clause
 boundary (a natural pause; it also bounds the wait for a long first sentence); every later piece is a
