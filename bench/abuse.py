@@ -45,6 +45,8 @@ from pathlib import Path
 import httpx
 import websockets
 
+from voxpipe.utils.endpoints import Endpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
 
@@ -77,11 +79,11 @@ class Server:
 
     @property
     def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/v1/realtime"
+        return Endpoint("127.0.0.1", self.port).realtime
 
     @property
     def http(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return Endpoint("127.0.0.1", self.port).http
 
     async def sample(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
