@@ -13,11 +13,21 @@ Why a base of our own instead of plain ``BaseModel``:
   Classes list those in ``_always_send``; :meth:`ProtocolModel.__init__` marks them as set when a model
   is built in Python. Models built by parsing are left alone, so a parsed event re-serialises to
   exactly what was received.
+
+Why the models build lazily (``defer_build=True``): building the validators and serializers of the
+~80 beta and ~90 GA models took most of ``import voxpipe.services.openai_realtime_beta`` (DESIGN.md
+section 8 wants it under 0.3 s), while a session uses a handful of them. Each model now builds on its
+first validation, construction or serialisation (``bench/import_time.py`` prints that deferred cost).
+Building is serialised by one re-entrant lock (:meth:`ProtocolModel.model_rebuild`), so threads that
+meet a model for the first time at once all get the finished validator, whatever pydantic's version
+does on its own. For the same reason the protocol model modules do not use
+``from __future__ import annotations``: pydantic would compile and evaluate every annotation string
+at class creation (about 540 of them for the beta shape); real annotations cost the interpreter
+nothing extra. ``tests/test_lazy_imports.py`` guards both.
 """
 
-from __future__ import annotations
-
 import os
+import threading
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -35,6 +45,10 @@ _ID_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # Random bytes mapped onto base62 (a slight bias towards the first 8 characters does not matter for
 # ids): 0.6 µs per id instead of 20 µs with secrets.choice, and servers make one per audio delta.
 _BYTE_TO_ID_CHAR = bytes.maketrans(bytes(range(256)), (_ID_ALPHABET * 5)[:256].encode("ascii"))
+
+_BUILD_LOCK = threading.RLock()
+"""Held while a protocol model builds its validator and serializer (re-entrant: one model's build
+may need another's)."""
 
 
 def new_event_id(prefix: str = "event_") -> str:
@@ -59,10 +73,40 @@ class ProtocolModel(BaseModel):
         validate_default=False,
         # Field names like ``model`` or ``object`` are wire names, not pydantic internals.
         protected_namespaces=(),
+        # Validators and serializers are built on first use (see the module docstring).
+        defer_build=True,
     )
 
     _always_send: ClassVar[frozenset[str]] = frozenset()
     _none_means_unset: ClassVar[bool] = False
+
+    @classmethod
+    def model_rebuild(
+        cls,
+        *,
+        force: bool = False,
+        raise_errors: bool = True,
+        _parent_namespace_depth: int = 2,
+        _types_namespace: Any = None,
+    ) -> bool | None:
+        """Build (or rebuild) the model's validator and serializer, one thread at a time.
+
+        pydantic calls this on a deferred model's first use. Older pydantic releases let two threads
+        rebuild one model at once, and a third could then validate with a half-set class; the lock
+        makes the first use of every protocol model thread-safe on any supported pydantic. Schema
+        generation never calls another model's ``model_rebuild`` while holding pydantic's own lock,
+        so this lock is always taken first and cannot deadlock with it.
+        """
+        if cls.__pydantic_complete__ and not force:
+            return None
+        with _BUILD_LOCK:
+            return super().model_rebuild(
+                force=force,
+                raise_errors=raise_errors,
+                # One frame more than pydantic expects: this override's.
+                _parent_namespace_depth=_parent_namespace_depth + 1 if _parent_namespace_depth > 0 else 0,
+                _types_namespace=_types_namespace,
+            )
 
     def __init__(self, /, **data: Any) -> None:
         super().__init__(**data)

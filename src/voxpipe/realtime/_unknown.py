@@ -4,8 +4,6 @@ Servers add events over time (GA added a dozen); a client that raised on them wo
 its socket. An unknown event keeps every field as an extra, so it re-serialises unchanged.
 """
 
-from __future__ import annotations
-
 from typing import Any
 
 from voxpipe.realtime._base import EventBase

@@ -5,8 +5,6 @@ the response object), :mod:`.conversation`, :mod:`.input_audio_buffer`, :mod:`.o
 :mod:`.response`, :mod:`.errors`; :mod:`.events` holds the unions and ``type`` tables.
 """
 
-from __future__ import annotations
-
 from voxpipe.realtime.beta.conversation import (
     Conversation,
     ConversationCreatedEvent,

@@ -1,7 +1,5 @@
 """``conversation.*`` events (beta): items created, read, cut and deleted, and input transcription."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ClientEventBase, ProtocolModel, ServerEventBase

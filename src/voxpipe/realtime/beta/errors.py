@@ -1,7 +1,5 @@
 """The beta ``error`` server event."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ProtocolModel, ServerEventBase

@@ -1,7 +1,5 @@
 """The beta event unions and the ``type`` → model tables the parser dispatches on."""
 
-from __future__ import annotations
-
 from typing import Annotated, Any, TypeAlias, get_args
 
 from pydantic import Field

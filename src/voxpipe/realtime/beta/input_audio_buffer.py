@@ -1,7 +1,5 @@
 """``input_audio_buffer.*`` events (beta; GA uses the same shapes)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ClientEventBase, ServerEventBase

@@ -4,8 +4,6 @@ Beta items are one flat model (as in the SDK): the ``type`` says which fields ap
 per role; see :mod:`voxpipe.realtime.ga.items`.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from voxpipe.realtime._base import ProtocolModel

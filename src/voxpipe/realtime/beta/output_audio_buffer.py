@@ -1,7 +1,5 @@
 """``output_audio_buffer.*`` events: WebRTC and SIP transports only (beta; GA same shapes)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ClientEventBase, ServerEventBase

@@ -4,8 +4,6 @@ The streaming events (``*.delta``) are the hot path: one audio delta every ~50 m
 models of strings and ints so that validating one costs little more than parsing its JSON.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ClientEventBase, ContentEventBase, ProtocolModel, ServerEventBase

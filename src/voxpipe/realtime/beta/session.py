@@ -1,7 +1,5 @@
 """``session.*`` and ``transcription_session.*`` events (beta)."""
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from voxpipe.realtime._base import ClientEventBase, ProtocolModel, ServerEventBase

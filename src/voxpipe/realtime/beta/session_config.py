@@ -6,8 +6,6 @@ pipecat's documented defaults and send them, because a server reading a partial 
 in *its* defaults (``silence_duration_ms`` 200 on OpenAI, not pipecat's 800).
 """
 
-from __future__ import annotations
-
 from typing import Annotated, Any, ClassVar, Literal, get_args
 
 from pydantic import AfterValidator, Field, PlainValidator, SerializerFunctionWrapHandler, field_serializer

@@ -7,8 +7,6 @@ Events whose wire shape is the same as in beta are the beta classes, re-exported
 ``ga.<Name>`` covers every GA event.
 """
 
-from __future__ import annotations
-
 from voxpipe.realtime.beta.conversation import (
     Conversation,
     ConversationCreatedEvent,

@@ -4,8 +4,6 @@
 and the transcription ``delta``/``completed``/``failed`` events are identical to beta and reused.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ClientEventBase, ServerEventBase

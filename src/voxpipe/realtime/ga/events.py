@@ -1,7 +1,5 @@
 """The GA event unions and ``type`` tables. Events whose wire shape did not change are the beta classes."""
 
-from __future__ import annotations
-
 from typing import Annotated, TypeAlias
 
 from pydantic import Field

@@ -1,7 +1,5 @@
 """GA-only ``input_audio_buffer.*`` server events (the others are the beta classes)."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ServerEventBase

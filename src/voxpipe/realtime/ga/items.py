@@ -6,8 +6,6 @@ what servers really send (a documented retrieve example uses assistant content t
 which the SDK's per-role classes reject). MCP item fields are kept as extras.
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from voxpipe.realtime._base import ProtocolModel

@@ -1,7 +1,5 @@
 """GA MCP events: tool listing and remote tool calls run by the server."""
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ServerEventBase

@@ -5,8 +5,6 @@ Renamed streams: ``response.output_text.*``, ``response.output_audio.*``,
 function-call-argument and cancel events are the beta classes.
 """
 
-from __future__ import annotations
-
 from typing import Literal
 
 from voxpipe.realtime._base import ClientEventBase, ContentEventBase, ServerEventBase

@@ -7,8 +7,6 @@ and ``audio.output.{format, voice, speed}``; formats are objects (``{"type": "au
 the beta classes (same wire shape).
 """
 
-from __future__ import annotations
-
 from typing import Any, ClassVar, Literal
 
 from pydantic import SerializerFunctionWrapHandler, field_serializer
