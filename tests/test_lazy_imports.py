@@ -48,7 +48,9 @@ def subclasses(cls):
 
 models = [c for c in set(subclasses(pydantic.BaseModel)) if c.__module__.startswith("voxpipe.")]
 print(json.dumps({{
-    "modules": sorted(m for m in sys.modules if m.split(".")[0] in {heavy_roots!r} or m.startswith("voxpipe.")),
+    "modules": sorted(
+        m for m in sys.modules if m.split(".")[0] in {heavy_roots!r} or m.startswith("voxpipe.")
+    ),
     "models": len(models),
     "built": sorted(c.__qualname__ for c in models if c.__pydantic_complete__),
 }}))
@@ -76,7 +78,10 @@ def _loaded_heavy(modules: object) -> list[str]:
     return [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
 
 
-@pytest.mark.parametrize("module", ["voxpipe.services.openai_realtime_beta", "voxpipe.services.openai_realtime"])
+SERVICES = ("voxpipe.services.openai_realtime_beta", "voxpipe.services.openai_realtime")
+
+
+@pytest.mark.parametrize("module", SERVICES)
 def test_service_import_loads_nothing_heavy_and_builds_no_model(module: str) -> None:
     report = _imported(module)
     assert _loaded_heavy(report["modules"]) == []
@@ -105,8 +110,8 @@ def test_first_parse_builds_only_the_models_it_needs() -> None:
     code = _REPORT.format(module="voxpipe.services.openai_realtime_beta", heavy_roots=[]).replace(
         "import pydantic\n",
         "import pydantic\nfrom voxpipe.realtime import parse_server_event\n"
-        "event = parse_server_event('{\"type\":\"input_audio_buffer.speech_started\",\"event_id\":\"e1\","
-        "\"audio_start_ms\":5,\"item_id\":\"item_1\"}')\n"
+        'event = parse_server_event(\'{"type":"input_audio_buffer.speech_started","event_id":"e1",'
+        '"audio_start_ms":5,"item_id":"item_1"}\')\n'
         "assert type(event).__name__ == 'InputAudioBufferSpeechStartedEvent' and event.audio_start_ms == 5\n",
     )
     report = _run(code)
@@ -163,13 +168,15 @@ expected = (
     [(type(e).__name__, e.model_dump(mode="json")) for e in again],
     SessionProperties(instructions="hi", turn_detection=TurnDetection(silence_duration_ms=300)).to_json(),
 )
-print(json.dumps({{"same": [results[i] == expected for i in range(8)], "types": [t for t, _ in expected[0]]}}))
+same = [results[i] == expected for i in range(8)]
+print(json.dumps({{"same": same, "types": [t for t, _ in expected[0]]}}))
 """
 
 
 def test_models_built_by_many_threads_at_once_parse_as_when_built_alone() -> None:
     lines = (TRACES / "real" / "beta_samples_public.jsonl").read_text().splitlines()
-    messages = [json.dumps(json.loads(line)["event"], separators=(",", ":")) for line in lines if line.strip()]
+    events = [json.loads(line)["event"] for line in lines if line.strip()]
+    messages = [json.dumps(event, separators=(",", ":")) for event in events]
     report = _run(_THREADED_FIRST_USE.format(messages=json.dumps(messages)))
     assert report["same"] == [True] * 8
     types = report["types"]
