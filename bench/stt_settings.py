@@ -41,6 +41,8 @@ REFERENCE = {  # tests/fixtures/speech/README.md
     "en_espeak_tell_joke_16k.wav": "Please tell me a short joke.",
     "en_espeak_weather_paris_16k.wav": "What's the weather like in Paris today?",
     "en_librivox_amiable_16k.wav": "He might even have been made amiable himself.",
+    # last, so the joined clips stay as they were: the browser test's question (robust through Opus)
+    "en_espeak_capital_city_of_france_16k.wav": "What is the capital city of France?",
 }
 SETTINGS = (  # (window s, beam, without_timestamps)
     (30, 5, False),  # Whisper's own (the engine's default before this bench)

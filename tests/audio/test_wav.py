@@ -156,7 +156,7 @@ def test_missing_file_raises_file_not_found(tmp_path: Path) -> None:
 
 
 def test_the_speech_fixtures_are_in_the_repository() -> None:
-    assert len(FIXTURES) == 7, SPEECH_DIR
+    assert len(FIXTURES) == 8, SPEECH_DIR
 
 
 @pytest.mark.parametrize("path", FIXTURES, ids=lambda p: p.name)

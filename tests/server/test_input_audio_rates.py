@@ -6,9 +6,13 @@ and Whisper do, and the STT records what it is fed.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from voxpipe.audio import StreamResampler, silence
+from voxpipe.audio import StreamResampler, read_wav, silence
+from voxpipe.audio.dump import DUMP_DIR_VARIABLE
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.server.connection.conversation import BYTES_PER_MS
 from voxpipe.server.connection.input_buffer import InputAudioBuffer
@@ -155,3 +159,29 @@ def test_at_the_engine_rate_of_24k_the_copy_is_the_audio() -> None:
     audio = encode_tones("x")[:4800]
     assert buffer.append(audio) == audio
     assert buffer.engine_since(0) == audio
+
+
+async def test_the_audio_dump_records_exactly_what_the_server_and_the_stt_got(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(DUMP_DIR_VARIABLE, str(tmp_path))
+    audio = silence(1000, 24_000) + encode_tones("hello there") + silence(1000, 24_000)
+    stt = _RecordingSTT()
+    await _turn(stt, audio)
+    (server_in,) = tmp_path.glob("server-in-*.wav")
+    (stt_in,) = tmp_path.glob("stt-in-*.wav")
+    assert read_wav(server_in).pcm == audio  # every append, as decoded
+    notes = [json.loads(line) for line in server_in.with_suffix(".jsonl").read_text().splitlines()]
+    assert sum(note["samples"] for note in notes) * 2 == len(audio)
+    recorded = read_wav(stt_in)
+    assert recorded.sample_rate == 16_000
+    assert recorded.pcm == bytes(stt.streams[0])  # the utterance exactly as the engine was fed
+
+
+async def test_nothing_is_recorded_without_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(DUMP_DIR_VARIABLE, raising=False)
+    monkeypatch.chdir(tmp_path)
+    await _turn(_RecordingSTT(), silence(500, 24_000) + encode_tones("hi") + silence(1000, 24_000))
+    assert list(tmp_path.iterdir()) == []

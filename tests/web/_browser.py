@@ -36,19 +36,40 @@ def chromium_path() -> str:
     return found
 
 
+LEAD_MS = 4000
+"""Silence the fake microphone plays before the question. Chromium starts playing the file when the page
+opens the microphone, before the call is up, and sends nothing until it is: whatever plays before the call
+connects is lost, as a user's words before "Connected" would be. On a busy machine (load 6-10) the call
+connected 0.6-1.7 s after the microphone opened, and in 2 runs of 6 over 2 s, which cut "What is the" off a
+question that began 1.5 s in (the server heard "capital and friends"; the recordings showed the first audio
+aiortc got was already 0.55 s into the question). :func:`assert_spoke_after_connecting` checks the margin in
+every run."""
+
+CONNECT_MARGIN_MS = 500
+"""How much sooner than ``LEAD_MS`` the call must connect: the device opens a little before the page hears
+of it, and the first packets take a moment."""
+
+
 def fake_microphone(question: Path, target: Path) -> Path:
-    """The question as a 16-bit 48 kHz WAV for Chromium's fake microphone: 1.5 s of silence before it (the
-    file starts playing when the page opens the microphone, before the call is up) and 6 s after."""
+    """The question as a 16-bit 48 kHz WAV for Chromium's fake microphone: ``LEAD_MS`` of silence before it
+    and 6 s after (the server's VAD needs the silence to end the turn)."""
     audio = read_wav(question)
     pcm = resample(audio.pcm, audio.sample_rate, 48000)
-    write_wav(target, silence(1500, 48000) + pcm + silence(6000, 48000), 48000, 1)
+    write_wav(target, silence(LEAD_MS, 48000) + pcm + silence(6000, 48000), 48000, 1)
     return target
 
 
 @asynccontextmanager
-async def voxpipe_web(*args: str, timeout: float = 180.0) -> AsyncIterator[str]:
-    """Run ``voxpipe web --port 0 ARGS`` and yield the page's URL once it serves; stop it after."""
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+async def voxpipe_web(
+    *args: str, timeout: float = 180.0, env: dict[str, str] | None = None
+) -> AsyncIterator[str]:
+    """Run ``voxpipe web --port 0 ARGS`` (with ``env`` added to the environment) and yield the page's URL
+    once it serves; stop it after."""
+    env = {
+        **os.environ,
+        **(env or {}),
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "voxpipe.cli", "web", "--port", "0", *args],
         stdout=subprocess.PIPE,
@@ -92,6 +113,16 @@ class PageResult:
     turns: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     status: str = ""
+    timeline: dict[str, int] = field(default_factory=dict)  # ms from pressing Talk to each step of the call
+
+
+def assert_spoke_after_connecting(result: PageResult) -> None:
+    """The question began after the call was up (else its first words were never sent: see ``LEAD_MS``)."""
+    connect_ms = result.timeline["connected"] - result.timeline["micOpened"]
+    assert connect_ms < LEAD_MS - CONNECT_MARGIN_MS, (
+        f"the call connected {connect_ms} ms after the microphone opened, too close to the question "
+        f"({LEAD_MS} ms in): its first words may never have been sent (timeline {result.timeline})"
+    )
 
 
 ANSWERED = """() => {
@@ -143,6 +174,7 @@ async def talk(
                 turns=await page.evaluate("window.voxpipe.turns.map(({bot, ...t}) => t)"),
                 error=await page.inner_text("#error"),
                 status=await page.inner_text("#status"),
+                timeline=await page.evaluate("window.voxpipe.timeline"),
             )
             await page.screenshot(path=str(screenshot), full_page=True)
             await page.close(run_before_unload=True)

@@ -11,12 +11,25 @@ from pathlib import Path
 
 import pytest
 
-from ._browser import chromium_path, fake_microphone, status, talk, voxpipe_web
+from ._browser import (
+    assert_spoke_after_connecting,
+    chromium_path,
+    fake_microphone,
+    status,
+    talk,
+    voxpipe_web,
+)
 
 pytest.importorskip("aiortc")
 pytest.importorskip("playwright")
 
 QUESTION = Path(str(resources.files("voxpipe") / "assets" / "question_capital_of_france_16k.wav"))
+SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
+CLEAR_QUESTION = SPEECH / "en_espeak_capital_city_of_france_16k.wav"
+"""For the real models: through Opus, Whisper tiny.en hears "What is the capital of France?" (espeak-ng) as
+"... capital and France?" or "... capital and friends?" in about half the runs, the words depending on the
+codec's run and on where the incremental passes cut the silence (so more under load); "What is the capital
+city of France?" came through every trial (``tests/fixtures/speech/README.md``)."""
 
 
 async def wait_for_no_visitors(url: str, timeout: float = 15.0) -> dict:
@@ -45,6 +58,7 @@ async def test_browser_gets_a_spoken_answer_from_the_test_engines(tmp_path: Path
     async with voxpipe_web("--engines", "test") as url:
         result = await talk(url, mic, tmp_path / "page.png", tmp_path / "home")
         after = await wait_for_no_visitors(url)  # the page left: its bot was torn down
+    assert_spoke_after_connecting(result)
     kinds = [kind for kind, _ in result.messages]
     assert kinds[:2] == ["user", "bot"], result
     user_text, bot_text = result.messages[0][1], result.messages[1][1]
@@ -65,6 +79,7 @@ async def test_the_websocket_fallback_gets_a_spoken_answer(tmp_path: Path) -> No
             url, mic, tmp_path / "page-ws.png", tmp_path / "home", query="?processing=0&transport=ws"
         )
         after = await wait_for_no_visitors(url)
+    assert_spoke_after_connecting(result)
     assert [kind for kind, _ in result.messages][:2] == ["user", "bot"], result
     assert result.messages[1][1].startswith("You said:")
     assert "WebSocket" in result.status and result.error == ""
@@ -89,8 +104,11 @@ async def test_a_refused_microphone_shows_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.timeout(300)
 async def test_browser_talks_to_the_local_models(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     chromium_path()
-    mic = fake_microphone(QUESTION, tmp_path / "mic.wav")
-    async with voxpipe_web("--engines", "local", timeout=240) as url:
+    mic = fake_microphone(CLEAR_QUESTION, tmp_path / "mic.wav")
+    recorded = tmp_path / "audio"  # what the server's stages heard, to look at when this fails
+    async with voxpipe_web(
+        "--engines", "local", timeout=240, env={"VOXPIPE_AUDIO_DUMP_DIR": str(recorded)}
+    ) as url:
         result = await talk(
             url, mic, tmp_path / "voxpipe-web-local-models.png", tmp_path / "home", timeout_s=90
         )
@@ -102,9 +120,12 @@ async def test_browser_talks_to_the_local_models(tmp_path: Path, capsys: pytest.
         print(f"\nvoxpipe web (local models): you said {said!r}; the bot said {answered!r}")
         print(
             f"voxpipe web (local models): page-reported turn latency: bot answered in {turn['serverMs']} ms, "
-            f"heard in the page after {turn['heardMs']} ms; screenshot {shot}"
+            f"heard in the page after {turn['heardMs']} ms; call timeline {result.timeline}; "
+            f"screenshot {shot}"
         )
+    assert_spoke_after_connecting(result)
     user_text = result.messages[0][1].lower()
-    assert "capital" in user_text and "france" in user_text
+    heard = f"(the audio each stage heard: {sorted(p.name for p in recorded.glob('*.wav'))} in {recorded})"
+    assert "capital" in user_text and "france" in user_text, heard
     assert result.messages[1][0] == "bot" and len(result.messages[1][1]) > 2
     assert result.error == ""

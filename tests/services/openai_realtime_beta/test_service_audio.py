@@ -10,11 +10,13 @@ import pytest
 
 from voxpipe.audio import ulaw_encode
 from voxpipe.frames.frames import (
+    Frame,
     InputAudioRawFrame,
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
     LLMTextFrame,
     MetricsFrame,
+    StartFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
     TTSStoppedFrame,
@@ -22,9 +24,12 @@ from voxpipe.frames.frames import (
     UserStoppedSpeakingFrame,
 )
 from voxpipe.metrics.metrics import LLMUsageMetricsData, ProcessingMetricsData, TTFBMetricsData
-from voxpipe.pipeline.task import PipelineParams
+from voxpipe.pipeline.pipeline import Pipeline
+from voxpipe.pipeline.task import PipelineParams, PipelineTask
+from voxpipe.processors.frame_processor import FrameDirection, FrameProcessor
+from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService
 from voxpipe.services.openai_realtime_beta.events import SessionProperties, TurnDetection
-from voxpipe.testing import ANY, expect, send
+from voxpipe.testing import ANY, FakeRealtimeServer, expect, send, wait
 
 from .rig import KEY, audio_turn, b64, pcm_tone, rig
 
@@ -235,3 +240,59 @@ async def test_response_create_uses_the_session_modalities() -> None:
 
 def test_any_is_exported() -> None:
     assert ANY is not None
+
+
+class PacedMicrophone(FrameProcessor):
+    """Pushes ``frames`` (24 kHz mono) from a task of its own, one per ``pace_s``, from the moment it starts:
+    as the WebRTC input does, whose call can be up before the realtime session is."""
+
+    def __init__(self, frames: list[bytes], pace_s: float) -> None:
+        super().__init__()
+        self._frames, self._pace_s = frames, pace_s
+        self.done = asyncio.Event()
+
+    async def start(self, frame: StartFrame) -> None:
+        self.create_task(self._play(), name="play")
+
+    async def _play(self) -> None:
+        for pcm in self._frames:
+            await self.push_frame(InputAudioRawFrame(audio=pcm, sample_rate=24000, num_channels=1))
+            await asyncio.sleep(self._pace_s)
+        self.done.set()
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await self.push_frame(frame, direction)
+
+
+async def test_audio_captured_while_the_session_connects_reaches_the_server() -> None:
+    """The server greets 0.5 s late: the first half second of the microphone must not be dropped."""
+    ramp = np.arange(24000, dtype="<i2")  # 1 s whose every sample is different: any loss or reorder shows
+    frames = [ramp[i : i + 480].tobytes() for i in range(0, ramp.size, 480)]  # 20 ms frames
+    script = [wait(0.5), send({"type": "session.created", "session": {}}), expect("session.update")]
+    async with FakeRealtimeServer(
+        script, greet=False, auto_session_updated=True, ignore=("input_audio_buffer.append",)
+    ) as server:
+        microphone = PacedMicrophone(frames, pace_s=0.02)
+        service = OpenAIRealtimeBetaLLMService(api_key=KEY, base_url=server.url)
+        task = PipelineTask(Pipeline([microphone, service]), params=PipelineParams())
+        runner = asyncio.create_task(task.run())
+        try:
+            async with asyncio.timeout(10):
+                await microphone.done.wait()
+            appended = b""
+            for _ in range(300):  # what was captured goes out within 3 s
+                appended = b"".join(
+                    base64.b64decode(a["audio"]) for a in server.received("input_audio_buffer.append")
+                )
+                if len(appended) >= ramp.nbytes:
+                    break
+                await asyncio.sleep(0.01)
+            await server.assert_done()
+        finally:
+            await task.cancel()
+            await runner
+    heard = np.frombuffer(appended, "<i2")
+    assert heard.size == ramp.size, f"the server got {heard.size / 24:.0f} ms of 1000, from {heard[:1]}"
+    assert appended == ramp.tobytes()  # all of it, in order
+    order = [event["type"] for event in server.received()]
+    assert order.index("session.update") < order.index("input_audio_buffer.append")

@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
+from voxpipe.audio.dump import open_dump
 from voxpipe.realtime import ServerEventBase, new_event_id
 from voxpipe.realtime.dialect import EventKind
 from voxpipe.server.config import ServerLimits
@@ -87,6 +88,7 @@ class AudioInput:
         self._utterance: UtteranceTranscriber | None = None
         self._turn_item_id: str | None = None
         self._turn_start_ms = 0
+        self._dump = open_dump("server-in", 24000)  # every append, when $VOXPIPE_AUDIO_DUMP_DIR is set
         self.configure(host.settings, None)
 
     def configure(self, settings: SessionSettings, previous: SessionSettings | None) -> None:
@@ -145,6 +147,9 @@ class AudioInput:
                 param="audio",
             )
         pcm = self._decoder.decode(decode_base64(audio_b64, "audio"))
+        if self._dump is not None:
+            self._dump.write(pcm)
+            self._dump.note(samples=len(pcm) // 2, clock_ms=self.buffer.clock_ms)
         resampled = self.buffer.append(pcm)
         stt_audio = resampled if self._stt_rate == self.buffer.engine_rate else pcm
         if self._detector is None:
@@ -348,6 +353,8 @@ class AudioInput:
 
     async def aclose(self) -> None:
         """Release the VAD and STT streams."""
+        if self._dump is not None:
+            self._dump.close()
         if self._utterance is not None:
             await self._utterance.aclose()
             self._utterance = None

@@ -12,6 +12,7 @@ import asyncio
 import logging
 
 from voxpipe.audio import StreamResampler
+from voxpipe.audio.dump import open_dump
 from voxpipe.server.engines.base import STTEngine, STTStream
 from voxpipe.server.engines.types import Transcript, TranscriptionOptions
 
@@ -35,12 +36,15 @@ class UtteranceTranscriber:
         self._stream: STTStream = engine.create_stream(options)
         rate = self._stream.sample_rate
         self._resampler = StreamResampler(input_rate, rate, quality="QQ") if rate != input_rate else None
+        self._dump = open_dump("stt-in", rate)  # what the STT hears, when $VOXPIPE_AUDIO_DUMP_DIR is set
 
     def feed(self, audio: bytes) -> None:
         """Add audio at ``input_rate`` (cheap; the engine may work on it in the background)."""
         pcm = self._resampler.process(audio) if self._resampler is not None else audio
         if pcm:
             self._stream.feed(pcm)
+            if self._dump is not None:
+                self._dump.write(pcm)
 
     async def partial(self) -> str | None:
         """Interim words, if the engine has them."""
@@ -57,13 +61,21 @@ class UtteranceTranscriber:
                 tail = self._resampler.flush()
                 if tail:
                     self._stream.feed(tail)
+                    if self._dump is not None:
+                        self._dump.write(tail)
             return await self._stream.finish()
         finally:
+            self._close_dump()
             await self._stream.aclose()
 
     async def aclose(self) -> None:
         """Drop the utterance without transcribing it."""
+        self._close_dump()
         await self._stream.aclose()
+
+    def _close_dump(self) -> None:
+        if self._dump is not None:
+            self._dump.close()
 
 
 async def settle(future: asyncio.Future[str], text: str) -> None:

@@ -138,6 +138,9 @@ __all__ = ["BENIGN_ERROR_CODES", "DEFAULT_BASE_URL", "RealtimeLLMService"]
 
 logger = logging.getLogger(__name__)
 
+_TAKES_AUDIO = frozenset({ClientState.CONNECTING, ClientState.CONNECTED, ClientState.RECONNECTING})
+"""Client states in which input audio is kept (sent, queued or held) rather than dropped."""
+
 DEFAULT_BASE_URL = "wss://api.openai.com/v1/realtime"
 
 BENIGN_ERROR_CODES = frozenset(
@@ -494,8 +497,11 @@ class RealtimeLLMService(LLMService):
         if self._audio_paused or client is None:
             return
         state = client.state
-        if state not in (ClientState.CONNECTED, ClientState.RECONNECTING):
-            return  # not up yet, or closing: no session to give it to
+        if state not in _TAKES_AUDIO:
+            return  # closing: no session to give it to
+        # While the first connection is made, appends queue in the client, which sends them right after
+        # the session settings: a transport's audio can start before the session is up (a browser's call
+        # connects in parallel with it), and the user's first words must not be dropped.
         # While the link is down (and until what was held went out), audio is held, up to a bound.
         holding = state is ClientState.RECONNECTING or self._outage.held_ms > 0
         for chunk in self._encoder.push(frame.audio, frame.sample_rate, frame.num_channels):

@@ -26,6 +26,7 @@ from typing import Any
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError
 
+from voxpipe.audio.dump import AudioDump, open_dump
 from voxpipe.errors import ConnectionFailedError, VoxpipeStateError, VoxpipeUsageError
 from voxpipe.transports.webrtc.track import PlayoutTrack
 from voxpipe.utils.event_emitter import EventEmitter
@@ -177,13 +178,24 @@ class WebRTCConnection(EventEmitter):
         if not self._remote.done():
             raise ConnectionFailedError(f"{self}: closed before the browser sent its microphone")
         track = self._remote.result()
-        while True:
-            try:
-                frame = await track.recv()
-            except MediaStreamError:
-                return
-            pcm = frame.to_ndarray().tobytes()
-            yield RemoteAudio(pcm, frame.sample_rate, len(frame.layout.channels))
+        dump: AudioDump | None = None
+        try:
+            while True:
+                try:
+                    frame = await track.recv()
+                except MediaStreamError:
+                    return
+                pcm = frame.to_ndarray().tobytes()
+                channels = len(frame.layout.channels)
+                if dump is None:
+                    dump = open_dump("webrtc-in", frame.sample_rate, channels)  # $VOXPIPE_AUDIO_DUMP_DIR
+                if dump is not None:
+                    dump.write(pcm)
+                    dump.note(pts=frame.pts, samples=frame.samples, rate=frame.sample_rate)
+                yield RemoteAudio(pcm, frame.sample_rate, channels)
+        finally:
+            if dump is not None:
+                dump.close()
 
     # -- the data channel ---------------------------------------------------------------------------------
     def _on_datachannel(self, channel: Any) -> None:

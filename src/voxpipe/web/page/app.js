@@ -5,6 +5,8 @@
 //   messages: [{kind: "user"|"bot", text}], in the order they began.
 //   turns: [{turn, serverMs, heardMs}]: per turn, the bot's latency as the server measured it (user
 //   stopped speaking -> bot audio started) and as this page heard it (the end-of-turn message -> sound).
+//   timeline: {micOpened, offerSent, answered, connected}: ms from pressing Talk to each step of the call
+//   (a fake microphone starts playing when it opens: tests compare its lead silence with "connected").
 // URL options: ?processing=0 turns the browser's echo cancellation, noise suppression and gain off;
 // ?transport=ws uses the WebSocket fallback (also used when the browser has no WebRTC): the microphone
 // goes up as 16 kHz PCM16 binary messages, the bot's voice comes down as 24 kHz PCM16, events as JSON text.
@@ -19,7 +21,7 @@ const ui = {
   log: document.getElementById("log"),
   remote: document.getElementById("remote"),
 };
-const state = { state: "idle", turns: [], messages: [], visitor: null };
+const state = { state: "idle", turns: [], messages: [], visitor: null, timeline: {} };
 window.voxpipe = state;
 
 let pc = null, channel = null, micStream = null, audioContext = null, meterTimer = null;
@@ -35,6 +37,9 @@ function setState(next, text) {
 }
 
 function showError(text) { ui.error.textContent = text; }
+
+let startedAt = 0;
+function mark(step) { state.timeline[step] = Math.round(performance.now() - startedAt); }
 
 function micErrorText(err) {
   if (err && (err.name === "NotAllowedError" || err.name === "SecurityError")) {
@@ -175,6 +180,8 @@ function waitForIce(peer) {
 
 async function start() {
   showError("");
+  startedAt = performance.now();
+  state.timeline = {};
   const useSocket = params.get("transport") === "ws" || !window.RTCPeerConnection;
   setState("connecting", "Opening the microphone…");
   const processing = params.get("processing") !== "0";
@@ -187,6 +194,7 @@ async function start() {
     showError(micErrorText(err));
     return;
   }
+  mark("micOpened");
   audioContext = new AudioContext();
   startMeters();
   setState("connecting", "Connecting to the bot…");
@@ -197,11 +205,15 @@ async function start() {
   pc.addTransceiver(micStream.getAudioTracks()[0], { direction: "sendrecv" });
   pc.ontrack = (event) => watchRemote(event.streams[0] || new MediaStream([event.track]));
   pc.onconnectionstatechange = () => {
-    if (pc.connectionState === "connected") setState("connected", "Connected: speak, the bot is listening.");
+    if (pc.connectionState === "connected") {
+      mark("connected");
+      setState("connected", "Connected: speak, the bot is listening.");
+    }
     if (pc.connectionState === "failed") { stop(); showError("The connection to the bot failed."); }
   };
   await pc.setLocalDescription(await pc.createOffer());
   await waitForIce(pc);
+  mark("offerSent");
   let reply;
   try {
     reply = await fetch("/api/offer", {
@@ -215,6 +227,7 @@ async function start() {
     return;
   }
   const answer = await reply.json();
+  mark("answered");
   if (!reply.ok) { stop(); showError(answer.error || "The server refused the call."); return; }
   state.visitor = answer.visitor;
   await pc.setRemoteDescription({ sdp: answer.sdp, type: answer.type });
@@ -285,6 +298,7 @@ async function startSocket() {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(toPcm16(joined, audioContext.sampleRate, 16000).buffer);
   };
   audioContext.createMediaStreamSource(micStream).connect(micNode);
+  mark("connected");
   setState("connected", "Connected (WebSocket): speak, the bot is listening.");
 }
 
