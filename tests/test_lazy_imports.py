@@ -95,7 +95,7 @@ def test_beta_service_does_not_import_the_ga_models() -> None:
     assert "voxpipe.realtime.ga" not in report["modules"]
 
 
-def test_import_voxpipe_alone_loads_no_pydantic_and_no_asyncio_stack() -> None:
+def test_import_voxpipe_alone_loads_no_pydantic_and_no_submodule() -> None:
     code = "import json, sys, voxpipe; print(json.dumps(sorted(sys.modules)))"
     env = {**os.environ, "PYTHONPATH": str(SRC)}
     result = subprocess.run(
