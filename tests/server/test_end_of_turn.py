@@ -1,7 +1,7 @@
-"""Semantic VAD decides with the model: the LLM's probability that the words are finished, against the
-eagerness's thresholds (a confident end needs no full window); a model that cannot tell falls back to
-punctuation; a failing one never stalls a turn. The scripted LLM's ``end_of_turn`` rule: 0.95 after
-``.?!``, 0.02 after a hanging word, else 0.3."""
+"""Semantic VAD decides with the model: the LLM's probability that the words are finished sets the silence
+that ends the turn, by eagerness (a confident end needs no full window); a model that cannot tell falls
+back to punctuation; a failing one never stalls a turn. The scripted LLM's ``end_of_turn`` rule: 0.95 after
+``.?!``, 0.0005 after a hanging word, else 0.05."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ import pytest
 
 from voxpipe.audio import silence
 from voxpipe.server import LocalRealtimeServer, ServerConfig
-from voxpipe.server.connection.end_of_turn import sounds_finished
+from voxpipe.server.connection.end_of_turn import (
+    FIRST_LOOK_MS,
+    LEVELS,
+    hanging,
+    silence_needed,
+    sounds_finished,
+)
 from voxpipe.server.engines.base import LLMEngine
 from voxpipe.server.engines.registry import Engines
 from voxpipe.server.engines.testing import encode_tones, load_engines
@@ -76,10 +82,11 @@ async def test_the_model_ends_a_question_without_punctuation_by_eagerness(
     server: LocalRealtimeServer,
 ) -> None:
     # "what time is it" has no question mark: punctuation alone would hold it open at every eagerness;
-    # p 0.3 is a likely end at the window, but not for high, whose short window needs 0.4
-    assert 750 <= await silence_before_stop(server, "what time is it", "high") < 900  # held: 3 windows
-    assert 1000 <= await silence_before_stop(server, "what time is it", "low") < 1150  # p 0.3 >= 0.1
-    assert 500 <= await silence_before_stop(server, "what time is it", "medium") < 650  # p 0.3 >= 0.2
+    # p 0.05 is a likely end at the window, and for high (whose 250 ms window a mid-sentence pause
+    # outlasts) a possible one, at twice its window
+    assert 500 <= await silence_before_stop(server, "what time is it", "high") < 650  # p 0.05 >= 0.01
+    assert 1000 <= await silence_before_stop(server, "what time is it", "low") < 1150  # p 0.05 >= 0.01
+    assert 500 <= await silence_before_stop(server, "what time is it", "medium") < 650
     assert 500 <= await silence_before_stop(server, "what time is it", "auto") < 650
     assert 1500 <= await silence_before_stop(server, "what is the", "medium") < 1650  # hanging: held
 
@@ -88,7 +95,7 @@ async def test_the_model_ends_a_question_without_punctuation_by_eagerness(
 async def test_a_confident_judgement_ends_the_turn_before_the_window(
     server: LocalRealtimeServer, eagerness: str
 ) -> None:
-    # p 0.95 >= CONFIDENT: the words are judged after FIRST_LOOK_MS (200 ms) and the turn ends there,
+    # p 0.95 >= confident: the words are judged after FIRST_LOOK_MS (200 ms) and the turn ends there,
     # not at the eagerness's window (500 ms for auto and medium)
     assert 200 <= await silence_before_stop(server, "is it done?", eagerness) < 300
 
@@ -97,7 +104,7 @@ async def test_low_eagerness_waits_for_its_window_unless_the_end_is_near_certain
     server: LocalRealtimeServer,
 ) -> None:
     assert 200 <= await silence_before_stop(server, "all done.", "low") < 300  # p 0.95 >= 0.9
-    assert 3000 <= await silence_before_stop(server, "and then", "low") < 3200  # hanging: p 0.02 < 0.1
+    assert 3000 <= await silence_before_stop(server, "and then", "low") < 3200  # hanging: p 0.0005
 
 
 @pytest.mark.parametrize("fails", [False, True])
@@ -119,3 +126,39 @@ async def test_a_model_that_cannot_tell_or_fails_never_stalls_a_turn(fails: bool
 def test_punctuation_fallback() -> None:
     assert sounds_finished("All done.") and sounds_finished('He said "yes?"') and sounds_finished(None)
     assert sounds_finished("  ") and not sounds_finished("and then")
+
+
+WINDOWS = {"high": 250, "medium": 500, "auto": 500, "low": 1000}
+
+
+@pytest.mark.parametrize("eagerness", ["high", "medium", "auto", "low"])
+def test_the_likelier_the_end_the_shorter_the_silence(eagerness: str) -> None:
+    window = WINDOWS[eagerness]
+    needed = [
+        silence_needed("please call my brother", p, eagerness, window)
+        for p in (0.0, 1e-4, 0.001, 0.005, 0.02, 0.1, 0.3, 0.5, 0.95, 1.0)
+    ]
+    assert needed == sorted(needed, reverse=True)  # never longer for a likelier end
+    assert needed[0] == 3 * window and needed[-1] == FIRST_LOOK_MS  # the longest wait .. the first look
+    assert set(needed) <= {FIRST_LOOK_MS, window, 2 * window, 3 * window}
+    levels = LEVELS[eagerness]
+    assert silence_needed("stop", levels.confident, eagerness, window) == FIRST_LOOK_MS
+    assert silence_needed("stop", levels.possible, eagerness, window) <= 2 * window
+    assert silence_needed("stop", levels.possible * 0.9, eagerness, window) == 3 * window
+
+
+def test_a_hanging_last_word_holds_the_turn_whatever_the_model_says() -> None:
+    # Whisper closes "and the" with a full stop at times; the model's word never shortens the wait there
+    for words in ("I went out and.", "What is the", "so, um", "Is that your", "It is bigger than"):
+        assert hanging(words), words
+        assert silence_needed(words, 0.99, "high", 250) == 750
+    # ... and it never lengthens one: a preposition can end a question, "so" a sentence
+    for words in ("Where are you from?", "I think so.", "Call her", "Front left"):
+        assert not hanging(words), words
+        assert silence_needed(words, 0.99, "high", 250) == FIRST_LOOK_MS
+
+
+def test_no_words_or_no_model_verdict_fall_back_to_the_window_and_punctuation() -> None:
+    assert silence_needed(None, None, "auto", 500) == 500 and silence_needed("  ", 0.0, "auto", 500) == 500
+    assert silence_needed("all done.", None, "auto", 500) == 500
+    assert silence_needed("and then", None, "auto", 500) == 1500

@@ -238,3 +238,20 @@ async def test_end_of_turn_tells_a_finished_question_from_a_half_one(qwen_engine
     assert half is not None and whole is not None and trailing is not None
     assert half < 0.2 and trailing < 0.2 and whole > 0.5
     assert await qwen_engine.end_of_turn(judged(" ?! ")) is None  # no words: the engine cannot tell
+
+
+async def test_end_of_turn_levels_end_whole_requests_soon_and_hold_half_ones(qwen_engine: Any) -> None:
+    """Semantic VAD (auto, 500 ms window) on the model's judgement in the server's default context: whole
+    questions and requests, even ones that could go on ("... in the morning"), end by the window; halves
+    stopped at a word that needs more are held to the longest wait."""
+    from voxpipe.server.config import DEFAULT_INSTRUCTIONS
+    from voxpipe.server.connection.end_of_turn import silence_needed
+
+    async def needed(words: str) -> int:
+        request = LLMRequest(instructions=DEFAULT_INSTRUCTIONS, messages=[LLMMessage("user", words)])
+        return silence_needed(words, await qwen_engine.end_of_turn(request), "auto", 500)
+
+    for whole in ("Where do penguins live?", "Set an alarm for seven in the morning.", "My name is Anna."):
+        assert await needed(whole) <= 500, whole
+    for half in ("Where do", "Set an alarm for", "My name is", "I need a taxi to the"):
+        assert await needed(half) == 1500, half

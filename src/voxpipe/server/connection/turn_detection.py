@@ -9,9 +9,10 @@ Semantic VAD decides from the words, with a model (``end_of_turn.py``), on top o
   1000 ms (threshold 0.5, prefix padding 300 ms);
 * after ``end_of_turn.FIRST_LOOK_MS`` (200 ms) of silence, the turn is held open (``SpeechState.ENDING``)
   while the words so far are judged (the LLM's probability that the message is finished; punctuation when
-  the engine cannot tell); the turn ends at the first append after a "finished" verdict, which comes at
-  once for a confident judgement and at the end of the window for a likely one (``end_of_turn``);
-* otherwise it stays open for three times the window in all (so 750 / 1500 / 3000 ms of silence), never
+  the engine cannot tell); the judgement sets the silence that ends the turn (``end_of_turn``): the first
+  look for a confident one, then one, two or three windows as the end gets less likely; the turn ends at
+  the first append past it;
+* at the latest it ends after three times the window in all (so 750 / 1500 / 3000 ms of silence), never
   more than OpenAI's maximum waits (2 / 4 / 8 s); speech in that time continues the same turn without a
   second ``speech_started`` (and drops the judgement).
 

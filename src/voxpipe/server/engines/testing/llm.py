@@ -17,9 +17,10 @@ request's instructions):
 Text streams one word per ``TextDelta`` with ``token_delay_s`` between them; ``Usage`` counts words.
 With a ``continuation`` (the engine is ``resumable``), the answer streams from where that text ends.
 
-``end_of_turn`` (semantic VAD's question) reads the last user message by rule: 0.95 when it ends with
-``.``, ``?`` or ``!``; 0.02 when its last word leaves it hanging (``and``, ``but``, ``or``, ``so``,
-``um``, ``uh``, ``the``, ``a``, ``to``, ``of``, ``with``, ``then``); 0.3 otherwise.
+``end_of_turn`` (semantic VAD's question) reads the last user message by rule, on the local model's scale
+(``connection/end_of_turn.py``): 0.95 when it ends with ``.``, ``?`` or ``!``; 0.0005 when its last word
+leaves it hanging (``and``, ``but``, ``or``, ``so``, ``um``, ``uh``, ``the``, ``a``, ``to``, ``of``,
+``with``, ``then``); 0.05 otherwise (a clause that may go on).
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ class ScriptedLLMEngine(LLMEngine):
             return None
         if text[-1] in ".?!":
             return 0.95
-        return 0.02 if text.split()[-1].lower() in _HANGING else 0.3
+        return 0.0005 if text.split()[-1].lower() in _HANGING else 0.05
 
     def _tool_call(self, request: LLMRequest) -> ToolCall | None:
         names = [tool.name for tool in request.tools]
