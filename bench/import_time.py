@@ -29,6 +29,7 @@ the same run, sample by sample in alternation, so load from other processes hits
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import shutil
@@ -122,9 +123,17 @@ def _bytecode_envs(src: Path, cache_root: Path) -> dict[str, dict[str, str]]:
     }
 
 
+def importable_src() -> Path:
+    """The source tree this interpreter imports voxpipe from (``PYTHONPATH`` first, as Python does)."""
+    spec = importlib.util.find_spec("voxpipe")
+    if spec is None or spec.origin is None:
+        return HERE.parent / "src"
+    return Path(spec.origin).resolve().parents[1]
+
+
 def measure_import(module: str = TARGET_MODULE, samples: int = 9, src: Path | None = None) -> list[float]:
     """Wall seconds of ``import module`` in ``samples`` fresh interpreters, bytecode state."""
-    src = (src or HERE.parent / "src").resolve()
+    src = (src or importable_src()).resolve()
     with tempfile.TemporaryDirectory(prefix="voxpipe-import-time-") as tmp:
         env = _bytecode_envs(src, Path(tmp))["bytecode"]
         return [_run(src, _IMPORT_SNIPPET.format(module=module), env)[0] for _ in range(samples)]  # type: ignore[index]
@@ -141,12 +150,15 @@ def main() -> None:
     )
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per module and state")
     parser.add_argument(
-        "--src", type=Path, default=HERE.parent / "src", help="the source tree to measure (default: ours)"
+        "--src",
+        type=Path,
+        default=None,
+        help="the source tree to measure (default: the one voxpipe imports from)",
     )
     parser.add_argument("--baseline-src", type=Path, help="another source tree, measured in alternation")
     args = parser.parse_args()
 
-    trees = {"this": args.src.resolve()}
+    trees = {"this": (args.src or importable_src()).resolve()}
     if args.baseline_src is not None:
         trees["baseline"] = args.baseline_src.resolve()
     load_before = os.getloadavg()
