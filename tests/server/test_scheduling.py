@@ -1,6 +1,9 @@
-"""Fair sharing of the models: the gate hands a free slot to the best priority, then the oldest waiter;
-promotion while waiting counts; cancelling a waiter gives its place up; and with the test engines under a
-``FairShare``, a second session's first piece is spoken before the first session's long tail."""
+"""Fair sharing of the models: the gate hands a free slot to the best priority, then the earliest
+deadline, then the oldest waiter; promotion while waiting counts; cancelling a waiter gives its place up;
+with the test engines under a ``FairShare``, a second session's first piece is spoken before the first
+session's long tail; a tail whose listener runs short of audio is placed as a head (it goes before a
+speculation and before comfortable tails, and keeps the LLM when another head asks until its listener has
+plenty); a speculation's head holds Whisper's background passes back, but no tail."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from voxpipe.server import LocalRealtimeServer, ServerConfig
+from voxpipe.server.connection.playback import SECONDS_PER_CHAR, Playback
 from voxpipe.server.connection.response_source import EngineSource
 from voxpipe.server.engines.base import LLMEngine
 from voxpipe.server.engines.registry import Engines
@@ -129,6 +133,36 @@ async def test_waiter_cancelled_just_after_the_grant_hands_the_slot_on() -> None
         await asyncio.sleep(0)  # the holder leaves and grants "first", which has not run yet
         first.cancel()
     assert done == ["second"]
+
+
+async def test_within_a_priority_the_earliest_deadline_goes_first() -> None:
+    gate = PriorityGate("test")
+    order: list[str] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with gate.hold(lambda: Priority.HEAD):
+            await release.wait()
+
+    async def waiter(name: str, priority: Priority, deadline: float | None) -> None:
+        async with gate.hold(lambda: priority, None if deadline is None else lambda: deadline):
+            order.append(name)
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(holder())
+        await asyncio.sleep(0)
+        for name, priority, deadline in [
+            ("head asked now", Priority.HEAD, None),  # its deadline: when it started waiting
+            ("due later", Priority.HEAD, 3.0),
+            ("tail due first", Priority.TAIL, 0.0),  # a worse priority, whatever its deadline
+            ("due first", Priority.HEAD, 1.0),
+            ("due second", Priority.HEAD, 2.0),
+        ]:
+            group.create_task(waiter(name, priority, deadline))
+        await asyncio.sleep(0)
+        release.set()
+    # time.monotonic() of the waiter without a deadline is far past 3.0
+    assert order == ["due first", "due second", "due later", "head asked now", "tail due first"]
 
 
 def test_gate_needs_a_slot() -> None:
@@ -350,3 +384,121 @@ async def test_without_the_gate_a_judgement_waits_for_the_whole_generation() -> 
     heard, log, _ = await a_judgement_during_a_long_answer(None, long_one_speculative=True)
     assert heard.index(("judged", "")) == 60
     assert [kind for kind, _ in log] == ["llm", "judge"]
+
+
+def listener(ahead_s: float) -> Playback:
+    """A listener with ``ahead_s`` of audio still to hear (on the scheduler's clock: it runs down in real
+    time, so the tests leave wide margins around the leads)."""
+    playback = Playback()
+    playback.audio_sent(ahead_s)
+    return playback
+
+
+async def pieces_in_order(fair_share: FairShare) -> list[str]:
+    """Three calls wait for the TTS while a first piece holds it: another session's speculation, a later
+    piece whose listener has plenty (5 s) and one whose listener runs out (0.2 s); the order they got it."""
+    log: list[tuple[str, str]] = []
+    base = load_engines()
+    engines = Engines(vad=base.vad, stt=base.stt, llm=base.llm, tts=RecordingTTS(log), fair_share=fair_share)
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with fair_share.gate("tts").hold(lambda: Priority.HEAD):
+            await release.wait()
+
+    async def piece(source: EngineSource, text: str, *, first: bool) -> None:
+        async for _ in source.tts_stream(text, "alloy", 1.0, first=first):
+            pass
+
+    comfortable, short = EngineSource(engines, fair_share), EngineSource(engines, fair_share)
+    comfortable.listen(listener(5.0))
+    short.listen(listener(0.2))
+    async with asyncio.TaskGroup() as group:
+        group.create_task(holder())
+        await asyncio.sleep(0)
+        group.create_task(piece(EngineSource(engines, fair_share, speculative=True), "guess", first=True))
+        group.create_task(piece(comfortable, "comfortable", first=False))
+        group.create_task(piece(short, "running out", first=False))
+        while fair_share.gate("tts").waiting < 3:
+            await asyncio.sleep(0)
+        release.set()
+    return [text for kind, text in log]
+
+
+async def test_a_later_piece_whose_listener_runs_out_goes_before_a_speculation() -> None:
+    assert await pieces_in_order(FairShare()) == ["running out", "guess", "comfortable"]
+
+
+async def test_without_deadlines_every_later_piece_waits_for_the_speculation() -> None:
+    assert await pieces_in_order(FairShare(deadlines=False)) == ["guess", "comfortable", "running out"]
+
+
+async def a_head_while_a_generation_runs_short(
+    fair_share: FairShare,
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """A confirmed answer's listener has nothing ahead when another session's answer asks for the LLM;
+    a few words later its listener gets plenty (a long piece queued for the TTS). Returns the deltas in
+    the order they came with the two moments marked (``("asked", "")``, ``("queued", "")``), and the
+    LLM log."""
+    log: list[tuple[str, str]] = []
+    engines = shared_llm(fair_share, log)
+    heard: list[tuple[str, str]] = []
+    playback = Playback()
+    long_source = EngineSource(engines, fair_share)
+    long_source.listen(playback)
+
+    def story_deltas() -> int:
+        return sum(1 for asked, _ in heard if asked == "tell me a long story")
+
+    async with asyncio.TaskGroup() as group:
+        group.create_task(answer(long_source, "tell me a long story", heard))
+        while story_deltas() < 12:  # past its head
+            await asyncio.sleep(0.001)
+        heard.append(("asked", ""))
+        group.create_task(answer(EngineSource(engines, fair_share), "hello", heard))
+        asked = story_deltas()
+        while story_deltas() < asked + 5 and story_deltas() < 60:
+            await asyncio.sleep(0.001)
+        playback.text_queued(round(2.5 * fair_share.llm_lead_s / SECONDS_PER_CHAR))  # plenty now
+        heard.append(("queued", ""))
+    assert story_text(heard) == STORY_60  # nothing lost either way
+    return heard, log
+
+
+async def test_a_generation_whose_listener_runs_short_keeps_the_llm_until_it_has_plenty() -> None:
+    heard, log = await a_head_while_a_generation_runs_short(FairShare())
+    first_hello = heard.index(("hello", "You"))
+    assert first_hello > heard.index(("queued", ""))  # the other head waited for the listener's plenty
+    stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
+    assert max(stories) > first_hello  # then it gave the LLM up: the story went on after the head
+    assert [kind for kind, _ in log] == ["llm", "llm", "llm"]
+
+
+async def test_without_deadlines_a_generation_past_its_head_gives_the_llm_up_at_once() -> None:
+    heard, _ = await a_head_while_a_generation_runs_short(FairShare(deadlines=False))
+    asked = heard.index(("asked", ""))
+    first_hello = heard.index(("hello", "You"))
+    assert first_hello < heard.index(("queued", ""))
+    assert first_hello - asked <= 3  # the story's delta in flight, at most, before the head took over
+
+
+async def test_a_speculations_head_holds_background_passes_back_but_no_tail() -> None:
+    fair_share = FairShare(tail_wait_s=3600)
+    with fair_share.head(speculative=True):
+        assert fair_share.making_head() and fair_share.heads == 0
+        await fair_share.let_heads_pass()  # at once: a tail does not wait for a guess
+    assert not fair_share.making_head()
+    with fair_share.head():
+        assert fair_share.making_head() and fair_share.heads == 1
+    assert not fair_share.making_head()
+
+
+async def test_a_speculation_marks_its_head_while_it_makes_its_first_words() -> None:
+    fair_share = FairShare()
+    engines = shared_llm(fair_share, [])
+    marked: list[bool] = []
+    async for chunk in EngineSource(engines, fair_share, speculative=True).llm_stream(question("a long story")):
+        if isinstance(chunk, TextDelta):
+            marked.append(fair_share.making_head())
+    assert marked[:7] == [True] * 7  # the head: the first words (8 deltas)
+    assert not any(marked[8:])

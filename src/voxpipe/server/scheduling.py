@@ -4,15 +4,28 @@ The local engines run one model call at a time (one worker thread each on 2 core
 served. With several sessions talking, one session's long answer (its later sentences, its whole LLM
 generation) then sat in front of another session's first words. ``FairShare`` puts an asyncio-level
 gate in front of each model kind (``"llm"``, ``"tts"``): one call holds a model at a time and, when it
-lets go, the waiting call with the best ``Priority`` goes next (first come first within a priority):
+lets go, the waiting call with the best ``Priority`` goes next (earliest deadline first within a priority):
 
 * ``JUDGE``: semantic VAD's end-of-turn judgement (``connection/end_of_turn.py``): one short look at the
   words of a turn (their few tokens over a cached prompt, about 0.1 s), which the end of that turn, and so
   its whole answer, waits for. It goes before any generation, the session's own speculation included;
-* ``HEAD``: the start of a confirmed answer: its LLM generation, the synthesis of its first piece;
+* ``HEAD``: the start of a confirmed answer: its LLM generation, the synthesis of its first piece; and a
+  tail that is due (below);
 * ``SPECULATIVE``: work done during a pause on a turn that may not be over (``connection/speculation.py``);
   promoted to ``HEAD`` the moment its turn is confirmed (the priority is read when the gate is handed on);
 * ``TAIL``: the later pieces of an answer, which the listener will not hear for a while anyway.
+
+Within a priority the waiter with the earliest deadline goes first (first come first served for waiters
+without one: their deadline is the time they started waiting). A confirmed answer's head has its own
+start as deadline: its listener has been waiting since. A tail is not always a tail, though: three answers
+share about 11 tokens/s of the LLM while each needs about 3.5 to keep up with its own speech, so with
+heads strictly first a tail was served only once every head was, and its listener heard a gap (a stall)
+in 11-12 of 18 answers at 3 sessions. So with ``deadlines`` a tail whose listener is about to run out of
+audio (``connection/playback.py``: less queued ahead than the model needs to make the next piece,
+``llm_lead_s`` / ``tts_lead_s``) is placed as a ``HEAD``, with the moment its listener would need the next
+piece (runs out, minus the lead) as deadline, so it competes with the heads in earliest-deadline order and
+goes before speculations and comfortable tails. An answer's second piece (the rest of its first sentence,
+behind a first piece of two words) is such a tail as soon as its first piece is out.
 
 A held gate is never taken away by force (a model step cannot be interrupted), so the gain comes at
 call boundaries: the TTS works piece by piece (at most 60 characters a piece), so a waiting first piece
@@ -27,7 +40,13 @@ The models also share the CPU cores: a tail piece synthesized while another answ
 prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making
 (``head()`` marks one: an LLM generation until its first words, a first piece's synthesis), at most
 ``tail_wait_s``: the listener of the long answer has seconds of audio queued already (the TTS runs
-many times faster than speech), and the bound keeps any tail from starving.
+many times faster than speech), and the bound keeps any tail from starving. A due tail does not wait.
+
+Whisper's background passes (partial transcripts of sessions still speaking, which nobody waits for) took
+0.4-0.6 of a core while another session's LLM made an answer's first words. ``making_head`` tells the STT
+engine's worker (from its own thread) that a head is in the making, a speculation's included
+(``head(speculative=True)``; tails do not wait for a guess), so it holds background passes back meanwhile
+(``engines/local/_priority_worker.py``).
 
 One ``FairShare`` per process, shared by the sessions of one ``Engines``; without one (``None``: test and
 HTTP engines, which may serve calls in parallel) calls go straight to the engines.
@@ -40,6 +59,7 @@ import contextlib
 import enum
 import itertools
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -60,12 +80,21 @@ class Priority(enum.IntEnum):
 @dataclass(slots=True)
 class _Waiter:
     priority: Callable[[], Priority]
+    deadline: Callable[[], float] | None
     order: int
+    since: float = field(default_factory=time.monotonic)
     granted: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def key(self) -> tuple[Priority, float, int]:
+        """Best priority, then earliest deadline (the time it started waiting when it has none), then
+        oldest."""
+        deadline = self.deadline() if self.deadline is not None else self.since
+        return self.priority(), deadline, self.order
 
 
 class PriorityGate:
-    """``slots`` holders at a time; a free slot goes to the waiter of best priority, then oldest.
+    """``slots`` holders at a time; a free slot goes to the waiter of best priority, then earliest
+    deadline, then oldest.
 
     Args:
         name: for logs.
@@ -90,12 +119,20 @@ class PriorityGate:
         return any(waiter.priority() < priority for waiter in self._waiters)
 
     @contextlib.asynccontextmanager
-    async def hold(self, priority: Callable[[], Priority]) -> AsyncIterator[None]:
-        """Hold a slot for the body. Cancelling while waiting is safe (the place is given up)."""
+    async def hold(
+        self, priority: Callable[[], Priority], deadline: Callable[[], float] | None = None
+    ) -> AsyncIterator[None]:
+        """Hold a slot for the body. Cancelling while waiting is safe (the place is given up).
+
+        Args:
+            priority: read whenever the slot is handed on (it may change while waiting).
+            deadline: ``time.monotonic`` seconds, earlier first within a priority; None: the time the
+                call started waiting.
+        """
         if self._free and not self._waiters:
             self._free -= 1
         else:
-            waiter = _Waiter(priority, next(self._order))
+            waiter = _Waiter(priority, deadline, next(self._order))
             self._waiters.append(waiter)
             try:
                 await waiter.granted
@@ -114,7 +151,7 @@ class PriorityGate:
         if not self._waiters:
             self._free += 1
             return
-        best = min(self._waiters, key=lambda w: (w.priority(), w.order))
+        best = min(self._waiters, key=_Waiter.key)
         self._waiters.remove(best)
         if logger.isEnabledFor(logging.DEBUG):
             logger.debug("%s gate -> %s (%d waiting)", self.name, best.priority().name, len(self._waiters))
@@ -130,34 +167,63 @@ class FairShare:
         tail_wait_s: longest wait of a tail piece for other answers' heads.
         preempt: a generation holding the LLM gives it up to a better-priority call between tokens
             (``yields_to``); False: a generation holds the LLM until it ends.
+        deadlines: a tail whose listener is about to run out of audio is placed as a head (see the module
+            docstring); False: tails are tails whatever their listener has left (for A/B figures).
+        llm_lead_s: a generation past its head is due when its listener has less speech than this ahead
+            (audio sent and pieces waiting for the TTS), and stays due until twice this; its deadline is
+            this long before its listener runs out.
+        tts_lead_s: a later piece is due when its listener has less audio than this ahead; its deadline is
+            this long before its listener runs out.
     """
 
     def __init__(
-        self, llm_slots: int = 1, tts_slots: int = 1, tail_wait_s: float = 0.5, *, preempt: bool = True
+        self,
+        llm_slots: int = 1,
+        tts_slots: int = 1,
+        tail_wait_s: float = 0.5,
+        *,
+        preempt: bool = True,
+        deadlines: bool = True,
+        llm_lead_s: float = 1.5,
+        tts_lead_s: float = 0.8,
     ) -> None:
         self._gates = {"llm": PriorityGate("llm", llm_slots), "tts": PriorityGate("tts", tts_slots)}
         self._tail_wait_s = tail_wait_s
         self.preempt = preempt
+        self.deadlines = deadlines
+        self.llm_lead_s = llm_lead_s
+        self.tts_lead_s = tts_lead_s
         self._heads = 0
+        self._making = 0
         self._no_heads = asyncio.Event()
         self._no_heads.set()
 
     @property
     def heads(self) -> int:
-        """Answer heads in the making."""
+        """Confirmed answers' heads in the making."""
         return self._heads
 
+    def making_head(self) -> bool:
+        """Whether any answer's head is in the making, a speculation's included. Safe to call from any
+        thread (the STT worker asks it between passes): it reads one integer."""
+        return self._making > 0
+
     @contextlib.contextmanager
-    def head(self) -> Iterator[None]:
-        """Mark the body as an answer's head: tails wait for it (see the module docstring)."""
-        self._heads += 1
-        self._no_heads.clear()
+    def head(self, *, speculative: bool = False) -> Iterator[None]:
+        """Mark the body as an answer's head: tails wait for it, background passes are held back (see
+        the module docstring). ``speculative``: a guess, which only the background passes wait for."""
+        self._making += 1
+        if not speculative:
+            self._heads += 1
+            self._no_heads.clear()
         try:
             yield
         finally:
-            self._heads -= 1
-            if not self._heads:
-                self._no_heads.set()
+            self._making -= 1
+            if not speculative:
+                self._heads -= 1
+                if not self._heads:
+                    self._no_heads.set()
 
     async def let_heads_pass(self) -> None:
         """Wait (at most ``tail_wait_s``) until no head is in the making; a tail calls it before it runs."""
@@ -178,13 +244,17 @@ class FairShare:
     @staticmethod
     @contextlib.asynccontextmanager
     async def turn(
-        fair_share: FairShare | None, kind: str, priority: Callable[[], Priority]
+        fair_share: FairShare | None,
+        kind: str,
+        priority: Callable[[], Priority],
+        deadline: Callable[[], float] | None = None,
     ) -> AsyncIterator[None]:
-        """Hold ``kind``'s gate of ``fair_share`` for the body; nothing to wait for when it is None."""
+        """Hold ``kind``'s gate of ``fair_share`` for the body (``PriorityGate.hold``); nothing to wait for
+        when it is None."""
         if fair_share is None:
             yield
             return
         if priority() is Priority.TAIL:
             await fair_share.let_heads_pass()
-        async with fair_share.gate(kind).hold(priority):
+        async with fair_share.gate(kind).hold(priority, deadline):
             yield

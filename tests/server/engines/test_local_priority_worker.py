@@ -95,3 +95,62 @@ def test_shutdown_cancels_the_queue_and_refuses_new_work() -> None:
     assert queued.cancelled()
     with pytest.raises(RuntimeError):
         worker.submit(lambda: None)
+
+
+class Switch:
+    """``hold_background`` for a test: a flag the test turns, counting how often the worker asked."""
+
+    def __init__(self) -> None:
+        self.on = True
+        self.asked = threading.Event()
+
+    def __call__(self) -> bool:
+        self.asked.set()
+        return self.on
+
+
+def test_background_jobs_wait_while_held_and_urgent_ones_do_not() -> None:
+    hold = Switch()
+    worker = PriorityWorker("test-worker", hold_background=hold, max_hold_s=3600)
+    try:
+        order: list[str] = []
+        background = worker.submit(lambda: order.append("background"), Priority.BACKGROUND)
+        assert hold.asked.wait(30)  # the worker looked, and holds it back
+        urgent = worker.submit(lambda: order.append("urgent"), Priority.URGENT)
+        urgent.result(30)
+        assert order == ["urgent"] and not background.done()
+        hold.on = False  # no head in the making any more
+        background.result(30)
+        assert order == ["urgent", "background"]
+    finally:
+        worker.shutdown()
+
+
+def test_a_promoted_job_is_not_held() -> None:
+    hold = Switch()
+    worker = PriorityWorker("test-worker", hold_background=hold, max_hold_s=3600)
+    try:
+        job = worker.submit(lambda: "done", Priority.BACKGROUND)
+        assert hold.asked.wait(30)
+        worker.promote(job)  # somebody waits for it now
+        assert job.result(30) == "done"
+        assert hold.on  # still held for background jobs
+    finally:
+        worker.shutdown()
+
+
+def test_a_held_job_runs_once_its_longest_hold_is_over() -> None:
+    worker = PriorityWorker("test-worker", hold_background=lambda: True, max_hold_s=0.0)
+    try:
+        assert worker.submit(lambda: "done", Priority.BACKGROUND).result(30) == "done"
+    finally:
+        worker.shutdown()
+
+
+def test_a_held_job_is_cancelled_by_shutdown() -> None:
+    hold = Switch()
+    worker = PriorityWorker("test-worker", hold_background=hold, max_hold_s=3600)
+    job = worker.submit(lambda: "done", Priority.BACKGROUND)
+    assert hold.asked.wait(30)
+    worker.shutdown()
+    assert job.cancelled()

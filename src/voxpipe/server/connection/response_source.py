@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator
 from typing import Protocol
 
+from voxpipe.server.connection.playback import Playback
 from voxpipe.server.connection.settings import SessionSettings
 from voxpipe.server.connection.streams import closing
 from voxpipe.server.engines.registry import Engines
@@ -65,6 +67,9 @@ class ResponseSource(Protocol):
     def tts_stream(self, text: str, voice: str, speed: float, *, first: bool) -> AsyncIterator[bytes]:
         """PCM16 at the TTS engine's rate for one piece; ``first``: the answer's first piece."""
 
+    def listen(self, playback: Playback) -> None:
+        """Schedule the answer's later work by how much ``playback`` says its listener has ahead."""
+
 
 class EngineSource:
     """The engines, each call scheduled by ``fair_share`` (when given) at the priority of its place.
@@ -79,28 +84,78 @@ class EngineSource:
         self._engines = engines
         self._fair_share = fair_share
         self._speculative = speculative
+        self._playback: Playback | None = None
+        self._asked_at: float | None = None  # the answer's first call: its head's deadline
+        self._llm_due = False  # the generation's listener runs short (kept until it has plenty again)
 
     def promote(self) -> None:
         """The guess was confirmed: its remaining work is an answer's head like any other."""
         self._speculative = False
+        self._asked_at = time.monotonic()  # its listener waits from now on
+
+    def listen(self, playback: Playback) -> None:
+        """Place later pieces and the generation past its head by how much ``playback`` has ahead."""
+        self._playback = playback
+
+    def _tracking(self) -> tuple[Playback, FairShare] | None:
+        """The listener's playback and the scheduler when tails are placed by it
+        (``FairShare.deadlines``), else None."""
+        fair_share, playback = self._fair_share, self._playback
+        if fair_share is None or not fair_share.deadlines or self._speculative or playback is None:
+            return None
+        return playback, fair_share
+
+    def _head_deadline(self) -> float:
+        if self._asked_at is None:
+            self._asked_at = time.monotonic()
+        return self._asked_at
 
     def _priority(self, first: bool) -> Priority:
+        """A piece's place at the TTS: a first piece is a head, a later one too when its listener has less
+        audio ahead than the TTS needs to make it (``FairShare.tts_lead_s``)."""
         if self._speculative:
             return Priority.SPECULATIVE
-        return Priority.HEAD if first else Priority.TAIL
+        if first:
+            return Priority.HEAD
+        tracking = self._tracking()
+        if tracking is not None and tracking[0].audio_ahead() < tracking[1].tts_lead_s:
+            return Priority.HEAD
+        return Priority.TAIL
+
+    def _tts_deadline(self, first: bool) -> float:
+        tracking = self._tracking()
+        if first or tracking is None:
+            return self._head_deadline()
+        playback, fair_share = tracking
+        return playback.runs_out_at() - fair_share.tts_lead_s
 
     def _head(self) -> contextlib.AbstractContextManager[None]:
-        """Mark an answer's head for the scheduler (a guess is no head: tails do not wait for it)."""
-        if self._fair_share is None or self._speculative:
+        """Mark an answer's head for the scheduler (a guess: for the background passes only)."""
+        if self._fair_share is None:
             return contextlib.nullcontext()
-        return self._fair_share.head()
+        return self._fair_share.head(speculative=self._speculative)
 
     def _llm_priority(self, deltas: int) -> Priority:
-        """A generation's place at the LLM after ``deltas`` text deltas: past its head it is a tail
-        (a guess too: only its first words need to be ready when its turn is confirmed)."""
-        if deltas >= _HEAD_DELTAS:
+        """A generation's place at the LLM after ``deltas`` text deltas: past its head it is a tail (a
+        guess too: only its first words need to be ready when its turn is confirmed), unless its listener
+        runs short of speech (``FairShare.llm_lead_s``): then it is due, placed as a head until its
+        listener has twice that ahead (so it does not give the LLM up and take it back a token later)."""
+        if deltas < _HEAD_DELTAS:
+            return Priority.SPECULATIVE if self._speculative else Priority.HEAD
+        tracking = self._tracking()
+        if tracking is None:
             return Priority.TAIL
-        return Priority.SPECULATIVE if self._speculative else Priority.HEAD
+        playback, fair_share = tracking
+        lead = fair_share.llm_lead_s
+        self._llm_due = playback.speech_ahead() < (2 * lead if self._llm_due else lead)
+        return Priority.HEAD if self._llm_due else Priority.TAIL
+
+    def _llm_deadline(self, deltas: int) -> float:
+        tracking = self._tracking()
+        if deltas < _HEAD_DELTAS or tracking is None:
+            return self._head_deadline()
+        playback, fair_share = tracking
+        return playback.runs_out_at(speech=True) - fair_share.llm_lead_s
 
     async def llm_stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         """The LLM's stream, run when the scheduler gives the LLM to this answer; its head lasts from the
@@ -119,13 +174,16 @@ class EngineSource:
         def place() -> Priority:  # read when the gate is handed on: the deltas so far decide
             return self._llm_priority(deltas)
 
+        def deadline() -> float:
+            return self._llm_deadline(deltas)
+
         with contextlib.ExitStack() as head:
             head.enter_context(self._head())  # waiting for the LLM is part of the head
             while True:
                 earlier = deltas  # output of the passes given up
                 gave_up = False
                 async with (
-                    FairShare.turn(fair_share, "llm", place),
+                    FairShare.turn(fair_share, "llm", place, deadline),
                     closing(self._engines.llm.stream(_resumed(request, said, earlier))) as chunks,
                 ):
                     async for chunk in chunks:
@@ -158,7 +216,9 @@ class EngineSource:
     async def tts_stream(self, text: str, voice: str, speed: float, *, first: bool) -> AsyncIterator[bytes]:
         """One piece's audio, made when the scheduler gives the TTS to it (a first piece is a head)."""
         async with (
-            FairShare.turn(self._fair_share, "tts", lambda: self._priority(first)),
+            FairShare.turn(
+                self._fair_share, "tts", lambda: self._priority(first), lambda: self._tts_deadline(first)
+            ),
             closing(self._engines.tts.stream(text, voice, speed)) as chunks,
         ):
             with self._head() if first else contextlib.nullcontext():

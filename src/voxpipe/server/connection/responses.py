@@ -32,6 +32,7 @@ from voxpipe.server.connection.conversation import (
     PartKind,
 )
 from voxpipe.server.connection.errors import ProtocolError
+from voxpipe.server.connection.playback import Playback
 from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
 from voxpipe.server.connection.settings import ItemReference, ResponseRequest
 from voxpipe.server.connection.speech_chunks import SpeechChunker
@@ -92,6 +93,8 @@ class ResponseRun:
     ) -> None:
         self.id = _new_id()
         self._source = source or EngineSource(host.engines, host.engines.fair_share)
+        self.playback = Playback()  # what the listener has ahead: later work is scheduled by it
+        self._source.listen(self.playback)
         self.request = request
         self._host = host
         self._on_finished = on_finished
@@ -335,7 +338,11 @@ class ResponseRun:
         part.transcript = (part.transcript or "") + text
         self._host.send(wire.event(EventKind.TRANSCRIPT_DELTA, delta=text, **ids))
         for piece in message.chunker.push(text):
-            message.sentences.put_nowait(piece)
+            self._queue_piece(message, piece)
+
+    def _queue_piece(self, message: _MessageOutput, piece: str) -> None:
+        self.playback.text_queued(len(piece))
+        message.sentences.put_nowait(piece)
 
     async def _speak(self, message: _MessageOutput) -> None:
         settings = self.request.settings
@@ -356,6 +363,7 @@ class ResponseRun:
                 async for pcm in chunks:
                     await self._host.outgoing_room()
                     self._send_audio(encoder.encode(pcm), part, wire, ids)
+            self.playback.text_spoken(len(sentence))
         self._send_audio(encoder.flush(), part, wire, ids)
 
     def _send_audio(
@@ -364,6 +372,8 @@ class ResponseRun:
         encoded_audio, pcm24k = encoded
         if part.audio is not None:
             part.audio += pcm24k
+        if pcm24k:
+            self.playback.audio_sent(len(pcm24k) / 2 / 24_000)
         if encoded_audio:
             delta = base64.b64encode(encoded_audio).decode("ascii")
             self._host.send(wire.event(EventKind.AUDIO_DELTA, delta=delta, **ids))
@@ -372,7 +382,7 @@ class ResponseRun:
         if message.speaker is not None:
             rest = message.chunker.rest()
             if rest:
-                message.sentences.put_nowait(rest)
+                self._queue_piece(message, rest)
             message.sentences.put_nowait(None)
             await message.speaker
         self._close_item(message.item, "completed")

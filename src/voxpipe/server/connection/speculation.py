@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from voxpipe.server.connection.conversation import Item
+from voxpipe.server.connection.playback import Playback
 from voxpipe.server.connection.response_source import EngineSource, llm_request
 from voxpipe.server.connection.settings import SessionSettings
 from voxpipe.server.connection.speech_chunks import SpeechChunker
@@ -271,6 +272,12 @@ class _ClaimedSource:
         self._speculation: Speculation | None = speculation
         self._engines = engines
         self._tts_from: Speculation | None = None
+
+    def listen(self, playback: Playback) -> None:
+        """The response's listener: for the engines, and for the speculation's rest once claimed."""
+        self._engines.listen(playback)
+        if self._speculation is not None:
+            self._speculation.source.listen(playback)
 
     async def llm_stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         speculation, self._speculation = self._speculation, None

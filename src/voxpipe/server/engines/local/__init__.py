@@ -88,6 +88,8 @@ def load_engines(
     speech_first: bool = True,
     fair_share: bool = True,
     fair_share_preempt: bool = True,
+    fair_share_deadlines: bool = True,
+    stt_hold_background: bool = True,
     **unknown: Any,
 ) -> Engines:
     """Build the local engine set (cheap: models load later).
@@ -111,6 +113,10 @@ def load_engines(
             tails (``voxpipe.server.scheduling``).
         fair_share_preempt: a generation past its first words gives the LLM up to another answer's
             head between tokens and resumes after it (False: it holds the LLM to its end).
+        fair_share_deadlines: an answer's tail whose listener is about to run out of audio goes with
+            the heads, in earliest-deadline order (False: tails after every head; ``FairShare``).
+        stt_hold_background: Whisper's background passes wait while an answer's head (a speculation's
+            too) is in the making, 2 s at most (with ``fair_share``; ``WhisperSTTEngine``).
         llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
             ``LlamaLLMEngine``.
 
@@ -143,6 +149,8 @@ def load_engines(
     from voxpipe.server.scheduling import FairShare
 
     gate = SpeechFirst() if speech_first else None
+    shared = FairShare(preempt=fair_share_preempt, deadlines=fair_share_deadlines) if fair_share else None
+    hold = shared.making_head if shared is not None and stt_hold_background else None
     return Engines(
         vad=SileroVADEngine(),
         stt=WhisperSTTEngine(
@@ -153,6 +161,7 @@ def load_engines(
             pause_ms=stt_pause_ms,
             prioritise=stt_prioritise,
             blas_threads=stt_blas_threads,
+            hold_background=hold,
         ),
         llm=LlamaLLMEngine(
             llm_model,
@@ -163,7 +172,7 @@ def load_engines(
             speech_first=gate,
         ),
         tts=_tts(tts_threads, tts_spinning, gate),
-        fair_share=FairShare(preempt=fair_share_preempt) if fair_share else None,
+        fair_share=shared,
     )
 
 

@@ -7,6 +7,11 @@ turn, which its answer waits for. Here a job waited on (``Priority.URGENT``) alw
 queued background ones, of every session, and a queued background job can be promoted when somebody
 starts waiting for it. A running job is never interrupted: CTranslate2 cannot stop mid-pass, and a
 pass lasts a fraction of a second.
+
+Background jobs can also be held back while ``hold_background`` says so (another session's answer is
+making its first words: ``FairShare.making_head``), for at most ``max_hold_s`` after they were queued, so
+that a pass nobody waits for does not take a core from the LLM then. A held job still runs before its
+time is up as soon as the holding ends, and at once if it is promoted.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import enum
 import itertools
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -37,6 +43,7 @@ class _Job:
     seq: int
     future: Future[Any]
     call: Callable[[], Any] = field(repr=False)
+    queued_at: float = field(default_factory=time.monotonic)
 
 
 class PriorityWorker:
@@ -44,10 +51,18 @@ class PriorityWorker:
 
     Args:
         name: the thread's name.
+        hold_background: called from the worker thread: True while background jobs should wait.
+        max_hold_s: longest hold of a background job (from when it was queued).
     """
 
-    def __init__(self, name: str) -> None:
+    _POLL_S = 0.02  # how often a held background job looks at ``hold_background`` again
+
+    def __init__(
+        self, name: str, hold_background: Callable[[], bool] | None = None, max_hold_s: float = 2.0
+    ) -> None:
         self._name = name
+        self._hold_background = hold_background
+        self._max_hold_s = max_hold_s
         self._cond = threading.Condition()
         self._jobs: list[_Job] = []
         self._seq = itertools.count()
@@ -77,6 +92,7 @@ class PriorityWorker:
             for job in self._jobs:
                 if job.future is future and priority < job.priority:
                     job.priority = priority
+                    self._cond.notify()  # a held job may go now
 
     def queued(self) -> int:
         """Jobs waiting to run (not counting the one running)."""
@@ -85,13 +101,26 @@ class PriorityWorker:
 
     def _next(self) -> _Job | None:
         with self._cond:
-            while not self._jobs and not self._closed:
-                self._cond.wait()
-            if not self._jobs:
-                return None
-            job = min(self._jobs, key=lambda j: (j.priority, j.seq))
-            self._jobs.remove(job)
-            return job
+            while True:
+                while not self._jobs and not self._closed:
+                    self._cond.wait()
+                if not self._jobs:
+                    return None
+                job = min(self._jobs, key=lambda j: (j.priority, j.seq))
+                held = self._held_for(job)
+                if held <= 0:
+                    self._jobs.remove(job)
+                    return job
+                self._cond.wait(timeout=min(self._POLL_S, held))
+
+    def _held_for(self, job: _Job) -> float:
+        """How much longer ``job`` may be held back (0: run it now)."""
+        if job.priority is not Priority.BACKGROUND or self._hold_background is None:
+            return 0.0
+        left = self._max_hold_s - (time.monotonic() - job.queued_at)
+        if left <= 0 or job.future.cancelled() or not self._hold_background():
+            return 0.0
+        return left
 
     def _work(self) -> None:
         while (job := self._next()) is not None:

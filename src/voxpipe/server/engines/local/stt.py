@@ -35,6 +35,10 @@ Every Whisper call runs in the engine's single worker thread, so sessions queue 
 the two cores, and the event loop never runs a model. The queue has two priorities
 (``_priority_worker.py``): a pass somebody waits for (at a pause, a snapshot, ``finish``) runs before
 every session's background passes, so one session's partials never delay another's end of turn.
+Background passes also wait (up to ``max_hold_s``) while another session's answer makes its first
+words (``hold_background``: the fair-share scheduler's ``making_head``): with 3 sessions at once they
+took 0.4-0.6 of a core then. A background pass still queued when a pass is wanted (a pause, a snapshot)
+is replaced by one over all the audio fed: the 10 s window costs the same whatever the audio's length.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ import functools
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
@@ -100,6 +105,9 @@ class WhisperSTTEngine(STTEngine):
             150 ms of VAD silence by default) and long before a 500 ms VAD window ends.
         blas_threads: numpy's BLAS threads, set for the whole process when the model loads (see the
             module docstring); None leaves them as they are.
+        hold_background: called from the worker thread; True while background passes should wait
+            (another answer's head is in the making), at most ``max_hold_s`` each; None: never.
+        max_hold_s: longest hold of a background pass.
     """
 
     capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
@@ -116,6 +124,8 @@ class WhisperSTTEngine(STTEngine):
         full_window_beam_size: int = 5,
         prioritise: bool = True,
         blas_threads: int | None = 1,
+        hold_background: Callable[[], bool] | None = None,
+        max_hold_s: float = 2.0,
     ) -> None:
         self._cpu_threads = cpu_threads
         self._beam_size = beam_size
@@ -125,7 +135,7 @@ class WhisperSTTEngine(STTEngine):
         self._pause_ms = pause_ms
         self._model: Any = None
         self._load_lock = threading.Lock()
-        self._worker = PriorityWorker("voxpipe-whisper")
+        self._worker = PriorityWorker("voxpipe-whisper", hold_background, max_hold_s)
         self._prioritise = prioritise
         self._blas_threads = blas_threads
 
@@ -185,6 +195,10 @@ class WhisperSTTEngine(STTEngine):
     def promote(self, future: Future[list[Any]]) -> None:
         """Somebody now waits for this queued pass: run it before the background ones."""
         self._worker.promote(future, Priority.URGENT)
+
+    def withdraw(self, future: Future[list[Any]]) -> bool:
+        """Drop a pass that has not started (True), so a fresher one can take its place."""
+        return future.cancel()
 
     async def warm_up(self) -> None:
         """Load the model and run one pass on silence: CTranslate2's first call is slower (allocations)."""
@@ -266,7 +280,11 @@ class _WhisperStream(STTStream):
 
     def _maybe_start(self) -> None:
         """Start a background pass if one is due and none is running."""
-        if self._step is None or self._pending is not None:
+        if self._step is None:
+            return
+        if self._pending is not None and self._quiet_run >= self._pause:
+            self._withdraw_stale()
+        if self._pending is not None:
             return
         # a pause after speech the last pass did not hear: likely the end of the turn, so transcribe now
         # and the VAD's silence window (usually longer) hides the pass; finish() then reuses it
@@ -275,6 +293,13 @@ class _WhisperStream(STTStream):
             self._start_pass(Priority.URGENT)  # the session's speculation will wait for it
         elif self._fed - self._covered() >= self._step:
             self._start_pass(Priority.BACKGROUND)
+
+    def _withdraw_stale(self) -> None:
+        """Drop a pass still queued (held back) that misses audio fed since: a pass over everything
+        takes its place, for the same cost."""
+        pending = self._pending
+        if pending is not None and self._pending_end < self._fed and self._engine.withdraw(pending):
+            self._pending = None
 
     def _covered(self) -> int:
         return self._last.end if self._last else 0
@@ -346,6 +371,7 @@ class _WhisperStream(STTStream):
     async def _settle(self) -> str:
         """Wait for passes until one covers every sound fed; several callers share the passes."""
         while True:
+            self._withdraw_stale()
             while self._pending is not None:  # feed() or another caller may start one meanwhile
                 self._engine.promote(self._pending)  # a background pass we now wait for
                 # shielded: a caller that gives up (a dropped speculation) must not cancel the pass that
