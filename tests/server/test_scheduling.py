@@ -497,7 +497,8 @@ async def test_a_speculation_marks_its_head_while_it_makes_its_first_words() -> 
     fair_share = FairShare()
     engines = shared_llm(fair_share, [])
     marked: list[bool] = []
-    async for chunk in EngineSource(engines, fair_share, speculative=True).llm_stream(question("a long story")):
+    guess = EngineSource(engines, fair_share, speculative=True)
+    async for chunk in guess.llm_stream(question("a long story")):
         if isinstance(chunk, TextDelta):
             marked.append(fair_share.making_head())
     assert marked[:7] == [True] * 7  # the head: the first words (8 deltas)

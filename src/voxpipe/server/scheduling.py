@@ -34,7 +34,11 @@ model up itself: with ``preempt``, a generation checks ``yields_to`` after every
 better-priority call waits (a judgement; or another answer's head, for a speculation or a generation past
 its head), stops and queues again to resume later from the words it said (``LLMRequest.continuation``,
 for ``resumable`` engines). Without that, the whole answer of one session (hundreds of tokens) sat in
-front of another's first words.
+front of another's first words. A due generation is a ``HEAD`` too, so another head waits for it (and it
+for that head) rather than taking the LLM at the next token; it stays due until its listener has twice
+``llm_lead_s`` ahead. Every hand-over costs the next generation its prompt's evaluation (the prompt cache
+holds one conversation), so a generation that gave the LLM up for every head came back for a few words at
+a time and spent much of the LLM on reading prompts again.
 
 The models also share the CPU cores: a tail piece synthesized while another answer's LLM evaluates its
 prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making

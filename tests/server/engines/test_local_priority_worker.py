@@ -1,4 +1,6 @@
-"""The Whisper worker's priority queue: urgent jobs before background ones, promotion, shutdown."""
+"""The Whisper worker's priority queue: urgent jobs before soon ones before background ones, promotion,
+shutdown; jobs nobody waits for held back while ``hold_background`` says so, never longer than
+``max_hold_s``."""
 
 from __future__ import annotations
 
@@ -36,15 +38,16 @@ def test_urgent_jobs_run_before_queued_background_ones(worker: PriorityWorker) -
     order: list[str] = []
     futures = [
         worker.submit(lambda: order.append("background a"), Priority.BACKGROUND),
+        worker.submit(lambda: order.append("soon"), Priority.SOON),
         worker.submit(lambda: order.append("background b"), Priority.BACKGROUND),
         worker.submit(lambda: order.append("urgent a"), Priority.URGENT),
         worker.submit(lambda: order.append("urgent b"), Priority.URGENT),
     ]
-    assert worker.queued() == 4
+    assert worker.queued() == 5
     release.set()
     for future in futures:
         future.result(30)
-    assert order == ["urgent a", "urgent b", "background a", "background b"]
+    assert order == ["urgent a", "urgent b", "soon", "background a", "background b"]
 
 
 def test_a_promoted_job_overtakes_the_background_queue(worker: PriorityWorker) -> None:
@@ -109,19 +112,20 @@ class Switch:
         return self.on
 
 
-def test_background_jobs_wait_while_held_and_urgent_ones_do_not() -> None:
+def test_jobs_nobody_waits_for_wait_while_held_and_urgent_ones_do_not() -> None:
     hold = Switch()
     worker = PriorityWorker("test-worker", hold_background=hold, max_hold_s=3600)
     try:
         order: list[str] = []
         background = worker.submit(lambda: order.append("background"), Priority.BACKGROUND)
-        assert hold.asked.wait(30)  # the worker looked, and holds it back
+        soon = worker.submit(lambda: order.append("soon"), Priority.SOON)
+        assert hold.asked.wait(30)  # the worker looked, and holds them back
         urgent = worker.submit(lambda: order.append("urgent"), Priority.URGENT)
         urgent.result(30)
-        assert order == ["urgent"] and not background.done()
+        assert order == ["urgent"] and not background.done() and not soon.done()
         hold.on = False  # no head in the making any more
         background.result(30)
-        assert order == ["urgent", "background"]
+        assert order == ["urgent", "soon", "background"]
     finally:
         worker.shutdown()
 

@@ -8,10 +8,10 @@ queued background ones, of every session, and a queued background job can be pro
 starts waiting for it. A running job is never interrupted: CTranslate2 cannot stop mid-pass, and a
 pass lasts a fraction of a second.
 
-Background jobs can also be held back while ``hold_background`` says so (another session's answer is
-making its first words: ``FairShare.making_head``), for at most ``max_hold_s`` after they were queued, so
-that a pass nobody waits for does not take a core from the LLM then. A held job still runs before its
-time is up as soon as the holding ends, and at once if it is promoted.
+Jobs nobody waits for yet (``SOON``, ``BACKGROUND``) can also be held back while ``hold_background``
+says so (another session's answer is making its first words: ``FairShare.making_head``), for at most
+``max_hold_s`` after they were queued, so that such a pass does not take a core from the LLM then. A held
+job runs as soon as the holding ends, and at once if it is promoted to ``URGENT``.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ T = TypeVar("T")
 class Priority(enum.IntEnum):
     """Lower runs first."""
 
-    URGENT = 0  # somebody waits for the result (the end of a turn, a pause, a snapshot)
-    BACKGROUND = 1  # nobody waits yet (a partial while the user speaks)
+    URGENT = 0  # somebody waits for the result (the end of a turn, a snapshot)
+    SOON = 1  # likely wanted shortly (a pause in the speech: its session may speculate on it)
+    BACKGROUND = 2  # nobody waits yet (a partial while the user speaks)
 
 
 @dataclass(slots=True)
@@ -115,7 +116,7 @@ class PriorityWorker:
 
     def _held_for(self, job: _Job) -> float:
         """How much longer ``job`` may be held back (0: run it now)."""
-        if job.priority is not Priority.BACKGROUND or self._hold_background is None:
+        if job.priority is Priority.URGENT or self._hold_background is None:
             return 0.0
         left = self._max_hold_s - (time.monotonic() - job.queued_at)
         if left <= 0 or job.future.cancelled() or not self._hold_background():

@@ -35,10 +35,13 @@ Every Whisper call runs in the engine's single worker thread, so sessions queue 
 the two cores, and the event loop never runs a model. The queue has two priorities
 (``_priority_worker.py``): a pass somebody waits for (at a pause, a snapshot, ``finish``) runs before
 every session's background passes, so one session's partials never delay another's end of turn.
-Background passes also wait (up to ``max_hold_s``) while another session's answer makes its first
-words (``hold_background``: the fair-share scheduler's ``making_head``): with 3 sessions at once they
-took 0.4-0.6 of a core then. A background pass still queued when a pass is wanted (a pause, a snapshot)
-is replaced by one over all the audio fed: the 10 s window costs the same whatever the audio's length.
+A pass at a pause goes before the background ones too (``SOON``), but nobody waits for it yet: most
+pauses are gaps between words, and only a pause that lasts becomes the session's speculation, which then
+waits for the pass (a snapshot promotes it). Passes nobody waits for wait (up to ``max_hold_s``) while
+another session's answer makes its first words (``hold_background``: the fair-share scheduler's
+``making_head``): with 3 sessions at once they took 0.3-0.6 of a core then, most of them at gaps between
+words. A held pass that misses audio fed since is replaced by one over everything fed when a pass is
+wanted (a pause, a snapshot, ``finish``): the 10 s window costs the same whatever the audio's length.
 """
 
 from __future__ import annotations
@@ -253,6 +256,7 @@ class _WhisperStream(STTStream):
         self._committed: list[str] = []
         self._pending: Future[list[Any]] | None = None
         self._pending_end = 0
+        self._pending_priority = Priority.URGENT
         self._last: _Pass | None = None
         self._finished = False
         self._total_samples = 0
@@ -282,15 +286,16 @@ class _WhisperStream(STTStream):
         """Start a background pass if one is due and none is running."""
         if self._step is None:
             return
-        if self._pending is not None and self._quiet_run >= self._pause:
-            self._withdraw_stale()
+        pending_background = self._pending is not None and self._pending_priority is Priority.BACKGROUND
+        if pending_background and self._quiet_run >= self._pause:
+            self._withdraw_stale()  # a pause: a pass over everything replaces it
         if self._pending is not None:
             return
         # a pause after speech the last pass did not hear: likely the end of the turn, so transcribe now
         # and the VAD's silence window (usually longer) hides the pass; finish() then reuses it
         paused = self._quiet_run >= self._pause and self._covered() < self._voiced_end
         if paused:
-            self._start_pass(Priority.URGENT)  # the session's speculation will wait for it
+            self._start_pass(Priority.SOON)  # the session's speculation may wait for it
         elif self._fed - self._covered() >= self._step:
             self._start_pass(Priority.BACKGROUND)
 
@@ -317,6 +322,7 @@ class _WhisperStream(STTStream):
     def _start_pass(self, priority: Priority) -> Future[list[Any]]:
         audio = self._audio()
         self._pending_end = audio.size
+        self._pending_priority = priority
         self._pending = self._engine.submit(audio, self._prompt(), priority)
         return self._pending
 
