@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import pytest
 
@@ -503,3 +504,41 @@ async def test_a_speculation_marks_its_head_while_it_makes_its_first_words() -> 
             marked.append(fair_share.making_head())
     assert marked[:7] == [True] * 7  # the head: the first words (8 deltas)
     assert not any(marked[8:])
+
+
+async def tts_places(fair_share: FairShare, monkeypatch: pytest.MonkeyPatch) -> list[Priority]:
+    """One session's long answer through the server: the place each of its pieces asked the TTS with."""
+    places: list[Priority] = []
+    gate = fair_share.gate("tts")
+    hold = gate.hold
+
+    def recording(priority: Callable[[], Priority], deadline: Callable[[], float] | None = None) -> Any:
+        places.append(priority())
+        return hold(priority, deadline)
+
+    monkeypatch.setattr(gate, "hold", recording)
+    base = load_engines(replies={"story": STORY}, token_delay_s=0.01)
+    engines = Engines(vad=base.vad, stt=base.stt, llm=base.llm, tts=base.tts, fair_share=fair_share)
+    async with engines, LocalRealtimeServer(ServerConfig(port=0, engines=engines)) as server:
+        client = await RawClient.connect(server.realtime_url, "beta")
+        assert (await client.recv())["type"] == "session.created"
+        await ask(client, "tell me a long story")
+        await client.recv_until("response.done")
+        await client.aclose()
+    return places
+
+
+async def test_an_answers_second_piece_is_due_and_its_later_pieces_are_tails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The second piece asks while its listener has only the first piece (a few words: well under
+    ``tts_lead_s``, and less as time passes) ahead; by the last one the tone TTS, many times faster than
+    speech, has seconds of audio queued."""
+    places = await tts_places(FairShare(), monkeypatch)
+    assert places[:2] == [Priority.HEAD, Priority.HEAD]
+    assert places[-1] is Priority.TAIL and len(places) >= 12
+
+
+async def test_without_deadlines_the_second_piece_is_a_tail(monkeypatch: pytest.MonkeyPatch) -> None:
+    places = await tts_places(FairShare(deadlines=False), monkeypatch)
+    assert places[0] is Priority.HEAD and set(places[1:]) == {Priority.TAIL}
