@@ -32,9 +32,9 @@ pass, on the core one of CTranslate2's two threads needs. Whisper passes took 16
 tiny.en is English-only. A ``language`` other than ``en`` is logged once per stream and ignored: the
 model then writes invented English ("Thank you for watching"), and the transcript says ``language="en"``.
 Every Whisper call runs in the engine's single worker thread, so sessions queue rather than fight over
-the two cores, and the event loop never runs a model. The queue has two priorities
-(``_priority_worker.py``): a pass somebody waits for (at a pause, a snapshot, ``finish``) runs before
-every session's background passes, so one session's partials never delay another's end of turn.
+the two cores, and the event loop never runs a model. The queue has priorities
+(``_priority_worker.py``): a pass somebody waits for (a snapshot, ``finish``) runs before every
+session's background passes, so one session's partials never delay another's end of turn.
 A pass at a pause goes before the background ones too (``SOON``), but nobody waits for it yet: most
 pauses are gaps between words, and only a pause that lasts becomes the session's speculation, which then
 waits for the pass (a snapshot promotes it). Passes nobody waits for wait (up to ``max_hold_s``) while
