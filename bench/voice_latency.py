@@ -137,10 +137,32 @@ def _instrument(engines: Any) -> None:
         stream.process, stream.aclose = timed_process, timed_close
         return stream
 
+    queued: dict[int, tuple[float, str, Any]] = {}  # id of a pass's audio: when and how it was queued
+    submit, promote = stt.submit, stt.promote
+
+    def timed_submit(audio: Any, prompt: Any, *args: Any) -> Any:
+        future = submit(audio, prompt, *args)
+        queued[id(audio)] = (time.monotonic(), args[0].name if args else "URGENT", future)
+        return future
+
+    def timed_promote(future: Any) -> None:
+        for key, (at, priority, queued_future) in list(queued.items()):
+            if queued_future is future and not future.running() and not future.done():
+                queued[key] = (at, f"{priority}>URGENT", future)
+        promote(future)
+
     def timed_run(audio: Any, prompt: Any) -> Any:  # one Whisper pass (float32 16 kHz), in its thread
         started = time.monotonic()
+        at, priority, _ = queued.pop(id(audio), (started, "URGENT", None))
         segments = run(audio, prompt)
-        _emit(stage="stt_pass", start=started, end=time.monotonic(), audio_s=audio.size / 16_000)
+        _emit(
+            stage="stt_pass",
+            start=started,
+            end=time.monotonic(),
+            audio_s=audio.size / 16_000,
+            priority=priority,
+            queued_s=started - at,
+        )
         return segments
 
     def create_stt(options: Any, create: Callable[[Any], Any] = stt.create_stream) -> Any:
@@ -157,6 +179,7 @@ def _instrument(engines: Any) -> None:
         return stream
 
     engines.vad.create_stream, stt._run, stt.create_stream = create_vad, timed_run, create_stt
+    stt.submit, stt.promote = timed_submit, timed_promote
     engines.llm.stream = _timed_stream(engines.llm.stream, "llm")
     engines.tts.stream = _timed_stream(engines.tts.stream, "tts")
 
@@ -376,6 +399,9 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
     print(f"{'VAD real-time factor (Silero, on the event loop)':<62} {vad_rtf:.4f} x")
     passes = stage("stt_pass")
     show("STT pass time (Whisper tiny.en)", [r["end"] - r["start"] for r in passes])
+    for priority in sorted({r.get("priority", "?") for r in passes}):
+        queued = [r["queued_s"] for r in passes if r.get("priority", "?") == priority and "queued_s" in r]
+        show(f"  queued before it ran, {priority} (as queued > promoted)", queued)
     rtf = [(r["end"] - r["start"]) / r["audio_s"] for r in passes if r["audio_s"]]
     show("STT real-time factor per pass (pass time / audio)", rtf, "x", 1.0)
     show("STT finish() (speech_stopped -> transcript)", [r["end"] - r["start"] for r in stage("stt_finish")])
