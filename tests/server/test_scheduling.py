@@ -435,12 +435,12 @@ async def test_without_deadlines_every_later_piece_waits_for_the_speculation() -
 
 
 async def a_head_while_a_generation_runs_short(
-    fair_share: FairShare,
+    fair_share: FairShare, *, queued_leads: float = 2.5, other_speculative: bool = False
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """A confirmed answer's listener has nothing ahead when another session's answer asks for the LLM;
-    a few words later its listener gets plenty (a long piece queued for the TTS). Returns the deltas in
-    the order they came with the two moments marked (``("asked", "")``, ``("queued", "")``), and the
-    LLM log."""
+    """A confirmed answer's listener has nothing ahead when another session's answer (or speculation)
+    asks for the LLM; a few words later its listener gets ``queued_leads`` times ``llm_lead_s`` of speech
+    (a long piece queued for the TTS). Returns the deltas in the order they came with the two moments
+    marked (``("asked", "")``, ``("queued", "")``), and the LLM log."""
     log: list[tuple[str, str]] = []
     engines = shared_llm(fair_share, log)
     heard: list[tuple[str, str]] = []
@@ -456,11 +456,12 @@ async def a_head_while_a_generation_runs_short(
         while story_deltas() < 12:  # past its head
             await asyncio.sleep(0.001)
         heard.append(("asked", ""))
-        group.create_task(answer(EngineSource(engines, fair_share), "hello", heard))
+        other = EngineSource(engines, fair_share, speculative=other_speculative)
+        group.create_task(answer(other, "hello", heard))
         asked = story_deltas()
         while story_deltas() < asked + 5 and story_deltas() < 60:
             await asyncio.sleep(0.001)
-        playback.text_queued(round(2.5 * fair_share.llm_lead_s / SECONDS_PER_CHAR))  # plenty now
+        playback.text_queued(round(queued_leads * fair_share.llm_lead_s / SECONDS_PER_CHAR))
         heard.append(("queued", ""))
     assert story_text(heard) == STORY_60  # nothing lost either way
     return heard, log
@@ -473,6 +474,29 @@ async def test_a_generation_whose_listener_runs_short_keeps_the_llm_until_it_has
     stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
     assert max(stories) > first_hello  # then it gave the LLM up: the story went on after the head
     assert [kind for kind, _ in log] == ["llm", "llm", "llm"]
+
+
+async def test_a_due_generation_past_its_lead_gives_the_llm_up_to_a_waiting_head() -> None:
+    """Between ``llm_lead_s`` and twice that ahead it is still due, but a confirmed answer's head that
+    waits (its deadline: when it asked, long before this listener runs short) goes first."""
+    heard, log = await a_head_while_a_generation_runs_short(FairShare(), queued_leads=1.5)
+    first_hello = heard.index(("hello", "You"))
+    assert first_hello > heard.index(("queued", ""))  # not before its listener had the lead
+    stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
+    assert max(stories) > first_hello  # the story went on after the head
+    assert [kind for kind, _ in log] == ["llm", "llm", "llm"]
+
+
+async def test_a_due_generation_keeps_the_llm_from_a_speculation_until_it_has_plenty() -> None:
+    """In the same place a guess waits: it goes after the story, which keeps the LLM to its end here
+    (its listener never gets twice the lead: the test queues 1.5 leads once)."""
+    heard, log = await a_head_while_a_generation_runs_short(
+        FairShare(), queued_leads=1.5, other_speculative=True
+    )
+    first_hello = heard.index(("hello", "You"))
+    stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
+    assert max(stories) < first_hello
+    assert [kind for kind, _ in log] == ["llm", "llm"]
 
 
 async def test_without_deadlines_a_generation_past_its_head_gives_the_llm_up_at_once() -> None:

@@ -34,11 +34,13 @@ model up itself: with ``preempt``, a generation checks ``yields_to`` after every
 better-priority call waits (a judgement; or another answer's head, for a speculation or a generation past
 its head), stops and queues again to resume later from the words it said (``LLMRequest.continuation``,
 for ``resumable`` engines). Without that, the whole answer of one session (hundreds of tokens) sat in
-front of another's first words. A due generation is a ``HEAD`` too, so another head waits for it (and it
-for that head) rather than taking the LLM at the next token; it stays due until its listener has twice
-``llm_lead_s`` ahead. Every hand-over costs the next generation its prompt's evaluation (the prompt cache
-holds one conversation), so a generation that gave the LLM up for every head came back for a few words at
-a time and spent much of the LLM on reading prompts again.
+front of another's first words. A due generation is a ``HEAD`` too: another head does not take the LLM
+from it at the next token while its listener has less than ``llm_lead_s`` ahead. Past that it gives the
+LLM up to a waiting head of earlier deadline (a confirmed answer's first words: its listener has waited
+since its turn ended), and it stays due, ahead of speculations and comfortable tails, until its listener
+has twice ``llm_lead_s`` ahead. Every hand-over costs the next generation its prompt's evaluation (the
+prompt cache holds one conversation), so a generation that gave the LLM up as soon as it was not due came
+back a moment later for a few words, and the LLM went to reading prompts again.
 
 The models also share the CPU cores: a tail piece synthesized while another answer's LLM evaluates its
 prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making
@@ -118,9 +120,12 @@ class PriorityGate:
         """Calls waiting for a slot."""
         return len(self._waiters)
 
-    def wanted_before(self, priority: Priority) -> bool:
-        """Whether a call of a better priority than ``priority`` waits for a slot."""
-        return any(waiter.priority() < priority for waiter in self._waiters)
+    def wanted_before(self, priority: Priority, deadline: float | None = None) -> bool:
+        """Whether a call of a better priority than ``priority`` waits for a slot; with ``deadline``, or
+        one of the same priority with an earlier deadline."""
+        if deadline is None:
+            return any(waiter.priority() < priority for waiter in self._waiters)
+        return any(waiter.key()[:2] < (priority, deadline) for waiter in self._waiters)
 
     @contextlib.asynccontextmanager
     async def hold(
@@ -236,10 +241,11 @@ class FairShare:
                 async with asyncio.timeout(self._tail_wait_s):
                     await self._no_heads.wait()
 
-    def yields_to(self, kind: str, priority: Priority) -> bool:
+    def yields_to(self, kind: str, priority: Priority, deadline: float | None = None) -> bool:
         """Whether a call of ``kind`` now at ``priority`` should give the model up (see the module
-        docstring): ``preempt`` is on and a call of a better priority waits."""
-        return self.preempt and self._gates[kind].wanted_before(priority)
+        docstring): ``preempt`` is on and a call of a better priority waits, or (given the holder's
+        ``deadline``) one of the same priority with an earlier deadline."""
+        return self.preempt and self._gates[kind].wanted_before(priority, deadline)
 
     def gate(self, kind: str) -> PriorityGate:
         """The gate of ``"llm"`` or ``"tts"``."""

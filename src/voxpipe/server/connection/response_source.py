@@ -150,6 +150,17 @@ class EngineSource:
         self._llm_due = playback.speech_ahead() < (2 * lead if self._llm_due else lead)
         return Priority.HEAD if self._llm_due else Priority.TAIL
 
+    def _llm_yield_deadline(self, deltas: int) -> float | None:
+        """The deadline a due generation gives the LLM up by (to a head with an earlier one), once its
+        listener has ``llm_lead_s`` ahead; None: it gives the LLM up to better priorities only."""
+        tracking = self._tracking()
+        if deltas < _HEAD_DELTAS or tracking is None or not self._llm_due:
+            return None
+        playback, fair_share = tracking
+        if playback.speech_ahead() < fair_share.llm_lead_s:
+            return None
+        return self._llm_deadline(deltas)
+
     def _llm_deadline(self, deltas: int) -> float:
         tracking = self._tracking()
         if deltas < _HEAD_DELTAS or tracking is None:
@@ -193,7 +204,9 @@ class EngineSource:
                             if deltas == _HEAD_DELTAS:
                                 head.close()
                             yield chunk
-                            if yields_to is not None and yields_to("llm", place()):
+                            if yields_to is not None and yields_to(
+                                "llm", place(), self._llm_yield_deadline(deltas)
+                            ):
                                 gave_up = True
                                 break
                         elif isinstance(chunk, Usage) and earlier:
