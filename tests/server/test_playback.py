@@ -35,6 +35,7 @@ def test_a_late_delta_plays_after_a_gap() -> None:
     playback.audio_sent(0.5)
     clock.now += 2.0  # the listener ran out 1.5 s ago
     assert playback.audio_ahead() == 0.0
+    assert playback.runs_out_at() == 100.5  # when the silence began: a deadline long past
     playback.audio_sent(1.0)
     assert playback.audio_ahead() == pytest.approx(1.0)  # from now, not from the end of the last audio
 

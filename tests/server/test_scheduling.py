@@ -440,7 +440,8 @@ async def a_head_while_a_generation_runs_short(
     """A confirmed answer's listener has nothing ahead when another session's answer (or speculation)
     asks for the LLM; a few words later its listener gets ``queued_leads`` times ``llm_lead_s`` of speech
     (a long piece queued for the TTS). Returns the deltas in the order they came with the two moments
-    marked (``("asked", "")``, ``("queued", "")``), and the LLM log."""
+    marked (``("asked", "")``, ``("queued", "")``), and the LLM log. (Before its first audio the story's
+    deadline is now minus ``llm_lead_s``: the other head, asked a few ms earlier, is not earlier.)"""
     log: list[tuple[str, str]] = []
     engines = shared_llm(fair_share, log)
     heard: list[tuple[str, str]] = []

@@ -35,9 +35,11 @@ better-priority call waits (a judgement; or another answer's head, for a specula
 its head), stops and queues again to resume later from the words it said (``LLMRequest.continuation``,
 for ``resumable`` engines). Without that, the whole answer of one session (hundreds of tokens) sat in
 front of another's first words. A due generation is a ``HEAD`` too: another head does not take the LLM
-from it at the next token while its listener has less than ``llm_lead_s`` ahead. Past that it gives the
-LLM up to a waiting head of earlier deadline (a confirmed answer's first words: its listener has waited
-since its turn ended), and it stays due, ahead of speculations and comfortable tails, until its listener
+from it at the next token while its listener has less than ``llm_lead_s`` ahead. Past that, or after a
+head's worth of tokens (when the LLM makes words hardly faster than they are spoken, as on a loaded
+machine, the lead never comes), it gives the LLM up to a waiting head of earlier deadline (a confirmed
+answer's first words: its listener has waited since its turn ended; a listener that ran out has waited
+since its audio ended), and it stays due, ahead of speculations and comfortable tails, until its listener
 has twice ``llm_lead_s`` ahead. Every hand-over costs the next generation its prompt's evaluation (the
 prompt cache holds one conversation), so a generation that gave the LLM up as soon as it was not due came
 back a moment later for a few words, and the LLM went to reading prompts again.

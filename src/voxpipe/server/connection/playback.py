@@ -62,7 +62,8 @@ class Playback:
         return self.audio_ahead() + self._text_chars * SECONDS_PER_CHAR
 
     def runs_out_at(self, speech: bool = False) -> float:
-        """When the listener hears silence unless more comes (now, before any audio): the end of the audio
-        sent, or with ``speech`` the end of the pieces waiting for the TTS too."""
-        now = self._clock()
-        return now + (self.speech_ahead() if speech else self.audio_ahead())
+        """When the listener hears silence unless more comes: the end of the audio sent (in the past when
+        it already ran out: the silence began then; now, before any audio), with ``speech`` plus the
+        pieces waiting for the TTS."""
+        end = self._clock() if self._until is None else self._until
+        return end + (self._text_chars * SECONDS_PER_CHAR if speech else 0.0)

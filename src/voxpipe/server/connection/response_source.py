@@ -150,14 +150,16 @@ class EngineSource:
         self._llm_due = playback.speech_ahead() < (2 * lead if self._llm_due else lead)
         return Priority.HEAD if self._llm_due else Priority.TAIL
 
-    def _llm_yield_deadline(self, deltas: int) -> float | None:
-        """The deadline a due generation gives the LLM up by (to a head with an earlier one), once its
-        listener has ``llm_lead_s`` ahead; None: it gives the LLM up to better priorities only."""
+    def _llm_yield_deadline(self, deltas: int, held: int) -> float | None:
+        """The deadline by which a due generation gives the LLM up to a waiting head of earlier deadline,
+        once its listener has ``llm_lead_s`` ahead or it has held the LLM for ``_HEAD_DELTAS`` deltas in
+        this pass (``held``: a hand-over costs a prompt evaluation, so each holder makes that much);
+        None: it gives the LLM up to better priorities only."""
         tracking = self._tracking()
         if deltas < _HEAD_DELTAS or tracking is None or not self._llm_due:
             return None
         playback, fair_share = tracking
-        if playback.speech_ahead() < fair_share.llm_lead_s:
+        if playback.speech_ahead() < fair_share.llm_lead_s and held < _HEAD_DELTAS:
             return None
         return self._llm_deadline(deltas)
 
@@ -205,7 +207,7 @@ class EngineSource:
                                 head.close()
                             yield chunk
                             if yields_to is not None and yields_to(
-                                "llm", place(), self._llm_yield_deadline(deltas)
+                                "llm", place(), self._llm_yield_deadline(deltas, deltas - earlier)
                             ):
                                 gave_up = True
                                 break
