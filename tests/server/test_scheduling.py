@@ -427,7 +427,7 @@ async def pieces_in_order(fair_share: FairShare) -> list[str]:
 
 
 async def test_a_later_piece_whose_listener_runs_out_goes_before_a_speculation() -> None:
-    assert await pieces_in_order(FairShare()) == ["running out", "guess", "comfortable"]
+    assert await pieces_in_order(FairShare(deadlines=True)) == ["running out", "guess", "comfortable"]
 
 
 async def test_without_deadlines_every_later_piece_waits_for_the_speculation() -> None:
@@ -469,7 +469,7 @@ async def a_head_while_a_generation_runs_short(
 
 
 async def test_a_generation_whose_listener_runs_short_keeps_the_llm_until_it_has_plenty() -> None:
-    heard, log = await a_head_while_a_generation_runs_short(FairShare())
+    heard, log = await a_head_while_a_generation_runs_short(FairShare(deadlines=True))
     first_hello = heard.index(("hello", "You"))
     assert first_hello > heard.index(("queued", ""))  # the other head waited for the listener's plenty
     stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
@@ -480,7 +480,7 @@ async def test_a_generation_whose_listener_runs_short_keeps_the_llm_until_it_has
 async def test_a_due_generation_past_its_lead_gives_the_llm_up_to_a_waiting_head() -> None:
     """Between ``llm_lead_s`` and twice that ahead it is still due, but a confirmed answer's head that
     waits (its deadline: when it asked, long before this listener runs short) goes first."""
-    heard, log = await a_head_while_a_generation_runs_short(FairShare(), queued_leads=1.5)
+    heard, log = await a_head_while_a_generation_runs_short(FairShare(deadlines=True), queued_leads=1.5)
     first_hello = heard.index(("hello", "You"))
     assert first_hello > heard.index(("queued", ""))  # not before its listener had the lead
     stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
@@ -492,7 +492,7 @@ async def test_a_due_generation_keeps_the_llm_from_a_speculation_until_it_has_pl
     """In the same place a guess waits: it goes after the story, which keeps the LLM to its end here
     (its listener never gets twice the lead: the test queues 1.5 leads once)."""
     heard, log = await a_head_while_a_generation_runs_short(
-        FairShare(), queued_leads=1.5, other_speculative=True
+        FairShare(deadlines=True), queued_leads=1.5, other_speculative=True
     )
     first_hello = heard.index(("hello", "You"))
     stories = [i for i, (asked, _) in enumerate(heard) if asked == "tell me a long story"]
@@ -559,7 +559,7 @@ async def test_an_answers_second_piece_is_due_and_its_later_pieces_are_tails(
     """The second piece asks while its listener has only the first piece (a few words: well under
     ``tts_lead_s``, and less as time passes) ahead; by the last one the tone TTS, many times faster than
     speech, has seconds of audio queued."""
-    places = await tts_places(FairShare(), monkeypatch)
+    places = await tts_places(FairShare(deadlines=True), monkeypatch)
     assert places[:2] == [Priority.HEAD, Priority.HEAD]
     assert places[-1] is Priority.TAIL and len(places) >= 12
 

@@ -25,7 +25,11 @@ audio (``connection/playback.py``: less queued ahead than the model needs to mak
 ``llm_lead_s`` / ``tts_lead_s``) is placed as a ``HEAD``, with the moment its listener would need the next
 piece (runs out, minus the lead) as deadline, so it competes with the heads in earliest-deadline order and
 goes before speculations and comfortable tails. An answer's second piece (the rest of its first sentence,
-behind a first piece of two words) is such a tail as soon as its first piece is out.
+behind a first piece of two words) is such a tail as soon as its first piece is out. This is off by
+default: measured with ``bench/voice_latency.py --sessions 3`` on the shared 2-core machine (load 1-10,
+A/B back to back) it gave fewer stalls in some runs but a later first audio, and in others more of both;
+the LLM there makes words hardly faster than three listeners hear them, so time given to a tail is taken
+from another answer's first words, and every hand-over costs a prompt evaluation.
 
 A held gate is never taken away by force (a model step cannot be interrupted), so the gain comes at
 call boundaries: the TTS works piece by piece (at most 60 characters a piece), so a waiting first piece
@@ -179,7 +183,9 @@ class FairShare:
         preempt: a generation holding the LLM gives it up to a better-priority call between tokens
             (``yields_to``); False: a generation holds the LLM until it ends.
         deadlines: a tail whose listener is about to run out of audio is placed as a head (see the module
-            docstring); False: tails are tails whatever their listener has left (for A/B figures).
+            docstring); False (the default: at 3 sessions it gave fewer stalls in some runs but later
+            first audio, and more stalls in others; ``bench/voice_latency.py``): tails are tails
+            whatever their listener has left.
         llm_lead_s: a generation past its head is due when its listener has less speech than this ahead
             (audio sent and pieces waiting for the TTS), and stays due until twice this; its deadline is
             this long before its listener runs out.
@@ -194,7 +200,7 @@ class FairShare:
         tail_wait_s: float = 0.5,
         *,
         preempt: bool = True,
-        deadlines: bool = True,
+        deadlines: bool = False,
         llm_lead_s: float = 1.5,
         tts_lead_s: float = 0.8,
     ) -> None:

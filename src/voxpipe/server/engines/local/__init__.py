@@ -88,7 +88,7 @@ def load_engines(
     speech_first: bool = True,
     fair_share: bool = True,
     fair_share_preempt: bool = True,
-    fair_share_deadlines: bool = True,
+    fair_share_deadlines: bool = False,
     stt_hold_background: bool = True,
     **unknown: Any,
 ) -> Engines:
@@ -114,7 +114,8 @@ def load_engines(
         fair_share_preempt: a generation past its first words gives the LLM up to another answer's
             head between tokens and resumes after it (False: it holds the LLM to its end).
         fair_share_deadlines: an answer's tail whose listener is about to run out of audio goes with
-            the heads, in earliest-deadline order (False: tails after every head; ``FairShare``).
+            the heads, in earliest-deadline order (off by default: tails after every head; not a
+            measured gain at 3 sessions yet; ``FairShare``).
         stt_hold_background: Whisper's background passes wait while an answer's head (a speculation's
             too) is in the making, 2 s at most (with ``fair_share``; ``WhisperSTTEngine``).
         llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
