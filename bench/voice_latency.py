@@ -215,7 +215,7 @@ def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Call
     return timed
 
 
-async def serve_child(options: dict[str, Any], pause_ms: int | None) -> None:
+async def serve_child(options: dict[str, Any], pause_ms: int | None, prefill_every_ms: int | None) -> None:
     """Load, warm up and serve the local engines; print ``{"ready": port}`` then timing records."""
     import logging
 
@@ -228,7 +228,7 @@ async def serve_child(options: dict[str, Any], pause_ms: int | None) -> None:
     started = time.perf_counter()
     await engines.warm_up()
     _instrument(engines)
-    speculation = SpeculationSettings(pause_ms=pause_ms)
+    speculation = SpeculationSettings(pause_ms=pause_ms, prefill_every_ms=prefill_every_ms)
     config = ServerConfig(port=0, engines=engines, speculation=speculation)
     async with engines, LocalRealtimeServer(config) as server:
         _emit(ready=server.port, warm_up_s=time.perf_counter() - started)
@@ -552,6 +552,7 @@ async def main(args: argparse.Namespace) -> None:
         f"modes {args.mode}; server VAD silence_duration_ms {args.silence_ms}; "
         f"sessions at once {args.sessions}; "
         f"speculation {'off' if args.no_speculation else f'after {args.pause_ms} ms of pause'}; "
+        f"reading ahead {'off' if args.no_prefill else 'on'}; "
         f"engine options {args.option or 'defaults'}; first piece after "
         f"{args.first_piece_words or 'the default'} words; piece edges "
         f"{'untrimmed' if args.untrimmed_pieces else 'trimmed'}"
@@ -561,6 +562,8 @@ async def main(args: argparse.Namespace) -> None:
     if args.no_speculation:
         extra.append("--no-speculation")
     extra.append(f"--pause-ms={args.pause_ms}")
+    if args.no_prefill:
+        extra.append("--no-prefill")
     if args.first_piece_words is not None:
         extra.append(f"--first-piece-words={args.first_piece_words}")
     if args.untrimmed_pieces:
@@ -653,6 +656,11 @@ if __name__ == "__main__":
     parser.add_argument("--sessions", type=int, default=1, help="sessions speaking at once (default 1)")
     parser.add_argument("--no-speculation", action="store_true", help="serve without preemptive generation")
     parser.add_argument("--pause-ms", type=int, default=150, help="speculate after this pause (150)")
+    parser.add_argument(
+        "--no-prefill",
+        action="store_true",
+        help="serve without reading the user's words into the LLM while they speak (for A/B runs)",
+    )
     parser.add_argument("--server-log", action="store_true", help="show the server's log on stderr")
     parser.add_argument("--dump", help="write each turn and its timing records to this JSON file")
     parser.add_argument(
@@ -689,5 +697,8 @@ if __name__ == "__main__":
         name: int(value) if value.lstrip("-").isdigit() else value
         for name, _, value in (o.partition("=") for o in parsed.option)
     }
+    from voxpipe.server import SpeculationSettings
+
     pause = None if parsed.no_speculation else parsed.pause_ms
-    asyncio.run(serve_child(options, pause) if parsed.serve else main(parsed))
+    prefill = None if parsed.no_prefill else SpeculationSettings().prefill_every_ms
+    asyncio.run(serve_child(options, pause, prefill) if parsed.serve else main(parsed))

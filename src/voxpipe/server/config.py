@@ -96,16 +96,24 @@ class SpeculationSettings:
             detection's silence window); None turns speculation off. 150 ms: the local STT starts its
             pass at 100 ms of near-silence, and pauses between words are mostly shorter.
         max_attempts: speculations per turn, so a user who pauses often costs no more than this.
+        prefill_every_ms: while the user speaks, how often (in ms of their audio) the STT's partial
+            transcript is looked at, and new words handed to the LLM to read ahead
+            (``server/connection/prefill.py``); None: never.
     """
 
     pause_ms: int | None = 150
     max_attempts: int = 3
+    prefill_every_ms: int | None = 250
 
     def __post_init__(self) -> None:
         if (self.pause_ms is not None and self.pause_ms < 10) or self.max_attempts < 1:
             raise VoxpipeUsageError(
                 "SpeculationSettings: pause_ms must be None or >= 10 and max_attempts >= 1, got "
                 f"{self.pause_ms} and {self.max_attempts}"
+            )
+        if self.prefill_every_ms is not None and self.prefill_every_ms < 10:
+            raise VoxpipeUsageError(
+                f"SpeculationSettings: prefill_every_ms must be None or >= 10, got {self.prefill_every_ms}"
             )
 
 

@@ -13,7 +13,10 @@ lets go, the waiting call with the best ``Priority`` goes next (earliest deadlin
   tail that is due (below);
 * ``SPECULATIVE``: work done during a pause on a turn that may not be over (``connection/speculation.py``);
   promoted to ``HEAD`` the moment its turn is confirmed (the priority is read when the gate is handed on);
-* ``TAIL``: the later pieces of an answer, which the listener will not hear for a while anyway.
+* ``TAIL``: the later pieces of an answer, which the listener will not hear for a while anyway;
+* ``PREFILL``: reading the words of a turn still being spoken into the LLM's prompt cache
+  (``connection/prefill.py``): useful only if nothing else wants the model, so it gives the model up to
+  any other call between its short steps.
 
 Within a priority the waiter with the earliest deadline goes first (first come first served for waiters
 without one: their deadline is the time they started waiting). A confirmed answer's head has its own
@@ -87,6 +90,7 @@ class Priority(enum.IntEnum):
     HEAD = 1
     SPECULATIVE = 2
     TAIL = 3
+    PREFILL = 4
 
 
 @dataclass(slots=True)

@@ -56,6 +56,9 @@ class AudioHost(Protocol):
     def turn_ended(self) -> None:
         """Turn detection ended a turn that should get a response (``create_response``)."""
 
+    def turn_words(self, words: str) -> None:
+        """The user is still speaking in a turn that will get a response and has said ``words`` so far."""
+
     def turn_paused(self, transcript: Callable[[], Awaitable[str | None]]) -> None:
         """The user paused inside a turn that will get a response: a good time to prepare it."""
 
@@ -73,11 +76,21 @@ class AudioInput:
         host: the session.
         limits: buffer and append limits.
         pause_ms: silence inside a turn after which the host hears ``turn_paused`` (None: never).
+        words_every_ms: while the user speaks, how often (in ms of audio) the host hears ``turn_words``
+            with the STT's partial transcript, when it has new words (None: never).
     """
 
-    def __init__(self, host: AudioHost, limits: ServerLimits, pause_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        host: AudioHost,
+        limits: ServerLimits,
+        pause_ms: int | None = None,
+        words_every_ms: int | None = None,
+    ) -> None:
         self._host = host
         self._pause_ms = pause_ms
+        self._words_every_ms = words_every_ms
+        self._words_at_ms = 0  # clock time of the last look at the partial transcript
         self._limits = limits
         self.buffer = InputAudioBuffer(limits.max_buffer_ms, engine_rate=host.engines.vad.sample_rate)
         # the STT shares the buffer's resampled stream when it takes that rate, else it takes 24 kHz
@@ -170,8 +183,27 @@ class AudioInput:
                 self._host.turn_resumed()
             else:
                 self._on_idle_timeout(decision.start_ms, decision.audio_ms)
+        await self._look_at_words()
         if self._detector.state is SpeechState.IDLE:
             self.buffer.keep_last(self._detector.settings.prefix_padding_ms)
+
+    async def _look_at_words(self) -> None:
+        """Every ``words_every_ms`` of speech, pass the partial transcript on (``turn_words``)."""
+        utterance, detector, every = self._utterance, self._detector, self._words_every_ms
+        if (
+            every is None
+            or utterance is None
+            or detector is None
+            or detector.state is not SpeechState.SPEAKING
+            or detector.paused
+            or not detector.settings.create_response
+            or self.buffer.clock_ms - self._words_at_ms < every
+        ):
+            return
+        self._words_at_ms = self.buffer.clock_ms
+        words = await utterance.partial()
+        if words:
+            self._host.turn_words(words)
 
     def _on_speech_started(self, audio_ms: int) -> None:
         self._turn_item_id = new_event_id("item_")

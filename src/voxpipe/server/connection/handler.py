@@ -39,6 +39,7 @@ from voxpipe.server.connection.conversation import Conversation, item_from_model
 from voxpipe.server.connection.errors import ProtocolError
 from voxpipe.server.connection.observer import NO_OBSERVER, SessionObserver
 from voxpipe.server.connection.outbox import SLOW_CLIENT_CODE, CloseRequest, Outbox
+from voxpipe.server.connection.prefill import Prefiller
 from voxpipe.server.connection.response_request import response_request
 from voxpipe.server.connection.response_source import EngineSource, ResponseSource, llm_request
 from voxpipe.server.connection.responses import ResponseRun
@@ -135,7 +136,10 @@ class ConnectionHandler:
         self._active: ResponseRun | None = None
         self._runs: dict[str, ResponseRun] = {}
         self._speculator = Speculator(engines, self.spawn, config.speculation.max_attempts)
-        self.audio = AudioInput(self, config.limits, config.speculation.pause_ms)
+        self._prefiller = Prefiller(engines, self.spawn)
+        self.audio = AudioInput(
+            self, config.limits, config.speculation.pause_ms, config.speculation.prefill_every_ms
+        )
         self._handlers: dict[str, Callable[[Any], Awaitable[None]]] = {
             "session.update": self._on_session_update,
             "input_audio_buffer.append": self._on_append,
@@ -200,14 +204,22 @@ class ConnectionHandler:
 
     def turn_ended(self) -> None:
         """Turn detection wants a response for the turn just committed (prepared during its pause?)."""
+        self._prefiller.stop()
         fallback = EngineSource(self.engines, self.engines.fair_share)
         self._start_response(
             ResponseRequest(settings=self.settings), self._speculator.source_for_turn(fallback)
         )
 
+    def turn_words(self, words: str) -> None:
+        """The user is speaking and has said ``words`` so far: the LLM may read them ahead (``prefill``),
+        unless a response is still running (the conversation the answer reads may still change)."""
+        if self._active is None and self._state is ConnectionState.OPEN:
+            self._prefiller.update(self.settings, list(self.conversation.items()), words)
+
     def turn_paused(self, transcript: Callable[[], Awaitable[str | None]]) -> None:
         """Prepare the answer during the pause, unless a response is still running (it may change the
         conversation the answer depends on)."""
+        self._prefiller.stop()  # the pause's transcription and the speculation need the cores now
         if self._active is None and self._state is ConnectionState.OPEN:
             self._speculator.start(self.settings, list(self.conversation.items()), transcript)
 
@@ -438,6 +450,7 @@ class ConnectionHandler:
         self._runs[run.id] = run
         if not request.out_of_band:
             self._active = run
+            self._prefiller.stop()
         self.spawn(self._run_after(run, previous), name=f"response {run.id}")
 
     async def _run_after(self, run: ResponseRun, previous: ResponseRun | None) -> None:

@@ -228,6 +228,19 @@ class EngineSource:
         async with FairShare.turn(self._fair_share, "llm", lambda: Priority.JUDGE):
             return await self._engines.llm.end_of_turn(request)
 
+    async def prefill(self, request: LLMRequest) -> None:
+        """Read ``request``'s prompt into the LLM's cache (``LLMEngine.prefill``) when the scheduler has
+        nothing better to give the LLM to (``Priority.PREFILL``), giving it up between steps as soon as
+        any other call waits for it."""
+        fair_share = self._fair_share
+        async with (
+            FairShare.turn(fair_share, "llm", lambda: Priority.PREFILL),
+            closing(self._engines.llm.prefill(request)) as steps,
+        ):
+            async for _cached in steps:
+                if fair_share is not None and fair_share.gate("llm").wanted_before(Priority.PREFILL):
+                    return
+
     async def tts_stream(self, text: str, voice: str, speed: float, *, first: bool) -> AsyncIterator[bytes]:
         """One piece's audio, made when the scheduler gives the TTS to it (a first piece is a head)."""
         async with (

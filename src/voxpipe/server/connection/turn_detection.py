@@ -123,6 +123,11 @@ class TurnDetector:
         """Current speech state."""
         return self._state
 
+    @property
+    def paused(self) -> bool:
+        """Whether the user is in a pause (``PAUSED`` reported, no ``RESUMED`` yet)."""
+        return self._paused
+
     def _set_state(self, new: SpeechState) -> None:
         check_move("turn detector", self._state, new)
         self._state = new

@@ -236,6 +236,18 @@ class LLMEngine(Engine, ABC):
         """
         return None
 
+    async def prefill(self, request: LLMRequest) -> AsyncIterator[int]:
+        """Read the prompt a response to ``request`` would have, up to the end of its last message, into
+        the engine's prompt cache, without generating anything (an async generator).
+
+        The session calls it while the user is still speaking, with the words heard so far: at the end
+        of the turn the answer's prompt then costs only the words that came since. It works in short
+        steps and yields after each (the prompt tokens cached so far); closing it stops at the next
+        step. Nothing is counted or returned. Engines without a prompt cache do nothing (the default).
+        """
+        return
+        yield
+
 
 class TTSEngine(Engine, ABC):
     """Holds a text-to-speech model shared by the sessions of a process."""

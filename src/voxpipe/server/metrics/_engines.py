@@ -153,6 +153,12 @@ class _MeteredLLM(_Forwarding, LLMEngine):
                 async for chunk in chunks:
                     yield chunk
 
+    async def prefill(self, request: LLMRequest) -> AsyncIterator[int]:
+        with _request(self._load):
+            async with contextlib.aclosing(self._inner.prefill(request)) as steps:
+                async for cached in steps:
+                    yield cached
+
 
 
 class _MeteredTTS(_Forwarding, TTSEngine):

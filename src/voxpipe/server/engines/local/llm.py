@@ -64,6 +64,7 @@ from voxpipe.server.engines.base import (
     ToolCall,
     Usage,
 )
+from voxpipe.server.engines.local._busy import BusyEngines, ThreadChoice
 from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local._prefix_states import PrefixStates, common_prefix, system_prefix_length
 from voxpipe.server.engines.local._speech_first import SpeechFirst
@@ -98,6 +99,9 @@ class LlamaLLMEngine(LLMEngine):
             using them (the server's default instructions) finds its prefix cached: its first token
             then comes about 0.3 s sooner. None primes a few tokens only.
         speech_first: shared with the TTS engine: generation pauses between tokens while it makes audio.
+        idle_threads: threads for an evaluation (a token, a prompt) that starts while no other engine
+            sharing ``busy`` computes (``_busy``); 0 or None: always ``n_threads``/``n_threads_batch``.
+        busy: shared with the STT and TTS engines, which mark the time they compute.
     """
 
     def __init__(
@@ -112,6 +116,8 @@ class LlamaLLMEngine(LLMEngine):
         answer_temperature: float | None = 0.2,
         prime_instructions: str | None = None,
         speech_first: SpeechFirst | None = None,
+        idle_threads: int | None = None,
+        busy: BusyEngines | None = None,
     ) -> None:
         if model not in LLM_PROFILES:
             raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_PROFILES)}")
@@ -124,6 +130,12 @@ class LlamaLLMEngine(LLMEngine):
         self._answer_temperature = answer_temperature
         self._prime_instructions = prime_instructions
         self._speech_first = speech_first
+        self._threads = (
+            ThreadChoice(busy, (n_threads, n_threads_batch), idle_threads)
+            if busy is not None and idle_threads
+            else None
+        )
+        self._threads_now = (n_threads, n_threads_batch)
         self.capabilities = LLMCapabilities(
             model=model, tool_calls=self._profile.tool_calls, context_tokens=n_ctx, resumable=True
         )
@@ -161,6 +173,16 @@ class LlamaLLMEngine(LLMEngine):
             self._llm = llm
             logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
         return self._llm
+
+    def _fit_threads(self, llm: Any) -> None:
+        """Before an evaluation: the idle threads when nothing else computes, else the usual ones
+        (``_busy.ThreadChoice``)."""
+        if self._threads is None:
+            return
+        wanted = self._threads.before_step()
+        if wanted != self._threads_now:
+            llm._ctx.set_n_threads(*wanted)
+            self._threads_now = wanted
 
     async def warm_up(self) -> None:
         """Load the model and evaluate a few tokens, so the weights are paged in before a session waits."""
@@ -298,6 +320,7 @@ class LlamaLLMEngine(LLMEngine):
             marker = llm.token_eos()
             cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the user's message
             prefix = tokens[:cut]
+            self._fit_threads(llm)
             self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
             keep = min(common_prefix(llm.input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
             llm.n_tokens = keep
@@ -306,6 +329,47 @@ class LlamaLLMEngine(LLMEngine):
             closing = self._closing_tokens(llm)
         weights = np.exp(logits - logits.max())
         return float(weights[closing].sum() / weights.sum())
+
+    async def prefill(self, request: LLMRequest) -> AsyncIterator[int]:
+        """Evaluate the answer's prompt up to the end of the user's words (``LLMEngine.prefill``).
+
+        ``_PREFILL_STEP`` tokens a step (about 0.25 s on one core), so that closing the stream frees the
+        model soon: the words a user says in a second are about one step. The prompt is the one
+        ``end_of_turn`` reads (a routed profile's answer has no tools), so the judgement, the
+        speculation and the answer at the end of the turn all find these words cached.
+        """
+        last = request.messages[-1] if request.messages else None
+        if not isinstance(last, LLMMessage) or last.role != "user" or not last.content.strip():
+            return
+        tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
+        produce = partial(self._prefill, request, tools)
+        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as steps:
+            async for cached in steps:
+                yield cached
+
+    def _prefill(
+        self, request: LLMRequest, tools: Sequence[FunctionTool], stop: threading.Event
+    ) -> Iterator[int]:
+        """In the worker thread: evaluate what the cache lacks of the prompt up to the user's words."""
+        llm = self._load()
+        with model_errors("llama.cpp prefill"):
+            tokens = self._prompt_tokens(llm, request, tools)
+            marker = llm.token_eos()
+            if marker not in tokens:
+                return
+            cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the last message
+            prefix = tokens[:cut]
+            if len(prefix) < 2:
+                return
+            self._fit_threads(llm)
+            self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
+            done = common_prefix(llm.input_ids[: llm.n_tokens], prefix)
+            llm.n_tokens = done  # eval() drops the cells past what is kept
+            while done < len(prefix) and not stop.is_set():
+                self._fit_threads(llm)
+                llm.eval(prefix[done : done + _PREFILL_STEP])
+                done = llm.n_tokens
+                yield done
 
     def _closing_tokens(self, llm: Any) -> Any:
         """Ids of the tokens that close a sentence (``.``, ``?``, ``!``, maybe with quotes and a line
@@ -400,6 +464,7 @@ class LlamaLLMEngine(LLMEngine):
         tokens = prompt
         if request.continuation:  # the words said before the answer gave the model up
             tokens = prompt + llm.tokenize(request.continuation.encode("utf-8"), add_bos=False, special=False)
+        self._fit_threads(llm)  # for the prompt's evaluation
         cached = self._states.prepare(llm, tokens, system_prefix_length(tokens))
         budget = self._n_ctx - len(tokens)
         max_tokens = max(1, min(max_tokens or request.max_output_tokens or self._max_output_tokens, budget))
@@ -417,7 +482,9 @@ class LlamaLLMEngine(LLMEngine):
         finished = False
         so_far = ""
         try:
-            for chunk in completion:
+            for index, chunk in enumerate(completion):
+                if index and self._threads is not None:
+                    self._threads.token_done()  # the first chunk came after the whole prompt
                 if stop.is_set():
                     break
                 text = chunk["choices"][0]["text"]
@@ -430,6 +497,7 @@ class LlamaLLMEngine(LLMEngine):
                         break
                 if self._speech_first is not None:
                     self._speech_first.wait_for_speech()  # before the next token is computed
+                self._fit_threads(llm)
         finally:
             completion.close()
         # every sampled token but the last is evaluated into the context; count the last one too
@@ -469,6 +537,8 @@ class LlamaLLMEngine(LLMEngine):
             self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
         return self._grammars[schema]
 
+
+_PREFILL_STEP = 8
 
 _CLOSING = re.compile(r"[\s.?!,;:\u2026]+$")  # the punctuation Whisper closes a transcript with
 _CLOSING_TOKEN = re.compile(r"^(?!\.\.)[.?!]+[\"')\]]*\s*$")

@@ -53,6 +53,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +68,7 @@ from voxpipe.server.engines.base import (
     Transcript,
     TranscriptionOptions,
 )
+from voxpipe.server.engines.local._busy import BusyEngines
 from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local._priority_worker import Priority, PriorityWorker
 from voxpipe.server.engines.local.models import whisper_tiny_en_path
@@ -111,6 +113,8 @@ class WhisperSTTEngine(STTEngine):
         hold_background: called from the worker thread; True while background passes should wait
             (another answer's head is in the making), at most ``max_hold_s`` each; None: never.
         max_hold_s: longest hold of a background pass.
+        busy: shared with the LLM engine, which borrows a core only while no other engine computes
+            (``_busy``).
     """
 
     capabilities = STTCapabilities(sample_rate=_RATE, partials=True, languages=frozenset({"en"}))
@@ -129,8 +133,10 @@ class WhisperSTTEngine(STTEngine):
         blas_threads: int | None = 1,
         hold_background: Callable[[], bool] | None = None,
         max_hold_s: float = 2.0,
+        busy: BusyEngines | None = None,
     ) -> None:
         self._cpu_threads = cpu_threads
+        self._busy = busy
         self._beam_size = beam_size
         self._full_beam_size = full_window_beam_size
         self._window_s = window_s if 0 < window_s < _FULL_WINDOW_S else _FULL_WINDOW_S
@@ -173,7 +179,10 @@ class WhisperSTTEngine(STTEngine):
         """Transcribe float32 16 kHz audio into segments; runs in the worker thread."""
         model = self._load()
         window_s, beam_size = self.window_for(audio.size)
-        with model_errors("Whisper transcription"):
+        with (
+            model_errors("Whisper transcription"),
+            self._busy.computing("stt") if self._busy else nullcontext(),
+        ):
             model.window_frames = window_s * _FRAMES_PER_S  # only this thread runs the model
             segments, _info = model.transcribe(
                 audio,

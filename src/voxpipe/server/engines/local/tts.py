@@ -34,6 +34,7 @@ from typing import Any
 
 from voxpipe.errors import VoxpipeUsageError
 from voxpipe.server.engines.base import PROTOCOL_VOICES, TTSCapabilities, TTSEngine
+from voxpipe.server.engines.local._busy import BusyEngines
 from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local._joins import PieceEdges, ends_mid_sentence
 from voxpipe.server.engines.local._speech_first import SpeechFirst
@@ -124,6 +125,8 @@ class PiperTTSEngine(TTSEngine):
         threads: ONNX Runtime's intra-op threads (0: one per core).
         spinning: let ONNX Runtime's threads spin-wait between operators (see ``_load_voice``).
         speech_first: shared with the LLM engine so it pauses while audio is made (``_speech_first``).
+        busy: shared with the LLM engine, which borrows a core only while no other engine computes
+            (``_busy``).
     """
 
     #: Trim the silence at the edges of each text's audio (``_joins``); False for A/B runs.
@@ -141,8 +144,10 @@ class PiperTTSEngine(TTSEngine):
         speech_first: SpeechFirst | None = None,
         *,
         spinning: bool = False,
+        busy: BusyEngines | None = None,
     ) -> None:
         self._noise_scale = noise_scale
+        self._busy = busy
         self._speech_first = speech_first
         self._threads = threads
         self._spinning = spinning
@@ -202,7 +207,10 @@ class PiperTTSEngine(TTSEngine):
                     edges = PieceEdges(_RATE, mid_sentence=mid_sentence) if self.trim_edges else None
                     sentences = iter(piper_voice.synthesize(part, syn_config=config))
                     while not stop.is_set():
-                        with self._speech_first.speaking() if self._speech_first else nullcontext():
+                        with (
+                            self._speech_first.speaking() if self._speech_first else nullcontext(),
+                            self._busy.computing("tts") if self._busy else nullcontext(),
+                        ):
                             chunk = next(sentences, None)
                         if chunk is None:
                             break

@@ -21,6 +21,10 @@ With a ``continuation`` (the engine is ``resumable``), the answer streams from w
 (``connection/end_of_turn.py``): 0.95 when it ends with ``.``, ``?`` or ``!``; 0.0005 when its last word
 leaves it hanging (``and``, ``but``, ``or``, ``so``, ``um``, ``uh``, ``the``, ``a``, ``to``, ``of``,
 ``with``, ``then``); 0.05 otherwise (a clause that may go on).
+
+``prefill`` keeps what it was asked in ``prefilled`` (the last user message of each request) and yields
+one step per word of it, ``token_delay_s`` apart, so tests can see what a session reads ahead and when
+it stops.
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ class ScriptedLLMEngine(LLMEngine):
         self._replies = {key.lower(): value for key, value in (replies or {}).items()}
         self._token_delay_s = token_delay_s
         self._story_words = story_words
+        self.prefilled: list[str] = []
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         """Yield the answer word by word (or one tool call), then the usage."""
@@ -101,6 +106,15 @@ class ScriptedLLMEngine(LLMEngine):
         if text[-1] in ".?!":
             return 0.95
         return 0.0005 if text.split()[-1].lower() in _HANGING else 0.05
+
+    async def prefill(self, request: LLMRequest) -> AsyncIterator[int]:
+        """Record the words; one step per word (see the module docstring)."""
+        text = _last_user_text(request)
+        self.prefilled.append(text)
+        for index in range(1, len(text.split()) + 1):
+            if self._token_delay_s:
+                await asyncio.sleep(self._token_delay_s)
+            yield index
 
     def _tool_call(self, request: LLMRequest) -> ToolCall | None:
         names = [tool.name for tool in request.tools]
