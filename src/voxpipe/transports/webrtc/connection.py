@@ -179,6 +179,7 @@ class WebRTCConnection(EventEmitter):
             raise ConnectionFailedError(f"{self}: closed before the browser sent its microphone")
         track = self._remote.result()
         dump: AudioDump | None = None
+        looked = False  # at $VOXPIPE_AUDIO_DUMP_DIR: once per stream, at its first frame (its format)
         try:
             while True:
                 try:
@@ -187,8 +188,9 @@ class WebRTCConnection(EventEmitter):
                     return
                 pcm = frame.to_ndarray().tobytes()
                 channels = len(frame.layout.channels)
-                if dump is None:
-                    dump = open_dump("webrtc-in", frame.sample_rate, channels)  # $VOXPIPE_AUDIO_DUMP_DIR
+                if not looked:
+                    looked = True
+                    dump = open_dump("webrtc-in", frame.sample_rate, channels)
                 if dump is not None:
                     dump.write(pcm)
                     dump.note(pts=frame.pts, samples=frame.samples, rate=frame.sample_rate)
