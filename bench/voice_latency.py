@@ -24,7 +24,11 @@ How it measures:
   inside the answer (a first piece cut short must be followed by the rest in time).
 * **Stages**: CLOCK_MONOTONIC is shared by both processes, so the child's records are placed on each turn's
   timeline relative to ``speech_stopped``: STT done, LLM called, LLM first token, first TTS call (the first
-  piece of text is cut), first TTS chunk, first delta at the client.
+  piece of text is cut), first TTS chunk, first delta at the client. Every record names the session whose
+  call it timed (a context variable set in each session's handler task; a Whisper pass carries the one of
+  the call that queued it), and a turn keeps its own session's records: with ``--sessions N`` the turns of
+  a batch run at once. Each hold of a fair-share gate is a record too (``gate``: the priority asked and
+  granted, when it was asked, granted, let go).
 * **Who holds the cores**: each LLM and TTS record carries the CPU time of every thread of the child so far
   (``/proc/self/task/*/schedstat``), grouped by thread name: the engines' worker threads are named at the
   OS level (``prctl``) before the models load, so the threads their libraries start (OpenMP, ONNX Runtime)
@@ -39,6 +43,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import contextvars
 import json
 import os
 import sys
@@ -64,6 +69,10 @@ _STALL_S = 0.02  # a later delta this much past the end of the audio so far is a
 
 
 _EMITTING = threading.Lock()
+_SESSION: contextvars.ContextVar[str | None] = contextvars.ContextVar("bench_session", default=None)
+"""The id of the session a model call serves: set by each session's handler task (``_tag_sessions``),
+copied into every task it starts; a call run in a worker thread carries the id captured where it was
+queued."""
 
 
 def _emit(**record: Any) -> None:
@@ -72,6 +81,7 @@ def _emit(**record: Any) -> None:
     from voxpipe.server.connection.speculation import SPECULATION_STATS
 
     record["speculation"] = SPECULATION_STATS.as_dict()
+    record.setdefault("session", _SESSION.get())
     line = json.dumps({**record, "rss_mb": proc_status(os.getpid()).get("VmRSS")})
     with _EMITTING:
         print(line, flush=True)
@@ -115,6 +125,51 @@ def cpu_by_thread() -> dict[str, float]:
     return used
 
 
+def _tag_sessions() -> None:
+    """Set ``_SESSION`` in each session's handler task, so the records of its model calls name it (the
+    tasks the session starts copy its context)."""
+    from voxpipe.server.connection.handler import ConnectionHandler
+
+    run = ConnectionHandler.run
+
+    async def tagged_run(self: ConnectionHandler, transport: Any) -> None:
+        _SESSION.set(self.id)
+        await run(self, transport)
+
+    ConnectionHandler.run = tagged_run  # type: ignore[method-assign]
+
+
+def _time_gates() -> None:
+    """One ``gate`` record per hold of a fair-share gate: who asked (kind, priority), how long it waited
+    for the model and at which priority it got it."""
+    from voxpipe.server.scheduling import FairShare
+
+    turn = FairShare.turn
+
+    @contextlib.asynccontextmanager
+    async def timed_turn(
+        fair_share: Any, kind: str, priority: Callable[[], Any], deadline: Any = None
+    ) -> AsyncIterator[None]:
+        asked, at = priority().name, time.monotonic()
+        got: float | None = None
+        try:
+            async with turn(fair_share, kind, priority, deadline):
+                got = time.monotonic()
+                yield
+        finally:
+            _emit(
+                stage="gate",
+                kind=kind,
+                asked=asked,
+                granted=priority().name,
+                start=at,
+                first=got,
+                end=time.monotonic(),
+            )
+
+    FairShare.turn = staticmethod(timed_turn)  # type: ignore[method-assign]
+
+
 def _instrument(engines: Any) -> None:
     """Wrap the engines' entry points (in place) so every model call prints a timing record."""
     vad_create, stt, run = engines.vad.create_stream, engines.stt, engines.stt._run
@@ -137,23 +192,24 @@ def _instrument(engines: Any) -> None:
         stream.process, stream.aclose = timed_process, timed_close
         return stream
 
-    queued: dict[int, tuple[float, str, Any]] = {}  # id of a pass's audio: when and how it was queued
+    # id of a pass's audio: when and how it was queued, its future, the session it serves
+    queued: dict[int, tuple[float, str, Any, str | None]] = {}
     submit, promote = stt.submit, stt.promote
 
     def timed_submit(audio: Any, prompt: Any, *args: Any) -> Any:
         future = submit(audio, prompt, *args)
-        queued[id(audio)] = (time.monotonic(), args[0].name if args else "URGENT", future)
+        queued[id(audio)] = (time.monotonic(), args[0].name if args else "URGENT", future, _SESSION.get())
         return future
 
     def timed_promote(future: Any) -> None:
-        for key, (at, priority, queued_future) in list(queued.items()):
+        for key, (at, priority, queued_future, session) in list(queued.items()):
             if queued_future is future and not future.running() and not future.done():
-                queued[key] = (at, f"{priority}>URGENT", future)
+                queued[key] = (at, f"{priority}>URGENT", future, session)
         promote(future)
 
     def timed_run(audio: Any, prompt: Any) -> Any:  # one Whisper pass (float32 16 kHz), in its thread
         started = time.monotonic()
-        at, priority, _ = queued.pop(id(audio), (started, "URGENT", None))
+        at, priority, _, session = queued.pop(id(audio), (started, "URGENT", None, None))
         segments = run(audio, prompt)
         _emit(
             stage="stt_pass",
@@ -162,6 +218,7 @@ def _instrument(engines: Any) -> None:
             audio_s=audio.size / 16_000,
             priority=priority,
             queued_s=started - at,
+            session=session,
         )
         return segments
 
@@ -228,6 +285,8 @@ async def serve_child(options: dict[str, Any], pause_ms: int | None, prefill_eve
     started = time.perf_counter()
     await engines.warm_up()
     _instrument(engines)
+    _tag_sessions()
+    _time_gates()
     speculation = SpeculationSettings(pause_ms=pause_ms, prefill_every_ms=prefill_every_ms)
     config = ServerConfig(port=0, engines=engines, speculation=speculation)
     async with engines, LocalRealtimeServer(config) as server:
@@ -240,6 +299,7 @@ class Turn:
     """One spoken question and what came back (times are CLOCK_MONOTONIC)."""
 
     name: str
+    session: str = ""  # the server's id of the session (its records carry it)
     speech_end: float = 0.0
     stopped: float | None = None
     first_audio: float | None = None
@@ -297,8 +357,9 @@ async def run_turn(url: str, name: str, audio: bytes, end_chunk: int, vad: dict[
         f"{url}?model=gpt-4o-realtime-preview", additional_headers=headers, max_size=None
     ) as ws:
         await ws.send(json.dumps({"type": "session.update", "session": session}))
-        while json.loads(await ws.recv())["type"] != "session.updated":
+        while (event := json.loads(await ws.recv()))["type"] != "session.updated":
             pass
+        turn.session = event["session"]["id"]
 
         async def read() -> None:
             async for raw in ws:
@@ -413,6 +474,12 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
     show("LLM generation rate after the first token", rate, "tok/s", 1.0)
     show("LLM prompt tokens", [r["prompt_tokens"] for r in llm], "tok", 1.0)
     show("LLM cached prompt tokens", [r["cached"] for r in llm], "tok", 1.0)
+    gates = [r for t in ok for r in t.records if r["stage"] == "gate" and r.get("first")]
+    for kind in ("llm", "tts"):
+        for asked in ("JUDGE", "HEAD", "SPECULATIVE", "TAIL", "PREFILL"):
+            waits = [r["first"] - r["start"] for r in gates if r["kind"] == kind and r["asked"] == asked]
+            if waits:
+                show(f"{kind.upper()} gate wait, asked as {asked}", waits)
     tts = [r for r in stage("tts") if r["audio_s"]]
     show("TTS first chunk (per piece)", [r["first"] - r["start"] for r in tts])
     show("TTS real-time factor (per piece)", [(r["end"] - r["start"]) / r["audio_s"] for r in tts], "x", 1.0)
@@ -612,7 +679,7 @@ async def main(args: argparse.Namespace) -> None:
                     )
                     await asyncio.sleep(0.3)  # let the session's closing records arrive
                     for turn in batch:
-                        turn.records = records[mark:]
+                        turn.records = [r for r in records[mark:] if r.get("session") == turn.session]
                         lat = (turn.first_audio or nan) - turn.speech_end
                         print(
                             f"{mode} round {round_ + 1} {turn.name:<38} {lat * 1000:7.0f} ms  "
