@@ -34,7 +34,12 @@ How it measures:
   OS level (``prctl``) before the models load, so the threads their libraries start (OpenMP, ONNX Runtime)
   inherit the name; threads started before that (at import: numpy's OpenBLAS pool) are ``at-import``. The
   report gives each group's CPU time while the answers' heads were made (LLM called -> first token -> first
-  text piece to TTS), in cores (CPU time over wall time). ``--dump FILE`` writes every turn's records.
+  text piece to TTS -> its first chunk), in cores (CPU time over wall time). ``--dump FILE`` writes every
+  turn's records.
+* **The chain**, per mode: from the end of the user's audio, when each link that made the first audio
+  ended (p50), and each link's own time: the Whisper pass at the pause, semantic VAD's judgement (the
+  LLM's ``end_of_turn``, stage ``judge``), the answer's LLM call, its first token, the first TTS call and
+  chunk, the first delta; and ``speech_stopped``, which the first delta cannot precede.
 """
 
 from __future__ import annotations
@@ -238,7 +243,22 @@ def _instrument(engines: Any) -> None:
     engines.vad.create_stream, stt._run, stt.create_stream = create_vad, timed_run, create_stt
     stt.submit, stt.promote = timed_submit, timed_promote
     engines.llm.stream = _timed_stream(engines.llm.stream, "llm")
+    engines.llm.end_of_turn = _timed_judgement(engines.llm.end_of_turn)
     engines.tts.stream = _timed_stream(engines.tts.stream, "tts")
+
+
+def _timed_judgement(judge: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Semantic VAD's end-of-turn judgement (``LLMEngine.end_of_turn``), timed (stage ``judge``)."""
+
+    async def timed(request: Any) -> Any:
+        started, probability = time.monotonic(), None
+        try:
+            probability = await judge(request)
+            return probability
+        finally:
+            _emit(stage="judge", start=started, end=time.monotonic(), probability=probability)
+
+    return timed
 
 
 def _timed_stream(stream: Callable[..., AsyncIterator[Any]], stage: str) -> Callable[..., AsyncIterator[Any]]:
@@ -512,6 +532,7 @@ def cpu_report(turns: list[Turn]) -> None:
     windows: dict[str, dict[str, float]] = {
         "LLM called -> first token": {},
         "first token -> first TTS call": {},
+        "first TTS call -> its first chunk": {},
     }
     for turn in turns:
         llm = next((r for r in turn.records if r["stage"] == "llm" and r.get("cpu_first")), None)
@@ -530,6 +551,13 @@ def cpu_report(turns: list[Turn]) -> None:
             tts["start"] - llm["first"],
             windows["first token -> first TTS call"],
         )
+        if tts.get("cpu_first"):
+            _cpu_between(
+                tts["cpu_start"],
+                tts["cpu_first"],
+                tts["first"] - tts["start"],
+                windows["first TTS call -> its first chunk"],
+            )
     for what, used in windows.items():
         wall = used.pop("(wall)", 0.0)
         if not wall:
@@ -540,6 +568,58 @@ def cpu_report(turns: list[Turn]) -> None:
             if cpu / wall >= 0.01
         )
         print(f"CPU cores used, {what} (wall {wall * 1000:.0f} ms over the turns): {busy}")
+
+
+def _chain(turn: Turn) -> dict[str, float] | None:
+    """When each link of the chain that made a turn's first audio ended, from the end of the user's audio
+    (seconds): the Whisper pass before the answer's LLM call (the pause's), the judgement, the LLM call,
+    its first token, the first TTS call and chunk, ``speech_stopped`` and the first delta."""
+    if turn.first_audio is None or turn.stopped is None:
+        return None
+    records = turn.records
+    answers = [r for r in records if r["stage"] == "llm" and r.get("first") and r["first"] < turn.first_audio]
+    if not answers:
+        return None
+    llm = max(answers, key=lambda r: r["start"])
+    before = llm["start"] + 0.002
+    passes = [r for r in records if r["stage"] == "stt_pass" and r["end"] <= before]
+    judged = [r for r in records if r["stage"] == "judge" and r["end"] <= before]
+    tts = [r for r in records if r["stage"] == "tts" and r.get("first") and r["start"] >= llm["first"]]
+    marks: dict[str, float] = {}
+    if passes:
+        marks["pass at the pause: start"] = passes[-1]["start"]
+        marks["pass at the pause: end"] = passes[-1]["end"]
+    if judged:
+        marks["judgement: start"] = judged[-1]["start"]
+        marks["judgement: end"] = judged[-1]["end"]
+    marks["answer's LLM call"] = llm["start"]
+    marks["LLM first token"] = llm["first"]
+    if tts:
+        first = min(tts, key=lambda r: r["start"])
+        marks["TTS called (first text piece)"] = first["start"]
+        marks["TTS first chunk"] = first["first"]
+    marks["first audio delta at the client"] = turn.first_audio
+    marks["speech_stopped at the client"] = turn.stopped
+    return {what: at - turn.speech_end for what, at in marks.items()}
+
+
+def chain_report(turns: list[Turn]) -> None:
+    """The chain from the end of the user's audio to the first audio delta, link by link (p50 of each
+    mark, and of each link: the time from the mark before it in the chain, per turn)."""
+    chains = [c for c in (_chain(t) for t in turns) if c is not None]
+    if not chains:
+        return
+    print("  chain from the end of the user's audio (p50 of the mark; p50 of the link from the mark above):")
+    order = list(dict.fromkeys(what for c in chains for what in c))
+    for index, what in enumerate(order):
+        at = [c[what] * 1000 for c in chains if what in c]
+        link = [
+            (c[what] - c[order[index - 1]]) * 1000
+            for c in chains
+            if index and what in c and order[index - 1] in c and not what.startswith("speech_stopped")
+        ]
+        linked = f"  link p50 {pct(link, 50):7.1f} ms" if link else ""
+        print(f"    {what:<40} p50 {pct(at, 50):7.1f} ms{linked}  (n={len(at)})")
 
 
 def speculation_report(turns: list[Turn], before: dict[str, int], after: dict[str, int]) -> None:
@@ -568,6 +648,7 @@ def mode_report(mode: str, turns: list[Turn], before: dict[str, int], after: dic
     stalled = [t for t in ok if t.stalls]
     show("  playback stalls inside the answer (ms per turn)", [t.stall_s for t in ok])
     print(f"  turns with a stall: {len(stalled)} of {len(ok)} ({sum(t.stalls for t in ok)} stalls)")
+    chain_report(ok)
     speculation_report(turns, before, after)
     target = SEMANTIC_TARGET_S if mode.startswith("semantic") else SERVER_VAD_TARGET_S
     if ok and args_sessions() > 1:

@@ -240,6 +240,21 @@ async def test_end_of_turn_tells_a_finished_question_from_a_half_one(qwen_engine
     assert await qwen_engine.end_of_turn(judged(" ?! ")) is None  # no words: the engine cannot tell
 
 
+async def test_an_answer_after_the_judgement_finds_its_whole_prompt_read(qwen_engine: Any) -> None:
+    """The judgement reads the rest of the answer's prompt in its own evaluation: the answer to the same
+    words that follows has every prompt token cached, and it is the answer a cold prompt gives."""
+    request = ask("What is the capital of France?", max_output_tokens=12)
+    await collect(qwen_engine, ask("Name a colour."))  # the cache holds another conversation
+    cold = await collect(qwen_engine, request)
+    await collect(qwen_engine, ask("Name a colour."))
+    probability = await qwen_engine.end_of_turn(request)
+    assert probability is not None and probability > 0.5
+    warm = await collect(qwen_engine, request)
+    usage = warm[-1]
+    assert isinstance(usage, Usage) and usage.cached_tokens == usage.input_tokens
+    assert text_of(warm) == text_of(cold)  # greedy: the same answer from the cached prompt
+
+
 async def test_end_of_turn_levels_end_whole_requests_soon_and_hold_half_ones(qwen_engine: Any) -> None:
     """Semantic VAD (auto, 500 ms window) on the model's judgement in the server's default context: whole
     questions and requests, even ones that could go on ("... in the morning"), end by the window; halves

@@ -299,6 +299,13 @@ class LlamaLLMEngine(LLMEngine):
         0.00-0.95 (median 0.6), where the marker's probability after Whisper's text put both above 0.9.
         The prompt is the one the answer renders, up to the words, so it costs the words' tokens over the
         cached prefix, and the answer then reuses them.
+
+        The same evaluation reads the rest of the answer's prompt too (Whisper's closing punctuation, the
+        end of the message, the assistant's header): one llama.cpp decode keeps the logits of the last
+        word (the judgement) and of the prompt's last token, so an answer to these words that comes next
+        (semantic VAD's speculation waits for the judgement) finds its whole prompt cached and samples its
+        first token at once, where it evaluated those ~6 tokens in a decode of its own (about 0.1 s on one
+        core): two decodes of a few tokens cost nearly twice one, as each reads all the weights.
         """
         last = request.messages[-1] if request.messages else None
         if not isinstance(last, LLMMessage) or last.role != "user":
@@ -306,26 +313,34 @@ class LlamaLLMEngine(LLMEngine):
         words = _CLOSING.sub("", last.content).strip()
         if not words:
             return None
-        request = replace(request, messages=(*request.messages[:-1], LLMMessage("user", words)))
+        judged = replace(request, messages=(*request.messages[:-1], LLMMessage("user", words)))
         # the prompt of the answer: a routed profile answers without tools
         tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
-        return await asyncio.wrap_future(self._executor.submit(self._end_probability, request, tools))
+        return await asyncio.wrap_future(self._executor.submit(self._end_probability, judged, request, tools))
 
-    def _end_probability(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> float:
-        """In the worker thread: evaluate the prompt up to the user's words, read the probability that
-        the next token closes the sentence."""
+    def _end_probability(
+        self, judged: LLMRequest, answer: LLMRequest, tools: Sequence[FunctionTool]
+    ) -> float:
+        """In the worker thread: evaluate the prompt up to the user's words (``judged``: without their
+        closing punctuation), read the probability that the next token closes the sentence; evaluate the
+        rest of ``answer``'s prompt in the same decode when it goes on from those words."""
         llm = self._load()
         with model_errors("llama.cpp end-of-turn"):
-            tokens = self._prompt_tokens(llm, request, tools)
+            tokens = self._prompt_tokens(llm, judged, tools)
             marker = llm.token_eos()
             cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the user's message
             prefix = tokens[:cut]
+            prompt = self._prompt_tokens(llm, answer, tools)
             self._fit_threads(llm)
             self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
             keep = min(common_prefix(llm.input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
             llm.n_tokens = keep
-            llm.eval(prefix[keep:])
-            logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),)).astype(np.float64)
+            if common_prefix(prefix, prompt) == len(prefix) and len(prompt) - keep <= llm.n_batch:
+                read = _decode_reading(llm, prompt[keep:], len(prefix) - 1 - keep)
+            else:  # the punctuation changed how the words tokenize (or a very long turn): the words alone
+                llm.eval(prefix[keep:])
+                read = llm._ctx.get_logits()
+            logits = np.ctypeslib.as_array(read, shape=(llm.n_vocab(),)).astype(np.float64)
             closing = self._closing_tokens(llm)
         weights = np.exp(logits - logits.max())
         return float(weights[closing].sum() / weights.sum())
@@ -539,6 +554,24 @@ class LlamaLLMEngine(LLMEngine):
 
 
 _PREFILL_STEP = 8
+
+
+def _decode_reading(llm: Any, tokens: Sequence[int], at: int) -> Any:
+    """Evaluate ``tokens`` after the ``llm.n_tokens`` kept in the context, in one decode (as ``Llama.eval``
+    does, within one batch), keeping the logits of ``tokens[at]`` as well as the last token's (which the
+    next ``create_completion`` of exactly this prompt samples from). Returns the former (valid until the
+    next decode)."""
+    n_past = llm.n_tokens
+    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
+    batch = llm._batch
+    batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
+    batch.batch.logits[at] = True
+    llm._ctx.decode(batch)
+    llm.input_ids[n_past : n_past + len(tokens)] = tokens
+    llm.n_tokens = n_past + len(tokens)
+    llm._requires_eval = False  # the last token's logits come from this decode: sampling may use them
+    return llm._ctx.get_logits_ith(at)
+
 
 _CLOSING = re.compile(r"[\s.?!,;:\u2026]+$")  # the punctuation Whisper closes a transcript with
 _CLOSING_TOKEN = re.compile(r"^(?!\.\.)[.?!]+[\"')\]]*\s*$")
