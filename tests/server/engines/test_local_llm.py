@@ -227,6 +227,20 @@ async def test_a_continuation_resumes_the_answer_after_another_prompt_ran(qwen_e
     assert 0 < usage.output_tokens <= 30
 
 
+async def test_sessions_taking_turns_each_find_their_own_words_cached(qwen_engine: Any) -> None:
+    """Two conversations alternating at the model: each comes back to its own prompt evaluated (the
+    kept conversation states), and a restored state answers exactly as the first evaluation did."""
+    one = ask("Could you please tell me what the capital city of France is called?", max_output_tokens=12)
+    two = ask("Which planet is the largest one in our solar system, do you know?", max_output_tokens=12)
+    first = await collect(qwen_engine, one)
+    await collect(qwen_engine, two)  # the other session's prompt replaces this one in the context
+    again = await collect(qwen_engine, one)
+    assert text_of(again) == text_of(first)  # greedy: the same words
+    usage = again[-1]
+    assert isinstance(usage, Usage)
+    assert usage.cached_tokens >= usage.input_tokens - 1  # all but the token that refreshes the logits
+
+
 async def test_end_of_turn_tells_a_finished_question_from_a_half_one(qwen_engine: Any) -> None:
     def judged(words: str) -> LLMRequest:
         return LLMRequest(instructions=SYSTEM, messages=[LLMMessage("user", words)])

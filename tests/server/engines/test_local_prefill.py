@@ -3,7 +3,9 @@ that stop when asked, and changes no answer."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +28,17 @@ def ask(words: str) -> LLMRequest:
     )
 
 
+@pytest.fixture(scope="module")
+def forgetful_engine() -> Iterator[Any]:
+    """The engine without kept conversations: only the words read ahead can make an answer's prompt
+    cached after another prompt ran."""
+    from voxpipe.server.engines.local.llm import LlamaLLMEngine
+
+    engine = LlamaLLMEngine(kept_conversations=0)
+    yield engine
+    asyncio.run(engine.aclose())
+
+
 async def answer(engine: Any, request: LLMRequest) -> tuple[str, Usage]:
     chunks: list[LLMChunk] = [chunk async for chunk in engine.stream(request)]
     usage = chunks[-1]
@@ -38,13 +51,14 @@ async def evict(engine: Any) -> None:
     await answer(engine, ask("Name a colour."))
 
 
-async def test_the_words_read_ahead_are_cached_for_the_answer(qwen_engine: Any) -> None:
-    await evict(qwen_engine)
-    cold_text, cold = await answer(qwen_engine, ask(QUESTION))
-    await evict(qwen_engine)
-    steps = [cached async for cached in qwen_engine.prefill(ask("Could you please tell me what the capital"))]
+async def test_the_words_read_ahead_are_cached_for_the_answer(forgetful_engine: Any) -> None:
+    engine = forgetful_engine
+    await evict(engine)
+    cold_text, cold = await answer(engine, ask(QUESTION))
+    await evict(engine)
+    steps = [cached async for cached in engine.prefill(ask("Could you please tell me what the capital"))]
     assert steps and steps == sorted(steps)  # each step leaves more cached
-    warm_text, warm = await answer(qwen_engine, ask(QUESTION))
+    warm_text, warm = await answer(engine, ask(QUESTION))
     assert warm_text == cold_text  # greedy: the same answer
     assert warm.input_tokens == cold.input_tokens and warm.output_tokens == cold.output_tokens
     assert warm.cached_tokens >= cold.cached_tokens + 8  # "Could you please tell me what the capital"

@@ -126,3 +126,95 @@ def test_a_state_that_does_not_load_is_evaluated_again(monkeypatch: pytest.Monke
     llm.evaluated.clear()
     assert states.prepare(llm, one, 3) == 0
     assert llm.evaluated == one[:3] and llm._ctx.cells == one[:3]
+
+
+def answer(llm: FakeLlama, states: PrefixStates, tokens: list[int], words: list[int]) -> int:
+    """One call as the engine makes it: prepare, evaluate the prompt, generate ``words``, remember."""
+    reused = states.prepare(llm, tokens, system_prefix_length(tokens))
+    llm.complete(tokens)
+    llm.eval(words[:-1])  # every generated token but the last is evaluated into the context
+    states.remember(llm)
+    return reused
+
+
+def test_sessions_taking_turns_each_find_their_conversation_cached() -> None:
+    llm, states = FakeLlama(), PrefixStates()
+    system = list(range(100, 140))
+    one, two = prompt(system, [5, 6, 7, 8]), prompt(system, [9, 10, 11])
+    answer(llm, states, one, [50, 51, 52])
+    answer(llm, states, two, [60, 61])
+    llm.evaluated.clear()
+    assert states.prepare(llm, one, system_prefix_length(one)) == len(one) - 1  # all but the last token
+    llm.complete(one)
+    assert llm.evaluated == one[-1:] and llm._ctx.cells == one
+    # the answer went on from the words it said (a continuation): those are cached too
+    resumed = [*one, 50, 51]
+    llm.evaluated.clear()
+    assert states.prepare(llm, resumed, system_prefix_length(resumed)) == len(resumed) - 1
+    llm.complete(resumed)
+    assert llm.evaluated == [51] and llm._ctx.cells == resumed
+    llm.evaluated.clear()
+    assert answer(llm, states, two, [60]) == len(two) - 1  # and the other session's, after that
+    assert llm.evaluated == two[-1:]
+
+
+def test_a_conversation_further_on_replaces_the_kept_one() -> None:
+    llm, states = FakeLlama(), PrefixStates()
+    first = prompt(list(range(100, 110)), [5, 6])
+    answer(llm, states, first, [50, 51, 52])
+    assert states.conversations == 1
+    next_turn = [*first, 50, 51, 52, START, 7, 8, START]
+    answer(llm, states, next_turn, [70, 71])
+    assert states.conversations == 1  # the first turn's state is part of the second's
+    other = prompt(list(range(100, 110)), [8, 9])
+    answer(llm, states, other, [60])  # another session meanwhile
+    llm.evaluated.clear()
+    assert states.prepare(llm, first, system_prefix_length(first)) == len(first) - 1
+    llm.complete(first)
+    assert llm.evaluated == first[-1:]
+
+
+def test_the_live_context_is_kept_when_it_holds_more_than_any_saved_state() -> None:
+    llm, states = FakeLlama(), PrefixStates()
+    one = prompt(list(range(100, 110)), [5, 6])
+    answer(llm, states, one, [50, 51, 52])
+    states.remember(llm)  # the same context again: nothing new to keep
+    assert states.conversations == 1
+    longer = [*one, 50, 51, 53]
+    llm.evaluated.clear()
+    assert states.prepare(llm, longer, system_prefix_length(longer)) == len(one) + 2
+    llm.complete(longer)
+    assert llm.evaluated == [53]
+
+
+def test_conversations_are_bounded_in_number_and_bytes() -> None:
+    system = list(range(100, 110))
+    prompts = [prompt(system, [10 * k + 1, 10 * k + 2, 10 * k + 3]) for k in range(1, 5)]
+    llm, states = FakeLlama(), PrefixStates(conversations=2)
+    for tokens in prompts:
+        answer(llm, states, tokens, [50])
+    assert states.conversations == 2
+    llm.evaluated.clear()
+    # dropped: only what all the prompts share is cached (the live context holds it)
+    assert states.prepare(llm, prompts[0], system_prefix_length(prompts[0])) == len(system) + 2
+    size = 4 * len(prompts[0])  # the fake state: 4 bytes a token
+    llm, states = FakeLlama(), PrefixStates(conversation_bytes=2 * size)
+    for tokens in prompts:
+        answer(llm, states, tokens, [50])
+    assert states.conversations == 2
+    llm, states = FakeLlama(), PrefixStates(conversation_bytes=size - 1)
+    answer(llm, states, prompts[0], [50])
+    assert states.conversations == 0  # larger than the whole budget: not kept
+
+
+def test_a_conversation_that_does_not_load_is_forgotten(monkeypatch: pytest.MonkeyPatch) -> None:
+    llm, states = FakeLlama(), PrefixStates()
+    system = list(range(100, 110))
+    one, two = prompt(system, [5, 6, 7]), prompt(system, [8, 9])
+    answer(llm, states, one, [50])
+    answer(llm, states, two, [60])
+    monkeypatch.setattr(sys.modules["llama_cpp"], "llama_state_seq_set_data", lambda *args: 0)
+    llm.evaluated.clear()
+    assert states.prepare(llm, one, system_prefix_length(one)) == 0
+    assert states.conversations == 1
+    assert llm.evaluated == one[: len(system) + 1]  # the prefix, whose saved state did not load either

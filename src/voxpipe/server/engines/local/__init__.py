@@ -87,6 +87,7 @@ def load_engines(
     tts_spinning: bool = False,
     speech_first: bool = True,
     llm_idle_threads: int = 2,
+    llm_kept_conversations: int = 8,
     fair_share: bool = True,
     fair_share_preempt: bool = True,
     fair_share_deadlines: bool = False,
@@ -112,6 +113,8 @@ def load_engines(
         speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
         llm_idle_threads: the LLM's threads for a step taken while Whisper and Piper are idle (``_busy``:
             they mark the time they compute); 0: always ``llm_threads``.
+        llm_kept_conversations: conversations whose evaluated state the LLM keeps, so a session
+            coming back to the model after another finds its words cached (``_prefix_states``); 0: none.
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
             tails (``voxpipe.server.scheduling``).
         fair_share_preempt: a generation past its first words gives the LLM up to another answer's
@@ -179,6 +182,7 @@ def load_engines(
             speech_first=gate,
             idle_threads=llm_idle_threads,
             busy=busy,
+            kept_conversations=llm_kept_conversations,
         ),
         tts=_tts(tts_threads, tts_spinning, gate, busy),
         fair_share=shared,

@@ -19,7 +19,8 @@ words rather than silence (the second pass costs a prompt evaluation: a few hund
 
 Each prompt prefix the engine uses (system block and tools) keeps a saved llama.cpp state
 (``_prefix_states``), so alternating prompts (routing and answer, tools shown and hidden) all find their
-prefix cached.
+prefix cached; and after every call the evaluated conversation is kept too, so sessions taking turns at
+the model each find their own words cached when they come back to it.
 
 A request with a ``continuation`` (an answer that gave the model up to another answer's first words,
 ``voxpipe.server.scheduling``) renders the same prompt followed by the words already said and goes on
@@ -102,6 +103,8 @@ class LlamaLLMEngine(LLMEngine):
         idle_threads: threads for an evaluation (a token, a prompt) that starts while no other engine
             sharing ``busy`` computes (``_busy``); 0 or None: always ``n_threads``/``n_threads_batch``.
         busy: shared with the STT and TTS engines, which mark the time they compute.
+        kept_conversations: evaluated conversations kept after each call (``_prefix_states``), so that
+            sessions taking turns at the model each find their own words cached; 0: none.
     """
 
     def __init__(
@@ -118,6 +121,7 @@ class LlamaLLMEngine(LLMEngine):
         speech_first: SpeechFirst | None = None,
         idle_threads: int | None = None,
         busy: BusyEngines | None = None,
+        kept_conversations: int = 8,
     ) -> None:
         if model not in LLM_PROFILES:
             raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_PROFILES)}")
@@ -143,7 +147,7 @@ class LlamaLLMEngine(LLMEngine):
         self._formatter: Any = None
         self._eos = ""
         self._grammars: dict[str, Any] = {}
-        self._states = PrefixStates()
+        self._states = PrefixStates(conversations=kept_conversations)
         self._closing: Any = None  # token ids that close a sentence (``_closing_tokens``)
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-llama")
 
@@ -342,6 +346,7 @@ class LlamaLLMEngine(LLMEngine):
                 read = llm._ctx.get_logits()
             logits = np.ctypeslib.as_array(read, shape=(llm.n_vocab(),)).astype(np.float64)
             closing = self._closing_tokens(llm)
+            self._states.remember(llm)
         weights = np.exp(logits - logits.max())
         return float(weights[closing].sum() / weights.sum())
 
@@ -380,11 +385,14 @@ class LlamaLLMEngine(LLMEngine):
             self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
             done = common_prefix(llm.input_ids[: llm.n_tokens], prefix)
             llm.n_tokens = done  # eval() drops the cells past what is kept
-            while done < len(prefix) and not stop.is_set():
-                self._fit_threads(llm)
-                llm.eval(prefix[done : done + _PREFILL_STEP])
-                done = llm.n_tokens
-                yield done
+            try:
+                while done < len(prefix) and not stop.is_set():
+                    self._fit_threads(llm)
+                    llm.eval(prefix[done : done + _PREFILL_STEP])
+                    done = llm.n_tokens
+                    yield done
+            finally:  # also when the stream is closed between steps: what was read stays kept
+                self._states.remember(llm)
 
     def _closing_tokens(self, llm: Any) -> Any:
         """Ids of the tokens that close a sentence (``.``, ``?``, ``!``, maybe with quotes and a line
@@ -515,6 +523,7 @@ class LlamaLLMEngine(LLMEngine):
                 self._fit_threads(llm)
         finally:
             completion.close()
+            self._states.remember(llm)  # the prompt and the words said: found again after a hand-over
         # every sampled token but the last is evaluated into the context; count the last one too
         produced = min(max(llm.n_tokens - len(tokens), 0) + int(finished), max_tokens)
         logger.debug(
