@@ -803,7 +803,9 @@ if __name__ == "__main__":
     )
     parser.add_argument("--sessions", type=int, default=1, help="sessions speaking at once (default 1)")
     parser.add_argument("--no-speculation", action="store_true", help="serve without preemptive generation")
-    parser.add_argument("--pause-ms", type=int, default=150, help="speculate after this pause (150)")
+    parser.add_argument(
+        "--pause-ms", type=int, help="speculate after this pause (default: the server's, SpeculationSettings)"
+    )
     parser.add_argument(
         "--no-prefill",
         action="store_true",
@@ -847,6 +849,8 @@ if __name__ == "__main__":
     }
     from voxpipe.server import SpeculationSettings
 
+    if parsed.pause_ms is None:
+        parsed.pause_ms = SpeculationSettings().pause_ms
     pause = None if parsed.no_speculation else parsed.pause_ms
     prefill = None if parsed.no_prefill else SpeculationSettings().prefill_every_ms
     asyncio.run(serve_child(options, pause, prefill) if parsed.serve else main(parsed))

@@ -90,7 +90,7 @@ async def until_stream_done(llm: RecordingLLM, index: int) -> None:
 
 
 VAD_500 = {"turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}
-PAUSE = silence(240, 24000)  # 8 whole tone segments: past the 150 ms speculation pause, inside the window
+PAUSE = silence(240, 24000)  # 8 whole tone segments: past the 100 ms speculation pause, inside the window
 
 
 async def test_resumed_utterance_discards_speculation_without_a_trace(

@@ -93,15 +93,18 @@ class SpeculationSettings:
 
     Attributes:
         pause_ms: silence inside a turn after which the answer is prepared (capped at half the turn
-            detection's silence window); None turns speculation off. 150 ms: the local STT starts its
-            pass at 100 ms of near-silence, and pauses between words are mostly shorter.
+            detection's silence window); None turns speculation off. 100 ms: the local STT starts its
+            own pass at 100 ms of near-silence anyway, so the speculation takes that pass's words
+            without waiting for more silence and adds only LLM and TTS work; at 150 ms it waited 50 ms
+            for nothing (``bench/voice_latency.py``, quiet, server VAD 500 ms: end of audio -> first
+            audio p50 680 -> 609 ms, 1 of 8 attempts dropped either way).
         max_attempts: speculations per turn, so a user who pauses often costs no more than this.
         prefill_every_ms: while the user speaks, how often (in ms of their audio) the STT's partial
             transcript is looked at, and new words handed to the LLM to read ahead
             (``server/connection/prefill.py``); None: never.
     """
 
-    pause_ms: int | None = 150
+    pause_ms: int | None = 100
     max_attempts: int = 3
     prefill_every_ms: int | None = 250
 

@@ -66,6 +66,45 @@ async def test_finds_one_utterance_with_padding(engine: SileroVADEngine, name: s
     assert LEAD_MS + speech_ms - 450 <= stop <= LEAD_MS + speech_ms + 100
 
 
+def last_audible_frame_end_ms(audio: np.ndarray, floor_dbfs: float = -60.0) -> int:
+    """End of the last 32 ms frame (on the VAD's frame grid) louder than ``floor_dbfs``."""
+    frames = audio[: audio.size - audio.size % 512].astype(np.float64).reshape(-1, 512) / 32768.0
+    loud = np.nonzero(10 * np.log10(np.mean(frames**2, axis=1) + 1e-20) >= floor_dbfs)[0]
+    return int((loud[-1] + 1) * 512 * 1000 // 16_000)
+
+
+async def test_clean_silence_ends_the_segment_where_the_sound_ends(engine: SileroVADEngine) -> None:
+    # the espeak fixture ends in digital silence, which Silero keeps scoring as speech for a few frames
+    audio, _ = padded("en_espeak_capital_of_france_16k.wav")
+    config = VADConfig(prefix_padding_ms=0, silence_duration_ms=500)
+    trusting = SileroVADEngine(silence_floor_dbfs=None)
+    try:
+        floored = await run(engine, audio, config)
+        unfloored = await run(trusting, audio, config)
+    finally:
+        await trusting.aclose()
+    end = last_audible_frame_end_ms(audio)
+    assert [e.type for e in floored] == [e.type for e in unfloored]
+    assert end - 32 <= floored[1].audio_ms <= end < unfloored[1].audio_ms  # inside the last audible frame
+    assert floored[0].audio_ms == unfloored[0].audio_ms  # the start is Silero's alone
+
+
+async def test_a_noisy_tail_is_left_to_silero(engine: SileroVADEngine) -> None:
+    # a live microphone's noise (-50 dBFS here) is above the floor: the events are Silero's own
+    audio, _ = padded("en_espeak_capital_of_france_16k.wav")
+    noise = np.random.default_rng(1).standard_normal(audio.size) * (32768 * 10 ** (-50 / 20))
+    noisy = np.clip(audio + noise, -32768, 32767).astype("<i2")
+    config = VADConfig(prefix_padding_ms=0, silence_duration_ms=500)
+    trusting = SileroVADEngine(silence_floor_dbfs=None)
+    try:
+        floored = await run(engine, noisy, config)
+        unfloored = await run(trusting, noisy, config)
+    finally:
+        await trusting.aclose()
+    assert [(e.type, e.audio_ms) for e in floored] == [(e.type, e.audio_ms) for e in unfloored]
+    assert len(floored) == 2
+
+
 async def test_24khz_protocol_audio_through_resampler(engine: SileroVADEngine) -> None:
     audio24, _ = padded("en_espeak_capital_of_france_16k.wav", rate=24_000)
     resampler = PCMResampler(24_000, engine.sample_rate)
