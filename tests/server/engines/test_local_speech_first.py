@@ -38,3 +38,26 @@ def test_the_wait_is_bounded() -> None:
     gate = SpeechFirst(max_wait_s=0.01)
     with gate.speaking():
         gate.wait_for_speech()  # returns after the bound although speech goes on
+
+
+def test_expected_speech_that_starts_is_waited_for() -> None:
+    """The LLM gives a piece that may be on its way time to reach the TTS, then waits for its audio."""
+    gate = SpeechFirst(max_wait_s=30.0)
+    release = threading.Event()
+    order: list[str] = []
+
+    def tts() -> None:
+        with gate.speaking():
+            release.wait(10)
+            order.append("spoken")
+
+    threading.Timer(0.02, threading.Thread(target=tts).start).start()
+    threading.Timer(0.1, release.set).start()
+    gate.wait_for_speech(expect_s=30.0)  # speech starts 20 ms in, ends 100 ms in
+    order.append("llm resumed")
+    assert order == ["spoken", "llm resumed"]
+
+
+def test_expected_speech_that_does_not_start_costs_at_most_the_expectation() -> None:
+    gate = SpeechFirst(max_wait_s=3600.0)
+    gate.wait_for_speech(expect_s=0.01)  # nothing is spoken: returns after 10 ms (else the timeout fails it)

@@ -22,8 +22,9 @@ reaches the client: they let the session answer speculatively while the silence 
 (``speculation.py``). Semantic VAD starts its judgement at the pause already, so that it is ready by the
 first look (the words do not change in silence; speech resuming cancels it), and the speculation waits
 for it (``judged``): both need the LLM, and the judgement, a short look that ends the turn, must not
-queue behind the speculation's prompt evaluation, which cannot be interrupted (its prompt then starts
-from the words the judgement left in the model's cache).
+queue behind the speculation's prompt evaluation, which cannot be interrupted. The local LLM's judgement
+reads the whole prompt of the answer to those words in the same evaluation (``LlamaLLMEngine.end_of_turn``),
+so the speculation then samples its first token at once.
 
 Idle timeout (GA ``idle_timeout_ms``): once a response has finished, that much audio clock with no speech
 triggers ``input_audio_buffer.timeout_triggered`` (the session then commits and responds).

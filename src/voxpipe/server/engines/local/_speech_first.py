@@ -6,7 +6,16 @@ operators then wait for the core the LLM holds. The first piece took 130 ms wher
 alone. The LLM is far ahead of speech anyway (25 tokens/s against about 3 spoken words/s), so pausing
 it while audio is being made costs nothing the user hears.
 
-The wait is bounded (``max_wait_s``) so that a long synthesis never holds another session's first token
+A token cannot be interrupted, though, and an answer's first piece is cut from the token that begins the
+word after it: by the time Piper started, the LLM was computing the next token (on both cores when they
+were idle: ``_busy``), and the two shared the cores for the rest of it (in ``bench/voice_latency.py``
+the LLM used 0.8-0.9 of a core while the first piece was synthesized, and Piper as much). Waiting in
+Piper for that token to end gained nothing (measured: the same time either way), so instead the LLM,
+after a token that begins a word among an answer's first ones, gives the synthesis that this word may
+start ``expect_s`` to begin before it computes the next token (``wait_for_speech``); the session hands
+the piece to Piper within a few milliseconds.
+
+The waits are bounded (``max_wait_s``) so that a long synthesis never holds another session's first token
 for long, and a stop request is seen within that bound.
 """
 
@@ -36,6 +45,7 @@ class SpeechFirst:
         """Hold while synthesizing audio (in the TTS worker thread)."""
         with self._idle:
             self._speaking += 1
+            self._idle.notify_all()  # an LLM expecting speech waits for it from now on
         try:
             yield
         finally:
@@ -44,7 +54,11 @@ class SpeechFirst:
                 if not self._speaking:
                     self._idle.notify_all()
 
-    def wait_for_speech(self) -> None:
-        """Pause (in the LLM worker thread) while audio is being made, at most ``max_wait_s``."""
+    def wait_for_speech(self, expect_s: float = 0.0) -> None:
+        """Pause (in the LLM worker thread) while audio is being made, at most ``max_wait_s``; with
+        ``expect_s``, first give audio that may be about to be made (the text just handed out may
+        complete a piece) that long to start."""
         with self._idle:
+            if expect_s > 0:
+                self._idle.wait_for(lambda: self._speaking, timeout=expect_s)
             self._idle.wait_for(lambda: not self._speaking, timeout=self._max_wait_s)

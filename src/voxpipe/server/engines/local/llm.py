@@ -518,8 +518,9 @@ class LlamaLLMEngine(LLMEngine):
                     so_far += text
                     if until(so_far):
                         break
-                if self._speech_first is not None:
-                    self._speech_first.wait_for_speech()  # before the next token is computed
+                if self._speech_first is not None:  # before the next token is computed
+                    head_word = index < _HEAD_TOKENS and text[:1].isspace()  # may end the first piece
+                    self._speech_first.wait_for_speech(_EXPECT_SPEECH_S if head_word else 0.0)
                 self._fit_threads(llm)
         finally:
             completion.close()
@@ -563,6 +564,11 @@ class LlamaLLMEngine(LLMEngine):
 
 
 _PREFILL_STEP = 8
+
+_HEAD_TOKENS = 8
+"""An answer's first tokens, in which its first piece (two to four words) is cut and handed to Piper."""
+_EXPECT_SPEECH_S = 0.005
+"""How long the LLM gives a piece its word may have completed to reach Piper (``SpeechFirst``)."""
 
 
 def _decode_reading(llm: Any, tokens: Sequence[int], at: int) -> Any:
