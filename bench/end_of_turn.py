@@ -81,9 +81,9 @@ class JudgementLog:
 
         engines.stt.create_stream = create
 
-    async def _judge(self, request: Any) -> float | None:
+    async def _judge(self, request: Any, **options: Any) -> float | None:
         started = time.monotonic()
-        probability: float | None = await self._judge_inner(request)
+        probability: float | None = await self._judge_inner(request, **options)
         words = str(request.messages[-1].content)
         self.entries.append(("judged", words, probability, started, time.monotonic()))
         return probability

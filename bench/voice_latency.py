@@ -247,13 +247,13 @@ def _instrument(engines: Any) -> None:
     engines.tts.stream = _timed_stream(engines.tts.stream, "tts")
 
 
-def _timed_judgement(judge: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _timed_judgement(judge: Callable[..., Any]) -> Callable[..., Any]:
     """Semantic VAD's end-of-turn judgement (``LLMEngine.end_of_turn``), timed (stage ``judge``)."""
 
-    async def timed(request: Any) -> Any:
+    async def timed(request: Any, **options: Any) -> Any:
         started, probability = time.monotonic(), None
         try:
-            probability = await judge(request)
+            probability = await judge(request, **options)
             return probability
         finally:
             _emit(stage="judge", start=started, end=time.monotonic(), probability=probability)

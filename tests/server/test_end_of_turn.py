@@ -36,9 +36,11 @@ class Judge(LLMEngine):
         self._inner = inner
         self._fails = fails
         self.asked: list[str] = []
+        self.answer_next: list[bool] = []
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         self.asked.append(str(request.messages[-1]))
+        self.answer_next.append(answer_next)
         if self._fails:
             raise RuntimeError("the model broke")
         return None
@@ -121,6 +123,7 @@ async def test_a_model_that_cannot_tell_or_fails_never_stalls_a_turn(fails: bool
     else:
         assert 750 <= unfinished < 900  # no model verdict: punctuation holds the unfinished words
     assert len(judge.asked) == 2
+    assert judge.answer_next == [False, False]  # create_response off: no answer's prompt to read ahead
 
 
 def test_punctuation_fallback() -> None:

@@ -204,11 +204,11 @@ class RecordingLLM(LLMEngine):
             async for chunk in self._inner.stream(request):
                 yield chunk
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         async with self._worker:
             last = request.messages[-1]
             self.log.append(("judge", last.content if isinstance(last, LLMMessage) else ""))
-            return await self._inner.end_of_turn(request)
+            return await self._inner.end_of_turn(request, answer_next=answer_next)
 
 
 STORY = " ".join(f"Sentence number {n} of the story." for n in range(1, 13))

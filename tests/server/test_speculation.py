@@ -233,11 +233,11 @@ class SlowJudgeLLM(RecordingLLM):
         async for chunk in super().stream(request):
             yield chunk
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
-        self.log.append("judge")
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
+        self.log.append("judge" if answer_next else "judge alone")
         await asyncio.sleep(0.15)
         self.log.append("judged")
-        return await self._inner.end_of_turn(request)
+        return await self._inner.end_of_turn(request, answer_next=answer_next)
 
 
 async def test_under_semantic_vad_the_speculation_waits_for_the_judgement_of_its_pause() -> None:

@@ -267,6 +267,13 @@ async def test_an_answer_after_the_judgement_finds_its_whole_prompt_read(qwen_en
     usage = warm[-1]
     assert isinstance(usage, Usage) and usage.cached_tokens == usage.input_tokens
     assert text_of(warm) == text_of(cold)  # greedy: the same answer from the cached prompt
+    # no answer next: the same judgement, from the words alone (the answer's prompt is not read)
+    await collect(qwen_engine, ask("Name a colour."))
+    alone = await qwen_engine.end_of_turn(request, answer_next=False)
+    assert alone == pytest.approx(probability, rel=0.05)
+    after = await collect(qwen_engine, request)
+    usage = after[-1]
+    assert isinstance(usage, Usage) and usage.cached_tokens < usage.input_tokens
 
 
 async def test_end_of_turn_levels_end_whole_requests_soon_and_hold_half_ones(qwen_engine: Any) -> None:

@@ -225,11 +225,14 @@ class ConnectionHandler:
 
     async def judge_turn(self, words: str) -> float | None:
         """Semantic VAD asks whether ``words`` end the user's turn: the LLM reads them in the context a
-        response would have."""
+        response would have (and, when the turn gets one, the rest of that response's prompt)."""
         request = llm_request(
             self.settings, [*await self.conversation.llm_items(), LLMMessage("user", words)]
         )
-        return await EngineSource(self.engines, self.engines.fair_share).end_of_turn(request)
+        detection = self.settings.turn_detection
+        answer_next = detection is not None and detection.create_response
+        source = EngineSource(self.engines, self.engines.fair_share)
+        return await source.end_of_turn(request, answer_next=answer_next)
 
     def turn_resumed(self) -> None:
         """The user went on: what was prepared is dropped without a trace."""

@@ -220,13 +220,13 @@ class EngineSource:
                     return
                 logger.debug("llm given up after %d deltas: a call of better priority waits", deltas)
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         """Semantic VAD's judgement of the user's words in ``request`` (``LLMEngine.end_of_turn``), run
         when the scheduler gives the LLM to it: before any waiting generation (``Priority.JUDGE``), and a
         generation holding the LLM gives it up at its next token. Queued behind the session's own
         speculation (which starts at the same pause), the verdict came hundreds of ms late."""
         async with FairShare.turn(self._fair_share, "llm", lambda: Priority.JUDGE):
-            return await self._engines.llm.end_of_turn(request)
+            return await self._engines.llm.end_of_turn(request, answer_next=answer_next)
 
     async def prefill(self, request: LLMRequest) -> None:
         """Read ``request``'s prompt into the LLM's cache (``LLMEngine.prefill``) when the scheduler has

@@ -227,12 +227,14 @@ class LLMEngine(Engine, ABC):
         stops generation within about 50 ms, and the model is free for the next request soon after.
         """
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         """How likely the user's last message in ``request`` is finished (0..1), as the model reads it;
         None if the engine cannot tell (then semantic VAD falls back to punctuation).
 
         The request is the one a response to the words so far would make, so an engine with a prompt
         cache evaluates little more than the words (and the response that follows reuses them).
+        ``answer_next``: that response will be asked for if the turn ends (the session answers turns by
+        itself), so an engine may read the rest of its prompt in the same evaluation.
         """
         return None
 

@@ -143,9 +143,9 @@ class _MeteredLLM(_Forwarding, LLMEngine):
         self._load = load
         self.capabilities = inner.capabilities
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         with _request(self._load):
-            return await self._inner.end_of_turn(request)
+            return await self._inner.end_of_turn(request, answer_next=answer_next)
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         with _request(self._load):

@@ -292,7 +292,7 @@ class LlamaLLMEngine(LLMEngine):
                 yield chunk
         yield usage
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         """The model's probability that the user's sentence ends after these words (the idea of LiveKit's
         turn detector, with the answering model itself).
 
@@ -304,12 +304,13 @@ class LlamaLLMEngine(LLMEngine):
         The prompt is the one the answer renders, up to the words, so it costs the words' tokens over the
         cached prefix, and the answer then reuses them.
 
-        The same evaluation reads the rest of the answer's prompt too (Whisper's closing punctuation, the
-        end of the message, the assistant's header): one llama.cpp decode keeps the logits of the last
-        word (the judgement) and of the prompt's last token, so an answer to these words that comes next
-        (semantic VAD's speculation waits for the judgement) finds its whole prompt cached and samples its
-        first token at once, where it evaluated those ~6 tokens in a decode of its own (about 0.1 s on one
-        core): two decodes of a few tokens cost nearly twice one, as each reads all the weights.
+        With ``answer_next``, the same evaluation reads the rest of the answer's prompt too (Whisper's
+        closing punctuation, the end of the message, the assistant's header): one llama.cpp decode keeps
+        the logits of the last word (the judgement) and of the prompt's last token, so an answer to these
+        words that comes next (semantic VAD's speculation waits for the judgement) finds its whole prompt
+        cached and samples its first token at once, where it evaluated those ~6 tokens in a decode of
+        its own. Without it (no response follows the turn by itself), those tokens would only delay the
+        verdict (~25 ms each on one core).
         """
         last = request.messages[-1] if request.messages else None
         if not isinstance(last, LLMMessage) or last.role != "user":
@@ -320,10 +321,11 @@ class LlamaLLMEngine(LLMEngine):
         judged = replace(request, messages=(*request.messages[:-1], LLMMessage("user", words)))
         # the prompt of the answer: a routed profile answers without tools
         tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
-        return await asyncio.wrap_future(self._executor.submit(self._end_probability, judged, request, tools))
+        answer = request if answer_next else None
+        return await asyncio.wrap_future(self._executor.submit(self._end_probability, judged, answer, tools))
 
     def _end_probability(
-        self, judged: LLMRequest, answer: LLMRequest, tools: Sequence[FunctionTool]
+        self, judged: LLMRequest, answer: LLMRequest | None, tools: Sequence[FunctionTool]
     ) -> float:
         """In the worker thread: evaluate the prompt up to the user's words (``judged``: without their
         closing punctuation), read the probability that the next token closes the sentence; evaluate the
@@ -334,14 +336,15 @@ class LlamaLLMEngine(LLMEngine):
             marker = llm.token_eos()
             cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the user's message
             prefix = tokens[:cut]
-            prompt = self._prompt_tokens(llm, answer, tools)
+            prompt = prefix if answer is None else self._prompt_tokens(llm, answer, tools)
             self._fit_threads(llm)
             self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
             keep = min(common_prefix(llm.input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
             llm.n_tokens = keep
-            if common_prefix(prefix, prompt) == len(prefix) and len(prompt) - keep <= llm.n_batch:
+            reads_on = len(prompt) > len(prefix) and common_prefix(prefix, prompt) == len(prefix)
+            if reads_on and len(prompt) - keep <= llm.n_batch:
                 read = _decode_reading(llm, prompt[keep:], len(prefix) - 1 - keep)
-            else:  # the punctuation changed how the words tokenize (or a very long turn): the words alone
+            else:  # no answer next, the punctuation changed how the words tokenize, or a very long turn
                 llm.eval(prefix[keep:])
                 read = llm._ctx.get_logits()
             logits = np.ctypeslib.as_array(read, shape=(llm.n_vocab(),)).astype(np.float64)

@@ -98,7 +98,7 @@ class ScriptedLLMEngine(LLMEngine):
             yield TextDelta(delta)
         yield Usage(input_tokens=input_tokens, output_tokens=len(deltas))
 
-    async def end_of_turn(self, request: LLMRequest) -> float | None:
+    async def end_of_turn(self, request: LLMRequest, *, answer_next: bool = True) -> float | None:
         """The rule of the module docstring."""
         text = _last_user_text(request)
         if not text:
