@@ -106,8 +106,9 @@ class WhisperSTTEngine(STTEngine):
         prioritise: waited-for passes before background ones (False: first come, first served, as a
             plain single-worker executor; for A/B figures in ``bench/voice_latency.py``).
         pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn), so
-            the transcript is ready before the session's speculation (which starts at its own pause,
-            150 ms of VAD silence by default) and long before a 500 ms VAD window ends.
+            the transcript is under way when the session's speculation starts (at its own pause, 100 ms
+            of VAD silence by default: the same moment, so it waits for this pass rather than starting
+            another) and ready long before a 500 ms VAD window ends.
         blas_threads: numpy's BLAS threads, set for the whole process when the model loads (see the
             module docstring); None leaves them as they are.
         hold_background: called from the worker thread; True while background passes should wait
