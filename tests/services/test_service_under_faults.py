@@ -416,6 +416,8 @@ async def test_a_session_past_its_maximum_age_rotates_between_answers(
 async def test_an_idle_session_past_its_maximum_age_rotates_too(
     server: LocalRealtimeServer, shape: str
 ) -> None:
+    loop = asyncio.get_running_loop()
+    opened = loop.time()
     call, runner = await open_call(server, [], shape=shape, max_session_age_s=MIN_IDLE_ROTATION_AGE_S)
     try:
         await call.settle(answers=1)
@@ -429,8 +431,10 @@ async def test_an_idle_session_past_its_maximum_age_rotates_too(
         call.assert_balanced_and_clean()
     finally:
         await close_call(call, runner)
-    # One rotation per age: the idle wait above was at most about two ages long.
-    assert 2 <= call.proxy.connections <= 3
+    # At most one rotation per age: each session lived a whole age before it was replaced (a busy machine
+    # makes the call longer, and then an idle session may rotate again before it closes).
+    lived = loop.time() - opened
+    assert 2 <= call.proxy.connections <= 1 + int(lived // MIN_IDLE_ROTATION_AGE_S)
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -8,6 +8,7 @@ import pytest
 from voxpipe.server.engines.local._joins import (
     LEAD_S,
     MID_SENTENCE_TAIL_S,
+    MIN_FADE_S,
     QUIET,
     PieceEdges,
     ends_mid_sentence,
@@ -89,6 +90,21 @@ def test_silent_chunks_before_the_sound_are_leading_silence() -> None:
     edges = PieceEdges(RATE, mid_sentence=True)
     out = run(edges, silence(0.1), np.concatenate([silence(0.03), tone(0.2)]))
     assert edge_silence(out)[0] <= LEAD_S
+
+
+@pytest.mark.parametrize("lead_s", [0.0, 0.001])
+def test_a_piece_that_starts_loud_is_faded_in_over_its_first_milliseconds(lead_s: float) -> None:
+    # Piper now and then leaves no silence before the first sound: the piece must still not start with a click
+    edges = PieceEdges(RATE, mid_sentence=True)
+    sound, lead = tone(0.2), silence(lead_s)
+    out = run(edges, np.concatenate([lead, sound]))
+    assert out.size == lead.size + sound.size  # nothing cut: there was no silence to spare
+    assert abs(int(out[0])) <= 5
+    assert abs(int(out[lead.size])) <= abs(int(sound[0])) // 2  # the loud edge is softened, not passed on
+    fade = round(MIN_FADE_S * RATE)  # over the lead and the sound's first samples
+    onset = fade - lead.size
+    assert np.all(np.abs(out[lead.size : fade].astype(np.int32)) <= np.abs(sound[:onset].astype(np.int32)))
+    assert np.array_equal(out[fade:], sound[onset:])  # only the onset is touched
 
 
 def test_an_all_silent_piece_is_passed_whole() -> None:

@@ -7,7 +7,9 @@ Paris." leave about 200 ms of dead air mid-sentence, where a person makes none.
 
 So each piece's audio is trimmed at its edges:
 
-* its leading silence is cut to ``LEAD_S`` (a fade in over it, so the first sample is near zero);
+* its leading silence is cut to ``LEAD_S`` (a fade in over it, so the first sample is near zero; when
+  Piper left less than ``MIN_FADE_S`` before the sound, as it does about once in fifteen syntheses of
+  "The capital", the fade reaches into the sound's first milliseconds rather than start with a click);
 * a piece that ends mid-sentence (no closing punctuation) keeps ``MID_SENTENCE_TAIL_S`` of its trailing
   silence, faded out to zero, so the next piece follows as the next word would;
 * a piece ending a sentence or clause keeps Piper's own trailing silence: the pause its voice makes
@@ -24,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LEAD_S", "MID_SENTENCE_TAIL_S", "QUIET", "PieceEdges", "ends_mid_sentence"]
+__all__ = ["LEAD_S", "MID_SENTENCE_TAIL_S", "MIN_FADE_S", "QUIET", "PieceEdges", "ends_mid_sentence"]
 
 #: Samples at or below this magnitude (int16; about -50 dBFS) are silence. Piper's padding stays under
 #: 10; the softest word edges ("s", "t") rise above 100 within a few milliseconds of their start.
@@ -33,6 +35,8 @@ QUIET = 100
 LEAD_S = 0.02
 #: Kept after the last sound of a piece that ends mid-sentence, faded out.
 MID_SENTENCE_TAIL_S = 0.03
+#: The shortest fade in at a piece's start, over its sound if too little silence comes before it.
+MIN_FADE_S = 0.003
 
 _CLOSERS = "\"')]»\u201d\u2019"  # closing quotes (straight and curly) and brackets
 _PAUSE_MARKS = ".!?;:,…"
@@ -54,6 +58,7 @@ class PieceEdges:
 
     def __init__(self, sample_rate: int, *, mid_sentence: bool) -> None:
         self._lead = round(LEAD_S * sample_rate)
+        self._min_fade = max(1, round(MIN_FADE_S * sample_rate))
         self._tail = round(MID_SENTENCE_TAIL_S * sample_rate) if mid_sentence else None
         self._voiced = False  # a sound has been passed on: leading silence is over
         self._held = np.zeros(0, dtype=np.int16)  # trailing silence not yet passed on
@@ -71,7 +76,8 @@ class PieceEdges:
             self._voiced = True
             start = max(0, first - self._lead)
             self.removed += len(self._held) + start
-            samples, last = _fade_in(samples[start:], first - start), last - start
+            fade = max(first - start, self._min_fade)
+            samples, last = _fade_in(samples[start:], fade), last - start
             self._held = np.zeros(0, dtype=np.int16)
         out = np.concatenate([self._held, samples[:last]])
         self._held = samples[last:]
@@ -88,7 +94,8 @@ class PieceEdges:
 
 
 def _fade_in(samples: np.ndarray, length: int) -> np.ndarray:
-    """``samples`` with their first ``length`` scaled up from zero (they are quiet: no click)."""
+    """``samples`` with their first ``length`` scaled up from zero, so playback starts without a click."""
+    length = min(length, samples.size)
     if length <= 0:
         return samples
     out = samples.copy()
