@@ -65,3 +65,55 @@ def test_the_kept_audio_is_bounded_and_nothing_is_kept_at_zero() -> None:
     off = SentAudio(max_ms=0)
     off.sent(chunk(1), 100)
     assert off.for_new_session(still_queued=0, speaking=True) == ([], 0)
+
+
+def ten_appends_and_a_turn_ending_at(end_ms: int) -> SentAudio:
+    sent = SentAudio(max_ms=5000)
+    for n in range(1, 11):
+        sent.sent(chunk(n), 100)
+    sent.speech_stopped(end_ms)
+    return sent
+
+
+def test_an_answered_turn_whose_words_have_not_come_goes_again_whole() -> None:
+    # a server that transcribes after it answers: the link dies with the answer started, the words unknown
+    sent = ten_appends_and_a_turn_ending_at(350)
+    sent.answer_started(transcribed=True)
+    assert sent.answered_unheard
+    again, ms = sent.for_new_session(still_queued=0, speaking=False)  # the user is quiet: the answer plays
+    assert tags(again) == list(range(1, 11)) and ms == 1000  # the question with it, not just the last second
+
+
+def test_an_answered_turn_is_taken_when_its_words_come_or_its_answer_ends() -> None:
+    for taken_by in ("words", "answer heard"):
+        sent = ten_appends_and_a_turn_ending_at(350)
+        sent.answer_started(transcribed=True)
+        if taken_by == "words":
+            sent.turn_taken()
+        else:
+            sent.answer_heard()
+        assert not sent.answered_unheard
+        again, _ = sent.for_new_session(still_queued=0, speaking=True)
+        assert tags(again) == list(range(5, 11)), taken_by
+
+
+def test_without_transcription_the_answer_start_takes_the_turn() -> None:
+    sent = ten_appends_and_a_turn_ending_at(350)
+    sent.answer_started(transcribed=False)  # no words will ever come back
+    assert not sent.answered_unheard
+    assert tags(sent.for_new_session(still_queued=0, speaking=True)[0]) == list(range(5, 11))
+
+
+def test_an_answer_heard_takes_only_an_answered_turn() -> None:
+    sent = ten_appends_and_a_turn_ending_at(350)
+    sent.answer_heard()  # an answer of ours (a text turn), not to the VAD's turn: nothing is taken
+    assert tags(sent.for_new_session(still_queued=0, speaking=False)[0]) == list(range(1, 11))
+
+
+def test_two_turns_are_taken_in_order() -> None:
+    sent = ten_appends_and_a_turn_ending_at(250)
+    sent.answer_started(transcribed=True)
+    sent.speech_stopped(650)  # the user spoke again before the first turn's words came back
+    sent.turn_taken()  # the first turn's words: only its audio goes
+    assert sent.answered_unheard is False
+    assert tags(sent.for_new_session(still_queued=0, speaking=False)[0]) == list(range(4, 11))

@@ -15,7 +15,7 @@ then checks what a live call needs:
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -304,10 +304,15 @@ DROP_POINTS: dict[str, Fault] = {
 
 
 async def a_turn_through_a_drop(
-    server: LocalRealtimeServer, drop: Fault, shape: str, **service_kwargs: Any
+    server: LocalRealtimeServer,
+    drop: Fault,
+    shape: str,
+    *,
+    first: Sequence[Fault] = (),
+    **service_kwargs: Any,
 ) -> Call:
     slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
-    planned = [drop]
+    planned = [*first, drop]
     call, runner = await open_call(server, planned, audio=True, reconnect=slow, shape=shape, **service_kwargs)
     try:
         await call.settle(answers=1)
@@ -334,6 +339,21 @@ async def test_a_drop_while_the_user_speaks_loses_none_of_their_words(
     assert said_by_the_user(call) == ["hello there", WORDS]
     outage = call.service._outage
     assert outage.unheard_resent_ms + outage.resent_ms > 0
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_drop_after_the_answer_started_and_before_the_transcript_loses_no_question(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # A server that transcribes after it answers (OpenAI's often does): the link dies with the answer
+    # started and the words not back. The new session hears the question again and answers it; without
+    # that the context held the cut answer and not the question.
+    transcript_late = faults.lose(["conversation.item.input_audio_transcription.completed"])
+    answer_started = Fault(kind=FaultKind.DROP, on=("response.output_item.added",), before=True)
+    call = await a_turn_through_a_drop(server, answer_started, shape, first=[transcript_late])
+    assert said_by_the_user(call) == ["hello there", WORDS]
+    assert call.proxy.injected[FaultKind.LOSE] == 1
+    assert call.service._outage.unheard_resent_ms >= 700  # the question's audio, not just the last second
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -63,6 +63,7 @@ __all__ = [
     "duplicate",
     "error_event",
     "expiry",
+    "lose",
     "malformed_json",
     "replay_answer",
     "stall",
@@ -152,6 +153,9 @@ class FaultKind(enum.Enum):
     """The session hits its time limit: ``session_expired``, then close 1001."""
     CLOSE = "close"
     """The server closes with a given code."""
+    LOSE = "lose"
+    """The trigger event is never delivered: put before a ``DROP``, a server that would have sent it
+    later (a transcript that comes after the answer started) loses it with the link."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -259,6 +263,11 @@ def stall(seconds: float = 1.0, *, on: Sequence[str] = ANSWER_DELTA) -> Fault:
     return Fault(
         kind=FaultKind.STALL, on=tuple(on), seconds=seconds, before=True, label=f"stall:{seconds:g}s"
     )
+
+
+def lose(on: Sequence[str]) -> Fault:
+    """Never deliver the first server event of ``on`` (see ``FaultKind.LOSE``)."""
+    return Fault(kind=FaultKind.LOSE, on=tuple(on), before=True, label=f"lose:{on[0]}")
 
 
 def unknown_event(*, on: Sequence[str] = ("response.created",)) -> Fault:
@@ -574,6 +583,8 @@ class FaultProxy:
             else:
                 await link.client.close(int(fault.code or 1000), f"fault proxy close {fault.code}")
             return False
+        if kind is FaultKind.LOSE:
+            return True
         if kind is FaultKind.STALL:
             await asyncio.sleep(fault.seconds)
             await sink.send(message)

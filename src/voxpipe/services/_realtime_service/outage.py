@@ -113,11 +113,13 @@ class SentAudio:
 
     Appends handed to the session client are kept, with their place on the session's buffer, until the
     turn they carry is safe (server VAD: up to the ``audio_end_ms`` of its ``speech_stopped``, once its
-    answer started or its transcript came: a turn committed on a session that dies before either is lost
-    with it, so the new session must hear it again; without turn detection: at our own commit). A lost
-    link ends the server
-    session and its buffer: the appends it had got are gone, the ones still queued in the client go to
-    the next session. :meth:`for_new_session` picks what the new session must get again: the whole
+    transcript came or its answer was heard to the end; without transcription, once its answer started;
+    without turn detection: at our own commit). A turn committed on a session that dies before that is
+    lost with it, so the new session must hear it again: that includes a turn whose answer had started
+    but whose words had not come back (a server that transcribes after it answers, as OpenAI's often
+    does): the replayed history would hold the cut answer without the question. A lost link ends the
+    server session and its buffer: the appends it had got are gone, the ones still queued in the client
+    go to the next session. :meth:`for_new_session` picks what the new session must get again: the whole
     uncommitted turn while the user is speaking (or stopped and not yet answered), else the last
     :data:`QUIET_RESEND_MS`. At most ``max_ms`` is kept (the oldest goes first).
 
@@ -128,7 +130,9 @@ class SentAudio:
     max_ms: float
     _chunks: deque[tuple[str, float, float]] = field(default_factory=deque)  # chunk, start, ms
     _end_ms: float = 0.0  # the buffer position after the last append, on this session
-    _stop_ms: float | None = None  # the last speech_stopped's audio_end_ms, its turn not yet taken
+    # the audio_end_ms of each speech_stopped whose turn is not yet taken, oldest first, and whether its
+    # answer has started
+    _stops: deque[tuple[float | None, bool]] = field(default_factory=deque)
     kept_ms: float = 0.0
     """Audio kept now."""
 
@@ -142,11 +146,35 @@ class SentAudio:
 
     def speech_stopped(self, audio_end_ms: float | None) -> None:
         """The server's VAD ended a turn at ``audio_end_ms``; its commit of the audio before follows."""
-        self._stop_ms = audio_end_ms
+        self._stops.append((audio_end_ms, False))
+
+    @property
+    def answered_unheard(self) -> bool:
+        """A turn's answer started, and the turn's words have not come back yet."""
+        return any(answered for _, answered in self._stops)
+
+    def answer_started(self, *, transcribed: bool) -> None:
+        """An answer started: to the oldest turn not yet answered. Without transcription (``transcribed``
+        False) its words never come back, so the turn is taken now; with it, it waits for them."""
+        if not transcribed:
+            self.turn_taken()
+            return
+        for index, (end, answered) in enumerate(self._stops):
+            if not answered:
+                self._stops[index] = (end, True)
+                return
+
+    def answer_heard(self) -> None:
+        """An answer was heard to its end: its turn is taken even if its words never come back (sending
+        the question again would have it answered twice)."""
+        if self._stops and self._stops[0][1]:
+            self.turn_taken()
 
     def turn_taken(self) -> None:
-        """The turn the server's VAD ended is safe: its answer started, or its transcript came."""
-        end, self._stop_ms = self._stop_ms, None
+        """The oldest turn the server's VAD ended is safe (see the class docstring): its audio is dropped."""
+        if not self._stops:
+            return
+        end, _ = self._stops.popleft()
         if end is None:
             return  # not a VAD turn: our own commit already forgot what it took
         stop = end + END_OF_TURN_MARGIN_MS
@@ -166,7 +194,7 @@ class SentAudio:
         """Keep nothing of what was sent so far (committed, or of an input format no longer used)."""
         self._chunks.clear()
         self.kept_ms = 0.0
-        self._stop_ms = None
+        self._stops.clear()
 
     def for_new_session(self, still_queued: int, speaking: bool) -> tuple[list[str], float]:
         """The link died: what the new session must get again, and how long it is.
@@ -177,11 +205,12 @@ class SentAudio:
             speaking: a turn of the user's is open (all of its audio goes, not just the last moments).
 
         The kept audio becomes the new session's buffer: what is sent again, then what is still queued.
+        A turn ended and not yet taken goes whole too.
         """
         chunks = list(self._chunks)
         split = max(0, len(chunks) - still_queued)
         handed, queued = chunks[:split], chunks[split:]
-        if not speaking:
+        if not speaking and not self._stops:
             end = self._end_ms
             handed = [c for c in handed if c[1] + c[2] > end - QUIET_RESEND_MS]
         self.forget()

@@ -797,7 +797,10 @@ class RealtimeLLMService(LLMService):
         logger.warning("%s: connection lost (code %s); %s", self, notice.code, notice.next.value)
         answer, responses = self._answer, self._responses
         owed = responses.queued > 0 or responses.state is ResponseState.REQUESTED
-        if answer.open:
+        # An answer whose question's words had not come back: the question goes to the new session again
+        # (SentAudio), which answers it anew; the cut answer is not replayed before it.
+        asked_again = self._sent_audio.answered_unheard
+        if answer.open and not asked_again:
             self._outage.cut_answer = "".join(answer.text_parts).strip()
             owed = owed or not answer.heard
         self._outage.owed_response = self._outage.owed_response or owed
@@ -893,6 +896,7 @@ class RealtimeLLMService(LLMService):
     async def _on_transcription_failed(
         self, event: beta.ConversationItemInputAudioTranscriptionFailedEvent
     ) -> None:
+        self._sent_audio.turn_taken()  # its words will not come: sending it again would not bring them
         error = event.error
         logger.warning("%s: input transcription failed (%s)", self, error.code or error.type)
         await self.push_error(f"input transcription failed: {self._redact(error.message or '')}")
@@ -906,7 +910,8 @@ class RealtimeLLMService(LLMService):
             await self._close_answer()
         self._responses.created(event.response.id)
         self._turn.answered()
-        self._sent_audio.turn_taken()
+        transcribed = self._effective("input_audio_transcription") is not None
+        self._sent_audio.answer_started(transcribed=transcribed)  # the question is safe once its words come
         self._answer.begin(event.response.id)
         await self.start_processing_metrics()
         await self.push_frame(LLMFullResponseStartFrame())
@@ -998,6 +1003,7 @@ class RealtimeLLMService(LLMService):
             logger.debug("%s: response.done for %s, not the open response; ignored", self, response_id)
             return
         await self._close_answer()
+        self._sent_audio.answer_heard()
         usage = response.usage
         if usage is not None and self.usage_metrics_enabled:
             await self.push_frame(self._metrics.usage(_token_usage(usage)))
