@@ -282,7 +282,8 @@ def test_random_scenarios_are_reproducible_and_cover_every_kind() -> None:
     assert [f.name for f in one.faults] == [f.name for f in Scenario.random(7, 40).faults]
     assert [f.name for f in one.faults] != [f.name for f in Scenario.random(8, 40).faults]
     kinds = {f.kind for f in Scenario.random(1, 400).faults}
-    assert kinds == set(FaultKind)
+    # LOSE is staged before a drop only: alone, a server that never sends an event breaks the protocol
+    assert kinds == set(FaultKind) - {FaultKind.LOSE}
     assert {f.kind for f in Scenario.random(3, 20, kinds=["stall"]).faults} == {FaultKind.STALL}
     assert "drop_while_audio_streams" in RANDOM_FAULTS
 

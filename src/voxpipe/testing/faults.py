@@ -373,7 +373,8 @@ RANDOM_FAULTS = {
     "expiry": lambda rng: expiry(),
     "close": lambda rng: close_with(rng.choice(RECONNECT_CLOSE_CODES)),
 }
-"""Faults :meth:`Scenario.random` picks from: every kind a client must survive without ending."""
+"""Faults :meth:`Scenario.random` picks from: every kind a client must survive without ending (but
+``LOSE``, which stands for a late event only when a drop follows it)."""
 
 
 # -- the proxy --------------------------------------------------------------------------------------------
