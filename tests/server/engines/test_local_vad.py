@@ -73,16 +73,22 @@ def last_audible_frame_end_ms(audio: np.ndarray, floor_dbfs: float = -60.0) -> i
     return int((loud[-1] + 1) * 512 * 1000 // 16_000)
 
 
-async def test_clean_silence_ends_the_segment_where_the_sound_ends(engine: SileroVADEngine) -> None:
-    # the espeak fixture ends in digital silence, which Silero keeps scoring as speech for a few frames
-    audio, _ = padded("en_espeak_capital_of_france_16k.wav")
+async def with_and_without_the_floor(
+    engine: SileroVADEngine, audio: np.ndarray
+) -> tuple[list[VADEvent], list[VADEvent]]:
+    """The events of ``audio`` with the engine's silence floor, and with Silero's scores alone."""
     config = VADConfig(prefix_padding_ms=0, silence_duration_ms=500)
     trusting = SileroVADEngine(silence_floor_dbfs=None)
     try:
-        floored = await run(engine, audio, config)
-        unfloored = await run(trusting, audio, config)
+        return await run(engine, audio, config), await run(trusting, audio, config)
     finally:
         await trusting.aclose()
+
+
+async def test_clean_silence_ends_the_segment_where_the_sound_ends(engine: SileroVADEngine) -> None:
+    # the espeak fixture ends in digital silence, which Silero keeps scoring as speech for a few frames
+    audio, _ = padded("en_espeak_capital_of_france_16k.wav")
+    floored, unfloored = await with_and_without_the_floor(engine, audio)
     end = last_audible_frame_end_ms(audio)
     assert [e.type for e in floored] == [e.type for e in unfloored]
     assert end - 32 <= floored[1].audio_ms <= end < unfloored[1].audio_ms  # inside the last audible frame
@@ -94,13 +100,7 @@ async def test_a_noisy_tail_is_left_to_silero(engine: SileroVADEngine) -> None:
     audio, _ = padded("en_espeak_capital_of_france_16k.wav")
     noise = np.random.default_rng(1).standard_normal(audio.size) * (32768 * 10 ** (-50 / 20))
     noisy = np.clip(audio + noise, -32768, 32767).astype("<i2")
-    config = VADConfig(prefix_padding_ms=0, silence_duration_ms=500)
-    trusting = SileroVADEngine(silence_floor_dbfs=None)
-    try:
-        floored = await run(engine, noisy, config)
-        unfloored = await run(trusting, noisy, config)
-    finally:
-        await trusting.aclose()
+    floored, unfloored = await with_and_without_the_floor(engine, noisy)
     assert [(e.type, e.audio_ms) for e in floored] == [(e.type, e.audio_ms) for e in unfloored]
     assert len(floored) == 2
 
