@@ -117,3 +117,19 @@ def test_two_turns_are_taken_in_order() -> None:
     sent.turn_taken()  # the first turn's words: only its audio goes
     assert sent.answered_unheard is False
     assert tags(sent.for_new_session(still_queued=0, speaking=False)[0]) == list(range(4, 11))
+
+
+def test_our_commit_is_kept_until_taken_and_goes_again_whole() -> None:
+    sent = SentAudio(max_ms=5000)
+    for n in range(1, 6):
+        sent.sent(chunk(n), 100)
+    sent.commit_sent()  # no turn detection: we committed the five appends
+    sent.sent(chunk(6), 100)  # the next turn begins
+    assert sent.commit_untaken
+    sent.answer_started(transcribed=True)  # its words have not come back
+    again, ms = sent.for_new_session(still_queued=1, speaking=False)
+    assert tags(again) == [1, 2, 3, 4, 5] and ms == 500  # the committed turn whole; 6 is still queued
+    sent.commit_sent(end_ms=ms)  # committed again on the new session: up to the resent audio only
+    sent.turn_taken()  # its words came
+    assert not sent.commit_untaken
+    assert tags(sent.for_new_session(still_queued=0, speaking=True)[0]) == [6]

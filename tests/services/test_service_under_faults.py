@@ -155,6 +155,7 @@ async def open_call(
     *,
     shape: str = "beta",
     audio: bool = False,
+    own_turns: bool = False,
     tools: bool = False,
     reconnect: ReconnectPolicy = FAST_RECONNECT,
     **service_kwargs: Any,
@@ -163,7 +164,7 @@ async def open_call(
     await proxy.__aenter__()
     props = SessionProperties(
         modalities=["audio", "text"] if audio else ["text"],
-        turn_detection=TurnDetection(silence_duration_ms=300) if audio else False,
+        turn_detection=TurnDetection(silence_duration_ms=300) if audio and not own_turns else False,
         input_audio_transcription=InputAudioTranscription(model="whisper-1") if audio else None,
         tools=[WEATHER_TOOL] if tools else None,
     )
@@ -354,6 +355,33 @@ async def test_a_drop_after_the_answer_started_and_before_the_transcript_loses_n
     assert said_by_the_user(call) == ["hello there", WORDS]
     assert call.proxy.injected[FaultKind.LOSE] == 1
     assert call.service._outage.unheard_resent_ms >= 700  # the question's audio, not just the last second
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_with_the_pipelines_own_turns_a_commit_lost_with_the_session_is_made_again(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # Turn detection off: the pipeline's VAD ends the turn and the service commits. The link dies after
+    # the answer started, the words not back: the new session gets the turn's audio, our commit again,
+    # and the request for its answer.
+    transcript_late = faults.lose(["conversation.item.input_audio_transcription.completed"])
+    answer_started = Fault(kind=FaultKind.DROP, on=("response.output_item.added",), before=True)
+    call, runner = await open_call(
+        server, [transcript_late, answer_started], shape=shape, audio=True, own_turns=True
+    )
+    try:
+        await call.settle(answers=1)
+        rate = 16000
+        await call.task.queue_frame(UserStartedSpeakingFrame())
+        await speak(call, silence(200, rate) + resample(encode_tones(WORDS), 24000, rate), rate)
+        await call.task.queue_frame(UserStoppedSpeakingFrame())
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.connections == 2 and call.proxy.injected[FaultKind.DROP] == 1
+    assert said_by_the_user(call) == ["hello there", WORDS]
 
 
 @pytest.mark.parametrize("shape", SHAPES)

@@ -23,7 +23,7 @@ import asyncio
 import base64
 import logging
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 __all__ = ["DEFAULT_HELD_AUDIO_MS", "END_OF_TURN_MARGIN_MS", "QUIET_RESEND_MS", "Outage", "SentAudio"]
 
@@ -75,6 +75,9 @@ class Outage:
     owed_response: bool = False
     unheard: list[str] = field(default_factory=list)
     unheard_resent_ms: float = 0.0
+    recommit_ms: float | None = None
+    """``unheard`` holds a turn we had committed (no turn detection) and that was not taken: the new
+    session must commit it again, this long (what follows ``unheard`` on the new buffer is the next turn)."""
     _held: deque[tuple[str, float]] = field(default_factory=deque)
     _handled: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -107,6 +110,21 @@ class Outage:
             await self._handled.wait()
 
 
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """A turn ended on the session's buffer and not yet taken (see :class:`SentAudio`).
+
+    Attributes:
+        end_ms: where it ended: a ``speech_stopped``'s ``audio_end_ms``, or the buffer's end at our commit.
+        answered: its answer has started.
+        ours: we committed it (no turn detection): a new session must be told to commit it again.
+    """
+
+    end_ms: float | None
+    answered: bool = False
+    ours: bool = False
+
+
 @dataclass
 class SentAudio:
     """The user's audio a lost session takes with it: its buffer, and a turn committed and not yet taken.
@@ -114,8 +132,9 @@ class SentAudio:
     Appends handed to the session client are kept, with their place on the session's buffer, until the
     turn they carry is safe (server VAD: up to the ``audio_end_ms`` of its ``speech_stopped``, once its
     transcript came or its answer was heard to the end; without transcription, once its answer started;
-    without turn detection: at our own commit). A turn committed on a session that dies before that is
-    lost with it, so the new session must hear it again: that includes a turn whose answer had started
+    without turn detection the same, from our own commit on). A turn committed on a session that dies
+    before that is lost with it, so the new session must hear it again (and, for a commit of ours, be
+    told to commit it): that includes a turn whose answer had started
     but whose words had not come back (a server that transcribes after it answers, as OpenAI's often
     does): the replayed history would hold the cut answer without the question. A lost link ends the
     server session and its buffer: the appends it had got are gone, the ones still queued in the client
@@ -130,9 +149,7 @@ class SentAudio:
     max_ms: float
     _chunks: deque[tuple[str, float, float]] = field(default_factory=deque)  # chunk, start, ms
     _end_ms: float = 0.0  # the buffer position after the last append, on this session
-    # the audio_end_ms of each speech_stopped whose turn is not yet taken, oldest first, and whether its
-    # answer has started
-    _stops: deque[tuple[float | None, bool]] = field(default_factory=deque)
+    _stops: deque[_Stop] = field(default_factory=deque)  # the turns ended and not yet taken, oldest first
     kept_ms: float = 0.0
     """Audio kept now."""
 
@@ -146,12 +163,17 @@ class SentAudio:
 
     def speech_stopped(self, audio_end_ms: float | None) -> None:
         """The server's VAD ended a turn at ``audio_end_ms``; its commit of the audio before follows."""
-        self._stops.append((audio_end_ms, False))
+        self._stops.append(_Stop(audio_end_ms))
 
     @property
     def answered_unheard(self) -> bool:
         """A turn's answer started, and the turn's words have not come back yet."""
-        return any(answered for _, answered in self._stops)
+        return any(stop.answered for stop in self._stops)
+
+    @property
+    def commit_untaken(self) -> bool:
+        """A commit of ours is not yet taken: a new session that hears its audio again must commit it."""
+        return any(stop.ours for stop in self._stops)
 
     def answer_started(self, *, transcribed: bool) -> None:
         """An answer started: to the oldest turn not yet answered. Without transcription (``transcribed``
@@ -159,25 +181,25 @@ class SentAudio:
         if not transcribed:
             self.turn_taken()
             return
-        for index, (end, answered) in enumerate(self._stops):
-            if not answered:
-                self._stops[index] = (end, True)
+        for index, stop in enumerate(self._stops):
+            if not stop.answered:
+                self._stops[index] = replace(stop, answered=True)
                 return
 
     def answer_heard(self) -> None:
         """An answer was heard to its end: its turn is taken even if its words never come back (sending
         the question again would have it answered twice)."""
-        if self._stops and self._stops[0][1]:
+        if self._stops and self._stops[0].answered:
             self.turn_taken()
 
     def turn_taken(self) -> None:
         """The oldest turn the server's VAD ended is safe (see the class docstring): its audio is dropped."""
         if not self._stops:
             return
-        end, _ = self._stops.popleft()
-        if end is None:
-            return  # not a VAD turn: our own commit already forgot what it took
-        stop = end + END_OF_TURN_MARGIN_MS
+        taken = self._stops.popleft()
+        if taken.end_ms is None:
+            return  # a VAD turn with no end: nothing to cut by
+        stop = taken.end_ms if taken.ours else taken.end_ms + END_OF_TURN_MARGIN_MS
         while self._chunks and self._chunks[0][1] + self._chunks[0][2] <= stop:
             self.kept_ms -= self._chunks.popleft()[2]
         if self._chunks and self._chunks[0][1] < stop:  # the append the turn ended in: keep what follows
@@ -186,9 +208,10 @@ class SentAudio:
             self._chunks.appendleft((rest, stop, rest_ms))
             self.kept_ms -= ms - rest_ms
 
-    def commit_sent(self) -> None:
-        """We committed the buffer (no turn detection): everything appended so far is in the commit."""
-        self.forget()
+    def commit_sent(self, end_ms: float | None = None) -> None:
+        """We committed the buffer (no turn detection): everything appended so far (or up to ``end_ms``) is
+        in the commit, kept until the commit is taken like a VAD turn."""
+        self._stops.append(_Stop(self._end_ms if end_ms is None else end_ms, ours=True))
 
     def forget(self) -> None:
         """Keep nothing of what was sent so far (committed, or of an input format no longer used)."""

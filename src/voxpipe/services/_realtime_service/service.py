@@ -436,6 +436,10 @@ class RealtimeLLMService(LLMService):
         self._outage.cut_answer = ""
         for chunk in self._outage.unheard:  # before the appends still queued: they came after
             await connection.send(InputAudioBufferAppendEvent(audio=chunk))
+        recommit, self._outage.recommit_ms = self._outage.recommit_ms, None
+        if recommit and self._outage.unheard:  # our commit died with the session: commit that turn again
+            await connection.send(InputAudioBufferCommitEvent())
+            self._sent_audio.commit_sent(recommit)
         self._outage.unheard = []
 
     def _wanted_items(self, exclude: Any = ()) -> list[dict[str, Any]]:
@@ -803,13 +807,20 @@ class RealtimeLLMService(LLMService):
         if answer.open and not asked_again:
             self._outage.cut_answer = "".join(answer.text_parts).strip()
             owed = owed or not answer.heard
-        self._outage.owed_response = self._outage.owed_response or owed
-        # The user's audio that died with the session's buffer goes to the next one (see SentAudio).
+        # The user's audio that died with the session's buffer goes to the next one (see SentAudio); a
+        # commit of ours that went with it is made again there (unless it is still queued in the client,
+        # which sends it to the new session itself), and its answer asked for again.
         client = self._client
         still_queued = client.pending_of("input_audio_buffer.append") if client is not None else 0
+        commit_queued = client is not None and client.pending_of("input_audio_buffer.commit") > 0
+        recommit = self._sent_audio.commit_untaken and not commit_queued
         speaking = self._turn.state is not Listening.QUIET
         self._outage.unheard, unheard_ms = self._sent_audio.for_new_session(still_queued, speaking)
         self._outage.unheard_resent_ms += unheard_ms
+        self._outage.recommit_ms = unheard_ms if recommit and unheard_ms else None
+        answer_queued = client is not None and client.pending_of("response.create") > 0
+        owed = owed or (self._outage.recommit_ms is not None and not answer_queued)
+        self._outage.owed_response = self._outage.owed_response or owed
         await self._close_answer()
         self._answer = AnswerAudio()
         self._turn = UserTurn()  # the new session's VAD starts afresh
