@@ -567,3 +567,72 @@ async def test_an_answers_second_piece_is_due_and_its_later_pieces_are_tails(
 async def test_without_deadlines_the_second_piece_is_a_tail(monkeypatch: pytest.MonkeyPatch) -> None:
     places = await tts_places(FairShare(deadlines=False), monkeypatch)
     assert places[0] is Priority.HEAD and set(places[1:]) == {Priority.TAIL}
+
+
+async def story_deltas_before_another_head(fair_share: FairShare, *, cut_by_playback: bool) -> int:
+    """A confirmed answer holds the LLM when another session's head asks for it; a few deltas later its
+    first piece is cut for the TTS. Returns the answer's deltas before the other head's first one."""
+    log: list[tuple[str, str]] = []
+    engines = shared_llm(fair_share, log)
+    heard: list[tuple[str, str]] = []
+    playback = Playback()
+    story = EngineSource(engines, fair_share)
+    story.listen(playback)
+    async with asyncio.TaskGroup() as group:
+        group.create_task(answer(story, "tell me a long story", heard))
+        while not heard:
+            await asyncio.sleep(0.001)
+        group.create_task(answer(EngineSource(engines, fair_share), "hello", heard))
+        while len(heard) < 3:
+            await asyncio.sleep(0.001)
+        if cut_by_playback:
+            playback.text_queued(len("".join(delta for _, delta in heard)))  # a response's first piece
+        else:
+            story.first_piece_cut()  # a speculation's
+    assert story_text(heard) == STORY_60  # nothing lost either way
+    return heard.index(("hello", "You"))
+
+
+@pytest.mark.parametrize("cut_by_playback", [True, False])
+async def test_a_head_gives_the_llm_up_to_another_head_once_its_first_piece_is_cut(
+    cut_by_playback: bool,
+) -> None:
+    before = await story_deltas_before_another_head(
+        FairShare(short_heads=True), cut_by_playback=cut_by_playback
+    )
+    assert before < 8  # short of the head's 8 deltas: at the first delta after the cut
+
+
+async def test_without_short_heads_a_head_keeps_the_llm_for_its_eight_deltas() -> None:
+    before = await story_deltas_before_another_head(FairShare(short_heads=False), cut_by_playback=True)
+    assert before >= 8
+
+
+async def test_the_llm_is_told_when_a_head_waits_for_it() -> None:
+    fair_share = FairShare()
+    gate = fair_share.gate("llm")
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with gate.hold(lambda: Priority.TAIL):
+            await release.wait()
+
+    async def waiter(priority: Priority) -> None:
+        async with gate.hold(lambda: priority):
+            pass
+
+    assert not fair_share.llm_head_waits()
+    async with asyncio.TaskGroup() as group:
+        group.create_task(holder())
+        await asyncio.sleep(0)
+        group.create_task(waiter(Priority.TAIL))
+        group.create_task(waiter(Priority.PREFILL))
+        while gate.waiting < 2:
+            await asyncio.sleep(0.001)
+        assert not fair_share.llm_head_waits()  # tails and reading ahead: the LLM may pause for speech
+        group.create_task(waiter(Priority.SPECULATIVE))
+        while gate.waiting < 3:
+            await asyncio.sleep(0.001)
+        assert fair_share.llm_head_waits()
+        release.set()
+    assert not fair_share.llm_head_waits()

@@ -51,6 +51,20 @@ has twice ``llm_lead_s`` ahead. Every hand-over costs the next generation its pr
 prompt cache holds one conversation), so a generation that gave the LLM up as soon as it was not due came
 back a moment later for a few words, and the LLM went to reading prompts again.
 
+With ``short_heads`` an answer's head ends when its first piece is cut for the TTS, not after a fixed 8
+tokens: the listener's first words need nothing more from the LLM, so its generation then gives the LLM up
+to another answer's waiting head and goes on after it (a hand-over is cheap now that the LLM keeps each
+conversation's state: ``engines/local/_prefix_states.py``). It is off by default: at 3 sessions
+(``bench/voice_latency.py --sessions 3``, back to back) it brought end of audio -> first audio p95 from
+2075 to 1746 ms over 42 turns (load 1.0-1.9) before the lead's VAD change, but on today's main p95 was the
+same (1409 against 1403 ms, p50 886 against 991, load 0.1-1.4) with more turns gapped after their first
+piece (15 of 21 against 10): the first answer's rest waits for the other heads.
+
+``llm_head_waits`` tells the LLM engine that an answer's head waits for the LLM, so it does not pause
+for another answer's speech then (``engines/local/_speech_first.py``): paused, the LLM waited up to 0.3 s
+a token while heads queued behind it (3 sessions, back to back: p95 2938 ms with the pause, 1551 without,
+load 0.7-1.8).
+
 The models also share the CPU cores: a tail piece synthesized while another answer's LLM evaluates its
 prompt slows that LLM down. So a tail piece first waits until no answer's head is in the making
 (``head()`` marks one: an LLM generation until its first words, a first piece's synthesis), at most
@@ -195,6 +209,9 @@ class FairShare:
             this long before its listener runs out.
         tts_lead_s: a later piece is due when its listener has less audio than this ahead; its deadline is
             this long before its listener runs out.
+        short_heads: a generation's head ends when its first piece is cut for the TTS (a few words), not
+            after ``_HEAD_DELTAS`` tokens: then it gives the LLM up to another answer's waiting head (off
+            by default; see the module docstring).
     """
 
     def __init__(
@@ -207,6 +224,7 @@ class FairShare:
         deadlines: bool = False,
         llm_lead_s: float = 1.5,
         tts_lead_s: float = 0.8,
+        short_heads: bool = False,
     ) -> None:
         self._gates = {"llm": PriorityGate("llm", llm_slots), "tts": PriorityGate("tts", tts_slots)}
         self._tail_wait_s = tail_wait_s
@@ -214,6 +232,7 @@ class FairShare:
         self.deadlines = deadlines
         self.llm_lead_s = llm_lead_s
         self.tts_lead_s = tts_lead_s
+        self.short_heads = short_heads
         self._heads = 0
         self._making = 0
         self._no_heads = asyncio.Event()
@@ -228,6 +247,12 @@ class FairShare:
         """Whether any answer's head is in the making, a speculation's included. Safe to call from any
         thread (the STT worker asks it between passes): it reads one integer."""
         return self._making > 0
+
+    def llm_head_waits(self) -> bool:
+        """Whether an answer's head (a speculation's or a judgement too: anything before a tail) waits
+        for the LLM. Asked from the LLM's worker thread between tokens (``engines/local/_speech_first.py``):
+        it only reads the waiters' places."""
+        return self._gates["llm"].wanted_before(Priority.TAIL)
 
     @contextlib.contextmanager
     def head(self, *, speculative: bool = False) -> Iterator[None]:

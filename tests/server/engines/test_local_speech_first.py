@@ -61,3 +61,23 @@ def test_expected_speech_that_starts_is_waited_for() -> None:
 def test_expected_speech_that_does_not_start_costs_at_most_the_expectation() -> None:
     gate = SpeechFirst(max_wait_s=3600.0)
     gate.wait_for_speech(expect_s=0.01)  # nothing is spoken: returns after 10 ms (else the timeout fails it)
+
+
+def test_no_pause_while_an_answers_head_is_in_the_making_at_the_llm() -> None:
+    heads = [True]
+    gate = SpeechFirst(max_wait_s=3600.0, llm_head_waits=lambda: heads[0])
+    with gate.speaking():
+        gate.wait_for_speech(expect_s=3600.0)  # at once: another answer's first words wait for the LLM
+        heads[0] = False
+    worker_done = threading.Event()
+
+    def llm() -> None:
+        gate.wait_for_speech()
+        worker_done.set()
+
+    with gate.speaking():
+        thread = threading.Thread(target=llm)
+        thread.start()
+        assert not worker_done.wait(0.05)  # no head any more: it pauses while audio is made
+    thread.join(10)
+    assert worker_done.is_set()

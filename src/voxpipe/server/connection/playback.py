@@ -31,6 +31,12 @@ class Playback:
         self._clock = clock
         self._until: float | None = None  # when the audio sent so far ends on the listener's clock
         self._text_chars = 0  # characters of pieces handed to the TTS and not synthesized yet
+        self._pieces = 0  # pieces handed to the TTS so far
+
+    @property
+    def pieces(self) -> int:
+        """Pieces of the answer handed to the TTS so far (the first one ends the answer's head)."""
+        return self._pieces
 
     @property
     def started(self) -> bool:
@@ -46,6 +52,7 @@ class Playback:
     def text_queued(self, chars: int) -> None:
         """A piece of ``chars`` characters was handed to the TTS."""
         self._text_chars += chars
+        self._pieces += 1
 
     def text_spoken(self, chars: int) -> None:
         """A piece of ``chars`` characters was synthesized (its audio is counted as it is sent)."""

@@ -27,7 +27,8 @@ __all__ = ["EngineSource", "ResponseSource", "llm_request"]
 
 logger = logging.getLogger(__name__)
 
-_HEAD_DELTAS = 8  # text deltas (tokens) of an LLM generation that count as its head: about a first piece
+_HEAD_DELTAS = 8  # text deltas (tokens) of an LLM generation that count as its head at most: about a first
+# piece; with ``FairShare.short_heads`` the head ends sooner, when its first piece is cut
 
 
 def _resumed(request: LLMRequest, said: list[str], earlier: int) -> LLMRequest:
@@ -87,6 +88,7 @@ class EngineSource:
         self._playback: Playback | None = None
         self._asked_at: float | None = None  # the answer's first call: its head's deadline
         self._llm_due = False  # the generation's listener runs short (kept until it has plenty again)
+        self._first_piece_cut = False
 
     def promote(self) -> None:
         """The guess was confirmed: its remaining work is an answer's head like any other."""
@@ -135,12 +137,27 @@ class EngineSource:
             return contextlib.nullcontext()
         return self._fair_share.head(speculative=self._speculative)
 
+    def _head_done(self, deltas: int) -> bool:
+        """Whether a generation is past its head after ``deltas`` text deltas: ``_HEAD_DELTAS`` came out,
+        or (``FairShare.short_heads``) its first piece was cut for the TTS, which needs nothing more
+        from the LLM for the listener's first words."""
+        if deltas >= _HEAD_DELTAS:
+            return True
+        if self._fair_share is None or not self._fair_share.short_heads:
+            return False
+        return self._first_piece_cut or (self._playback is not None and self._playback.pieces > 0)
+
+    def first_piece_cut(self) -> None:
+        """The answer's first piece went to the TTS (said by a maker of pieces with no ``Playback``: a
+        speculation); a response's pieces are counted by its ``Playback``."""
+        self._first_piece_cut = True
+
     def _llm_priority(self, deltas: int) -> Priority:
         """A generation's place at the LLM after ``deltas`` text deltas: past its head it is a tail (a
         guess too: only its first words need to be ready when its turn is confirmed), unless its listener
         runs short of speech (``FairShare.llm_lead_s``): then it is due, placed as a head until its
         listener has twice that ahead (so it does not give the LLM up and take it back a token later)."""
-        if deltas < _HEAD_DELTAS:
+        if not self._head_done(deltas):
             return Priority.SPECULATIVE if self._speculative else Priority.HEAD
         tracking = self._tracking()
         if tracking is None:
@@ -156,7 +173,7 @@ class EngineSource:
         this pass (``held``: a hand-over costs a prompt evaluation, so each holder makes that much);
         None: it gives the LLM up to better priorities only."""
         tracking = self._tracking()
-        if deltas < _HEAD_DELTAS or tracking is None or not self._llm_due:
+        if not self._head_done(deltas) or tracking is None or not self._llm_due:
             return None
         playback, fair_share = tracking
         if playback.speech_ahead() < fair_share.llm_lead_s and held < _HEAD_DELTAS:
@@ -165,14 +182,15 @@ class EngineSource:
 
     def _llm_deadline(self, deltas: int) -> float:
         tracking = self._tracking()
-        if deltas < _HEAD_DELTAS or tracking is None:
+        if not self._head_done(deltas) or tracking is None:
             return self._head_deadline()
         playback, fair_share = tracking
         return playback.runs_out_at(speech=True) - fair_share.llm_lead_s
 
     async def llm_stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         """The LLM's stream, run when the scheduler gives the LLM to this answer; its head lasts from the
-        call until ``_HEAD_DELTAS`` text deltas (about the first piece) came out.
+        call until ``_HEAD_DELTAS`` text deltas (about the first piece) came out, or with
+        ``FairShare.short_heads`` until its first piece is cut.
 
         When the scheduler asks (``FairShare.yields_to``: a better-priority call waits) and the engine is
         ``resumable``, the generation gives the LLM up after a text delta, queues again and goes on
@@ -203,9 +221,9 @@ class EngineSource:
                         if isinstance(chunk, TextDelta):
                             deltas += 1
                             said.append(chunk.text)
-                            if deltas == _HEAD_DELTAS:
-                                head.close()
-                            yield chunk
+                            yield chunk  # the consumer cuts the first piece from it, if it ends one
+                            if self._head_done(deltas):
+                                head.close()  # idempotent
                             if yields_to is not None and yields_to(
                                 "llm", place(), self._llm_yield_deadline(deltas, deltas - earlier)
                             ):

@@ -200,6 +200,7 @@ class Speculation:
                         speak = False  # a call before any words: nothing to say first
                 if piece is not None:
                     self._first_piece = piece
+                    self.source.first_piece_cut()
                     group.create_task(self._synthesize(piece), name="speculation first piece")
             self._chunks.end()
         if self._first_piece is None:

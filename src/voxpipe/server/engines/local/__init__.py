@@ -91,6 +91,8 @@ def load_engines(
     fair_share: bool = True,
     fair_share_preempt: bool = True,
     fair_share_deadlines: bool = False,
+    fair_share_short_heads: bool = False,
+    speech_first_unless_head_waits: bool = True,
     stt_hold_background: bool = True,
     **unknown: Any,
 ) -> Engines:
@@ -110,7 +112,8 @@ def load_engines(
         tts_threads: Piper's ONNX Runtime threads (0: one per core).
         tts_spinning: Piper's ONNX Runtime threads spin-wait between operators (off: the spinning
             thread took a core from the LLM or Whisper and then waited for it; see ``PiperTTSEngine``).
-        speech_first: the LLM pauses between tokens while Piper makes audio (``_speech_first``).
+        speech_first: the LLM pauses between tokens while Piper makes audio, unless another answer's head
+            waits for the LLM (with ``fair_share``; ``_speech_first``).
         llm_idle_threads: the LLM's threads for a step taken while Whisper and Piper are idle (``_busy``:
             they mark the time they compute); 0: always ``llm_threads``.
         llm_kept_conversations: conversations whose evaluated state the LLM keeps, so a session
@@ -122,6 +125,12 @@ def load_engines(
         fair_share_deadlines: an answer's tail whose listener is about to run out of audio goes with
             the heads, in earliest-deadline order (off by default: tails after every head; not a
             measured gain at 3 sessions yet; ``FairShare``).
+        fair_share_short_heads: an answer's head (its place before other answers' tails) ends when its
+            first piece is cut for the TTS, and its generation then gives the LLM up to another answer's
+            waiting head (off by default: after 8 tokens; ``FairShare``: at 3 sessions it gave no better
+            p95, a better p50 and more gaps after the first piece).
+        speech_first_unless_head_waits: with ``speech_first``, the LLM does not pause for Piper while
+            another answer's head waits for it (``_speech_first``).
         stt_hold_background: Whisper's background passes wait while an answer's head (a speculation's
             too) is in the making, 2 s at most (with ``fair_share``; ``WhisperSTTEngine``).
         llm_prime_instructions: instructions cached at warm-up (the server's default ones); see
@@ -156,8 +165,15 @@ def load_engines(
     from voxpipe.server.engines.local.vad import SileroVADEngine
     from voxpipe.server.scheduling import FairShare
 
-    gate = SpeechFirst() if speech_first else None
-    shared = FairShare(preempt=fair_share_preempt, deadlines=fair_share_deadlines) if fair_share else None
+    shared = (
+        FairShare(
+            preempt=fair_share_preempt, deadlines=fair_share_deadlines, short_heads=fair_share_short_heads
+        )
+        if fair_share
+        else None
+    )
+    head_waits = shared.llm_head_waits if shared is not None and speech_first_unless_head_waits else None
+    gate = SpeechFirst(llm_head_waits=head_waits) if speech_first else None
     hold = shared.making_head if shared is not None and stt_hold_background else None
     busy = BusyEngines(OtherProcesses()) if llm_idle_threads else None
     return Engines(
