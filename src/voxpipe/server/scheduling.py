@@ -47,9 +47,12 @@ head's worth of tokens (when the LLM makes words hardly faster than they are spo
 machine, the lead never comes), it gives the LLM up to a waiting head of earlier deadline (a confirmed
 answer's first words: its listener has waited since its turn ended; a listener that ran out has waited
 since its audio ended), and it stays due, ahead of speculations and comfortable tails, until its listener
-has twice ``llm_lead_s`` ahead. Every hand-over costs the next generation its prompt's evaluation (the
-prompt cache holds one conversation), so a generation that gave the LLM up as soon as it was not due came
-back a moment later for a few words, and the LLM went to reading prompts again.
+has twice ``llm_lead_s`` ahead. When this was written every hand-over cost the next generation its
+prompt's evaluation (the prompt cache held one conversation), so a generation that gave the LLM up as
+soon as it was not due came back a moment later for a few words, and the LLM went to reading prompts
+again. The local LLM now keeps each conversation's state (``engines/local/_prefix_states.py``): a
+hand-over costs it a few milliseconds, and an HTTP engine's server keeps its own cache; the rule stays,
+its leads are not re-tuned for that yet.
 
 With ``short_heads`` an answer's head ends when its first piece is cut for the TTS, not after a fixed 8
 tokens: the listener's first words need nothing more from the LLM, so its generation then gives the LLM up
