@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import base64
 
-from voxpipe.services._realtime_service.outage import END_OF_TURN_MARGIN_MS, QUIET_RESEND_MS, SentAudio
+from voxpipe.services._realtime_service.outage import (
+    END_OF_TURN_MARGIN_MS,
+    MAX_UNTAKEN_TURNS,
+    QUIET_RESEND_MS,
+    SentAudio,
+)
 
 
 def chunk(tag: int, ms: int = 100) -> str:
@@ -133,3 +138,15 @@ def test_our_commit_is_kept_until_taken_and_goes_again_whole() -> None:
     sent.turn_taken()  # its words came
     assert not sent.commit_untaken
     assert tags(sent.for_new_session(still_queued=0, speaking=True)[0]) == [6]
+
+
+def test_turns_nobody_takes_are_bounded() -> None:
+    # create_response off and no transcription: no event takes the turns the server's VAD ends
+    sent = SentAudio(max_ms=60_000)
+    for n in range(1, MAX_UNTAKEN_TURNS + 3):
+        sent.sent(chunk(n), 100)
+        sent.speech_stopped(n * 100 - END_OF_TURN_MARGIN_MS)  # each turn ends with its append
+    assert len(sent._stops) == MAX_UNTAKEN_TURNS
+    assert tags(sent.for_new_session(still_queued=0, speaking=False)[0]) == list(
+        range(3, MAX_UNTAKEN_TURNS + 3)
+    )

@@ -25,7 +25,14 @@ import logging
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-__all__ = ["DEFAULT_HELD_AUDIO_MS", "END_OF_TURN_MARGIN_MS", "QUIET_RESEND_MS", "Outage", "SentAudio"]
+__all__ = [
+    "DEFAULT_HELD_AUDIO_MS",
+    "END_OF_TURN_MARGIN_MS",
+    "MAX_UNTAKEN_TURNS",
+    "QUIET_RESEND_MS",
+    "Outage",
+    "SentAudio",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -110,6 +117,12 @@ class Outage:
             await self._handled.wait()
 
 
+MAX_UNTAKEN_TURNS = 8
+"""Turns ended and not yet taken that are remembered. A session that neither answers nor transcribes its
+turns by itself (``create_response`` off, no transcription) takes none until the application asks for an
+answer; past this many the oldest is taken, so the memory stays bounded."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Stop:
     """A turn ended on the session's buffer and not yet taken (see :class:`SentAudio`).
@@ -163,7 +176,13 @@ class SentAudio:
 
     def speech_stopped(self, audio_end_ms: float | None) -> None:
         """The server's VAD ended a turn at ``audio_end_ms``; its commit of the audio before follows."""
-        self._stops.append(_Stop(audio_end_ms))
+        self._add_stop(_Stop(audio_end_ms))
+
+    def _add_stop(self, stop: _Stop) -> None:
+        """Queue a turn ended; past ``MAX_UNTAKEN_TURNS`` the oldest is taken (its audio dropped)."""
+        self._stops.append(stop)
+        while len(self._stops) > MAX_UNTAKEN_TURNS:
+            self.turn_taken()
 
     @property
     def answered_unheard(self) -> bool:
@@ -211,7 +230,7 @@ class SentAudio:
     def commit_sent(self, end_ms: float | None = None) -> None:
         """We committed the buffer (no turn detection): everything appended so far (or up to ``end_ms``) is
         in the commit, kept until the commit is taken like a VAD turn."""
-        self._stops.append(_Stop(self._end_ms if end_ms is None else end_ms, ours=True))
+        self._add_stop(_Stop(self._end_ms if end_ms is None else end_ms, ours=True))
 
     def forget(self) -> None:
         """Keep nothing of what was sent so far (committed, or of an input format no longer used)."""
