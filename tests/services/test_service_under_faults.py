@@ -310,16 +310,25 @@ async def a_turn_through_a_drop(
     shape: str,
     *,
     first: Sequence[Fault] = (),
+    own_turns: bool = False,
     **service_kwargs: Any,
 ) -> Call:
+    """The user says ``WORDS`` with ``first`` then ``drop`` planned; with ``own_turns`` the pipeline's
+    speaking frames end the turn (turn detection off) instead of the server's VAD."""
     slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
     planned = [*first, drop]
-    call, runner = await open_call(server, planned, audio=True, reconnect=slow, shape=shape, **service_kwargs)
+    call, runner = await open_call(
+        server, planned, audio=True, own_turns=own_turns, reconnect=slow, shape=shape, **service_kwargs
+    )
     try:
         await call.settle(answers=1)
         rate = 16000
         pcm = silence(600, rate) + resample(encode_tones(WORDS), 24000, rate) + silence(900, rate)
+        if own_turns:
+            await call.task.queue_frame(UserStartedSpeakingFrame())
         await speak(call, pcm, rate)
+        if own_turns:
+            await call.task.queue_frame(UserStoppedSpeakingFrame())
         await call.settle(answers=2)
         await call.assert_in_step_with_the_server()
         call.assert_balanced_and_clean()
@@ -342,6 +351,12 @@ async def test_a_drop_while_the_user_speaks_loses_none_of_their_words(
     assert outage.unheard_resent_ms + outage.resent_ms > 0
 
 
+TRANSCRIPT_LOST = faults.lose(["conversation.item.input_audio_transcription.completed"])
+"""A transcript the server would have sent after it started answering: lost with the drop that follows."""
+ANSWER_STARTED_DROP = Fault(kind=FaultKind.DROP, on=("response.output_item.added",), before=True)
+"""The link dies once the answer started (the client has its ``response.created``)."""
+
+
 @pytest.mark.parametrize("shape", SHAPES)
 async def test_a_drop_after_the_answer_started_and_before_the_transcript_loses_no_question(
     server: LocalRealtimeServer, shape: str
@@ -349,9 +364,7 @@ async def test_a_drop_after_the_answer_started_and_before_the_transcript_loses_n
     # A server that transcribes after it answers (OpenAI's often does): the link dies with the answer
     # started and the words not back. The new session hears the question again and answers it; without
     # that the context held the cut answer and not the question.
-    transcript_late = faults.lose(["conversation.item.input_audio_transcription.completed"])
-    answer_started = Fault(kind=FaultKind.DROP, on=("response.output_item.added",), before=True)
-    call = await a_turn_through_a_drop(server, answer_started, shape, first=[transcript_late])
+    call = await a_turn_through_a_drop(server, ANSWER_STARTED_DROP, shape, first=[TRANSCRIPT_LOST])
     assert said_by_the_user(call) == ["hello there", WORDS]
     assert call.proxy.injected[FaultKind.LOSE] == 1
     assert call.service._outage.unheard_resent_ms >= 700  # the question's audio, not just the last second
@@ -364,23 +377,9 @@ async def test_with_the_pipelines_own_turns_a_commit_lost_with_the_session_is_ma
     # Turn detection off: the pipeline's VAD ends the turn and the service commits. The link dies after
     # the answer started, the words not back: the new session gets the turn's audio, our commit again,
     # and the request for its answer.
-    transcript_late = faults.lose(["conversation.item.input_audio_transcription.completed"])
-    answer_started = Fault(kind=FaultKind.DROP, on=("response.output_item.added",), before=True)
-    call, runner = await open_call(
-        server, [transcript_late, answer_started], shape=shape, audio=True, own_turns=True
+    call = await a_turn_through_a_drop(
+        server, ANSWER_STARTED_DROP, shape, first=[TRANSCRIPT_LOST], own_turns=True
     )
-    try:
-        await call.settle(answers=1)
-        rate = 16000
-        await call.task.queue_frame(UserStartedSpeakingFrame())
-        await speak(call, silence(200, rate) + resample(encode_tones(WORDS), 24000, rate), rate)
-        await call.task.queue_frame(UserStoppedSpeakingFrame())
-        await call.settle(answers=2)
-        await call.assert_in_step_with_the_server()
-        call.assert_balanced_and_clean()
-    finally:
-        await close_call(call, runner)
-    assert call.proxy.connections == 2 and call.proxy.injected[FaultKind.DROP] == 1
     assert said_by_the_user(call) == ["hello there", WORDS]
 
 
