@@ -320,7 +320,7 @@ class LlamaLLMEngine(LLMEngine):
             return None
         judged = replace(request, messages=(*request.messages[:-1], LLMMessage("user", words)))
         # the prompt of the answer: a routed profile answers without tools
-        tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
+        tools = self._answer_tools(request)
         answer = request if answer_next else None
         return await asyncio.wrap_future(self._executor.submit(self._end_probability, judged, answer, tools))
 
@@ -332,13 +332,10 @@ class LlamaLLMEngine(LLMEngine):
         rest of ``answer``'s prompt in the same decode when it goes on from those words."""
         llm = self._load()
         with model_errors("llama.cpp end-of-turn"):
-            tokens = self._prompt_tokens(llm, judged, tools)
-            marker = llm.token_eos()
-            cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the user's message
-            prefix = tokens[:cut]
+            prefix = self._read_up_to_the_words(llm, judged, tools)
+            if len(prefix) < 2:  # a chat prompt always has the system block before the words
+                raise ValueError("the rendered prompt has no user message to judge")
             prompt = prefix if answer is None else self._prompt_tokens(llm, answer, tools)
-            self._fit_threads(llm)
-            self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
             keep = min(common_prefix(llm.input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
             llm.n_tokens = keep
             reads_on = len(prompt) > len(prefix) and common_prefix(prefix, prompt) == len(prefix)
@@ -364,7 +361,7 @@ class LlamaLLMEngine(LLMEngine):
         last = request.messages[-1] if request.messages else None
         if not isinstance(last, LLMMessage) or last.role != "user" or not last.content.strip():
             return
-        tools = tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
+        tools = self._answer_tools(request)
         produce = partial(self._prefill, request, tools)
         async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as steps:
             async for cached in steps:
@@ -376,16 +373,9 @@ class LlamaLLMEngine(LLMEngine):
         """In the worker thread: evaluate what the cache lacks of the prompt up to the user's words."""
         llm = self._load()
         with model_errors("llama.cpp prefill"):
-            tokens = self._prompt_tokens(llm, request, tools)
-            marker = llm.token_eos()
-            if marker not in tokens:
-                return
-            cut = len(tokens) - 1 - tokens[::-1].index(marker)  # the end of the last message
-            prefix = tokens[:cut]
+            prefix = self._read_up_to_the_words(llm, request, tools)
             if len(prefix) < 2:
                 return
-            self._fit_threads(llm)
-            self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
             done = common_prefix(llm.input_ids[: llm.n_tokens], prefix)
             llm.n_tokens = done  # eval() drops the cells past what is kept
             try:
@@ -396,6 +386,27 @@ class LlamaLLMEngine(LLMEngine):
                     yield done
             finally:  # also when the stream is closed between steps: what was read stays kept
                 self._states.remember(llm)
+
+    def _answer_tools(self, request: LLMRequest) -> Sequence[FunctionTool]:
+        """The tools of the prompt an answer to ``request`` renders (a routed profile answers without)."""
+        return tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
+
+    def _read_up_to_the_words(
+        self, llm: Any, request: LLMRequest, tools: Sequence[FunctionTool]
+    ) -> list[int]:
+        """In the worker thread: the prompt of ``request`` up to the end of its last message (empty when it
+        has none), with the context made to start with as much of it as is kept (``PrefixStates.prepare``)
+        on the threads the machine allows now. What the context still lacks is for the caller to read."""
+        tokens = self._prompt_tokens(llm, request, tools)
+        marker = llm.token_eos()
+        if marker not in tokens:
+            return []
+        prefix = tokens[: len(tokens) - 1 - tokens[::-1].index(marker)]  # the end of the last message
+        if len(prefix) < 2:
+            return prefix
+        self._fit_threads(llm)
+        self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
+        return prefix
 
     def _closing_tokens(self, llm: Any) -> Any:
         """Ids of the tokens that close a sentence (``.``, ``?``, ``!``, maybe with quotes and a line
