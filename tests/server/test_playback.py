@@ -7,17 +7,11 @@ import pytest
 
 from voxpipe.server.connection.playback import SECONDS_PER_CHAR, Playback
 
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
+from .._shared import ManualClock
 
 
 def test_audio_plays_in_real_time_from_the_first_delta() -> None:
-    clock = Clock()
+    clock = ManualClock()
     playback = Playback(clock)
     assert not playback.started and playback.audio_ahead() == 0.0
     assert playback.runs_out_at() == 100.0  # nothing yet: the listener hears silence now
@@ -30,7 +24,7 @@ def test_audio_plays_in_real_time_from_the_first_delta() -> None:
 
 
 def test_a_late_delta_plays_after_a_gap() -> None:
-    clock = Clock()
+    clock = ManualClock()
     playback = Playback(clock)
     playback.audio_sent(0.5)
     clock.now += 2.0  # the listener ran out 1.5 s ago
@@ -41,7 +35,7 @@ def test_a_late_delta_plays_after_a_gap() -> None:
 
 
 def test_pieces_waiting_for_the_tts_count_as_their_speech() -> None:
-    clock = Clock()
+    clock = ManualClock()
     playback = Playback(clock)
     playback.audio_sent(1.0)
     playback.text_queued(30)

@@ -13,6 +13,7 @@ from voxpipe.server.engines.base import LLMMessage, LLMRequest, TextDelta
 from voxpipe.server.engines.local import _busy
 from voxpipe.server.engines.local._busy import BusyEngines, OtherProcesses, ThreadChoice
 
+from ..._shared import ManualClock
 from ._local_support import require
 
 
@@ -141,16 +142,8 @@ async def test_the_llm_takes_its_idle_threads_only_while_nothing_else_computes()
         await asyncio.shield(engine.aclose())
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 50.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_a_slow_borrowed_token_gives_the_core_back_for_a_while() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     busy = BusyEngines()
     choice = ThreadChoice(busy, (1, 1), 2, backoff_s=10.0, slow_factor=2.0, clock=clock)
     with busy.computing("stt"):  # the usual threads while Whisper runs: a token takes 80 ms
@@ -173,7 +166,7 @@ def test_a_slow_borrowed_token_gives_the_core_back_for_a_while() -> None:
 
 
 def test_before_any_usual_token_a_borrowed_one_is_slow_past_slow_s() -> None:
-    clock = Clock()
+    clock = ManualClock(50.0)
     choice = ThreadChoice(BusyEngines(), (1, 1), 2, slow_s=0.25, clock=clock)
     assert choice.before_step() == (2, 2)
     clock.now += 0.2
