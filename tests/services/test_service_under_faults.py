@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 
 from voxpipe.audio import resample, silence
@@ -40,7 +41,9 @@ from voxpipe.realtime.client import ClientState, ReconnectPolicy
 from voxpipe.server import LocalRealtimeServer, ServerConfig
 from voxpipe.server.engines.testing import encode_tones
 from voxpipe.server.engines.testing.tones import normalize_text
+from voxpipe.services._realtime_service.outage import QUIET_RESEND_MS
 from voxpipe.services._realtime_service.service import IDLE_ROTATION_CHECK_S, MIN_IDLE_ROTATION_AGE_S
+from voxpipe.services._realtime_service.state import SILENT_TURN_MS, Listening
 from voxpipe.services.llm_service import FunctionCallParams
 from voxpipe.services.openai_realtime import OpenAIRealtimeLLMService
 from voxpipe.services.openai_realtime_beta import OpenAIRealtimeBetaLLMService, OpenAIRealtimeLLMContext
@@ -428,12 +431,13 @@ async def test_a_seeded_run_of_random_faults(server: LocalRealtimeServer, seed: 
         await close_call(call, runner)
 
 
-async def speak(call: Call, pcm: bytes, rate: int) -> None:
-    """Stream ``pcm`` into the pipeline in 20 ms frames, in real time, as a microphone would."""
+async def speak(call: Call, pcm: bytes, rate: int, speed: float = 1.0) -> None:
+    """Stream ``pcm`` into the pipeline in 20 ms frames, in real time as a microphone would (or ``speed``
+    times faster: a file)."""
     step = rate // 50 * 2
     for offset in range(0, len(pcm), step):
         await call.task.queue_frame(InputAudioRawFrame(audio=pcm[offset : offset + step], sample_rate=rate))
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02 / speed)
 
 
 def said_by_the_user(call: Call) -> list[Any]:
@@ -539,4 +543,101 @@ async def test_with_the_pipelines_own_turns_a_speaking_user_holds_the_rotation_t
         call.assert_balanced_and_clean()
     finally:
         await close_call(call, runner)
+    assert call.proxy.connections == 2
+
+
+def room_noise(ms: int, rate: int, dbfs: float = -60.0, seed: int = 1) -> bytes:
+    """Near-silence as a live microphone gives it: the hiss of a quiet room, ``dbfs`` RMS (seeded)."""
+    sigma = 32768 * 10 ** (dbfs / 20)
+    return np.random.default_rng(seed).normal(0.0, sigma, rate * ms // 1000).astype("<i2").tobytes()
+
+
+@dataclass
+class Streamed:
+    """Where a stream of the user's audio was when the session came due, and when it rotated (ms of it)."""
+
+    when_due: float | None = None
+    when_rotated: float | None = None
+
+
+async def stream_past_the_age(call: Call, pcm: bytes, rate: int, limit: float) -> Streamed:
+    """Stream ``pcm`` in real time until the session is past its age ``limit`` (and two idle checks), then
+    five times faster (audio time is what a turn's silence is counted in); stop at a rotation."""
+    loop = asyncio.get_running_loop()
+    due = call.service._session_started_at + limit + 2 * IDLE_ROTATION_CHECK_S
+    streamed = Streamed()
+    frame = rate // 50 * 2  # 20 ms
+    for offset in range(0, len(pcm), frame):
+        if streamed.when_due is None and loop.time() >= due:
+            streamed.when_due = offset / frame * 20
+        await speak(call, pcm[offset : offset + frame], rate, speed=1 if streamed.when_due is None else 5)
+        if call.proxy.connections > 1:
+            streamed.when_rotated = (offset + frame) / frame * 20
+            break
+    return streamed
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_turn_the_server_never_ends_stops_holding_the_age_rotation_once_near_silent(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # The server says the user started and never that they stopped (a stuck VAD, noise taken for speech,
+    # a lost speech_stopped), while the microphone gives a quiet room's hiss. The turn holds the rotation
+    # past the session's age, until SILENT_TURN_MS of that near-silence was sent since it started.
+    limit = MIN_IDLE_ROTATION_AGE_S
+    call, runner = await open_call(
+        server, [faults.stuck_speech()], shape=shape, audio=True, max_session_age_s=limit
+    )
+    rate = 16000
+    try:
+        await call.settle(answers=1)
+        streamed = await stream_past_the_age(call, room_noise(SILENT_TURN_MS + 15_000, rate), rate, limit)
+        assert call.proxy.injected[FaultKind.SPEECH_STARTED] == 1
+        # The age came (audio is streamed no faster than real time until then) with the turn held open ...
+        assert streamed.when_due is not None and streamed.when_due < SILENT_TURN_MS, streamed
+        # ... and it rotated, not before the turn's near-silence was long enough (the speech_started came
+        # after the first append, so the service had sent at most this much since).
+        assert streamed.when_rotated is not None and streamed.when_rotated >= SILENT_TURN_MS, streamed
+        # Nothing of the user's went again whole: the turn held no words, only the last moments are resent.
+        assert call.service._outage.unheard_resent_ms <= QUIET_RESEND_MS + 200
+        await call.say("how are you today")  # the fresh session, with the history replayed, answers
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.connections == 2
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_user_who_keeps_speaking_in_a_turn_the_server_never_ended_is_not_rotated_mid_turn(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # The same stuck speech_started, but the user goes on speaking, longer than SILENT_TURN_MS, past the
+    # session's age: loud audio keeps the turn open; the answer's end rotates.
+    limit = MIN_IDLE_ROTATION_AGE_S
+    words = "the quick brown fox jumps over the lazy dog " * 9  # about 12 s of speech, no pause
+    call, runner = await open_call(
+        server, [faults.stuck_speech()], shape=shape, audio=True, max_session_age_s=limit
+    )
+    rate = 16000
+    speech = resample(encode_tones(words), 24000, rate)
+    try:
+        await call.settle(answers=1)
+        streamed = await stream_past_the_age(call, speech, rate, limit)
+        assert call.proxy.injected[FaultKind.SPEECH_STARTED] == 1
+        assert streamed.when_due is not None and streamed.when_due < SILENT_TURN_MS, streamed
+        assert streamed.when_rotated is None, streamed  # not under the speaking user
+        assert len(speech) / 2 / rate * 1000 > SILENT_TURN_MS + 1000  # though they spoke longer than that
+        assert call.service._turn.state is Listening.SPEAKING
+        await speak(call, silence(900, rate), rate)  # the server's VAD ends the turn: answer, then rotate
+        async with asyncio.timeout(15):
+            while call.proxy.connections < 2:
+                await asyncio.sleep(0.02)
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert said_by_the_user(call)[-1] == normalize_text(words).strip()  # heard whole, by one session
     assert call.proxy.connections == 2

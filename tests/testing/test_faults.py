@@ -7,6 +7,7 @@ each test sees exactly what a realtime client would see.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -277,13 +278,32 @@ async def test_faults_fire_in_order_across_connections(server: LocalRealtimeServ
     assert proxy.connections == 2 and not proxy.remaining
 
 
+@pytest.mark.parametrize("beta", [True, False])
+async def test_stuck_speech_tells_the_client_speech_started_after_its_append(
+    server: LocalRealtimeServer, beta: bool
+) -> None:
+    async with FaultProxy(server.realtime_url, Scenario([faults.stuck_speech(nth=2)])) as proxy:
+        client = await Client.open(proxy.url, beta=beta)
+        await client.read_until("session.created")
+        silent = base64.b64encode(bytes(4800)).decode("ascii")  # 100 ms of digital silence
+        for _ in range(3):
+            await client.send({"type": "input_audio_buffer.append", "audio": silent})
+        await client.read_until("input_audio_buffer.speech_started")
+        await client.ws.close()
+    event = json.loads(client.frames[-1])
+    assert event["audio_start_ms"] == 0 and event["item_id"]  # a whole event, the same in both shapes
+    assert proxy.injected == {FaultKind.SPEECH_STARTED: 1}
+    assert [h.trigger for h in proxy.history] == ["input_audio_buffer.append"]
+
+
 def test_random_scenarios_are_reproducible_and_cover_every_kind() -> None:
     one = Scenario.random(7, 40)
     assert [f.name for f in one.faults] == [f.name for f in Scenario.random(7, 40).faults]
     assert [f.name for f in one.faults] != [f.name for f in Scenario.random(8, 40).faults]
     kinds = {f.kind for f in Scenario.random(1, 400).faults}
-    # LOSE is staged before a drop only: alone, a server that never sends an event breaks the protocol
-    assert kinds == set(FaultKind) - {FaultKind.LOSE}
+    # LOSE is staged before a drop only: alone, a server that never sends an event breaks the protocol;
+    # SPEECH_STARTED leaves a turn open that only near-silent audio and a session age make a client end
+    assert kinds == set(FaultKind) - {FaultKind.LOSE, FaultKind.SPEECH_STARTED}
     assert {f.kind for f in Scenario.random(3, 20, kinds=["stall"]).faults} == {FaultKind.STALL}
     assert "drop_while_audio_streams" in RANDOM_FAULTS
 

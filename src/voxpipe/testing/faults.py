@@ -4,8 +4,8 @@ Put :class:`FaultProxy` between any realtime client and any realtime server (``v
 real endpoint reached through loopback) and give it a :class:`Scenario`: an ordered list of
 :class:`Fault` objects. Each fault waits for its trigger (the n-th event of a given type, from the server
 or from the client) and then does one thing: drop the link, stall, inject a bad or surprising event,
-duplicate an event, replay an answer that is over, send an ``error`` event, expire the session or close
-with a code. The proxy counts
+duplicate an event, replay an answer that is over, send an ``error`` event, say the user started speaking
+and never that they stopped, expire the session or close with a code. The proxy counts
 what it injected, so a test or a soak run can say exactly what the client went through::
 
     scenario = Scenario([drop_during_response(), error_event("server_error"), expiry()])
@@ -67,6 +67,7 @@ __all__ = [
     "malformed_json",
     "replay_answer",
     "stall",
+    "stuck_speech",
     "unknown_event",
     "wrong_fields",
 ]
@@ -156,6 +157,8 @@ class FaultKind(enum.Enum):
     LOSE = "lose"
     """The trigger event is never delivered: put before a ``DROP``, a server that would have sent it
     later (a transcript that comes after the answer started) loses it with the link."""
+    SPEECH_STARTED = "speech_started"
+    """An ``input_audio_buffer.speech_started`` the server's VAD never follows with a ``speech_stopped``."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -262,6 +265,19 @@ def stall(seconds: float = 1.0, *, on: Sequence[str] = ANSWER_DELTA) -> Fault:
     """Hold the server's events back for ``seconds`` (from the first event of ``on``), then go on."""
     return Fault(
         kind=FaultKind.STALL, on=tuple(on), seconds=seconds, before=True, label=f"stall:{seconds:g}s"
+    )
+
+
+def stuck_speech(nth: int = 1) -> Fault:
+    """The server's VAD says the user started speaking and never says they stopped (a VAD stuck in speech,
+    noise it takes for words, a lost ``speech_stopped``): an ``input_audio_buffer.speech_started`` reaches
+    the client after its ``nth`` audio append, and nothing ends that turn unless the real VAD does."""
+    return Fault(
+        kind=FaultKind.SPEECH_STARTED,
+        on=("input_audio_buffer.append",),
+        side="client",
+        nth=nth,
+        label="stuck_speech",
     )
 
 
@@ -374,7 +390,8 @@ RANDOM_FAULTS = {
     "close": lambda rng: close_with(rng.choice(RECONNECT_CLOSE_CODES)),
 }
 """Faults :meth:`Scenario.random` picks from: every kind a client must survive without ending (but
-``LOSE``, which stands for a late event only when a drop follows it)."""
+``LOSE``, which stands for a late event only when a drop follows it, and ``SPEECH_STARTED``, a turn left
+open that only near-silent audio and a session age make a client act on)."""
 
 
 # -- the proxy --------------------------------------------------------------------------------------------
@@ -697,6 +714,15 @@ def _injection(fault: Fault, shape: str, trigger: str | bytes) -> str:
             + "[" * depth
             + "]" * depth
             + "}"
+        )
+    if fault.kind is FaultKind.SPEECH_STARTED:  # the same in both shapes
+        return json.dumps(
+            {
+                "type": "input_audio_buffer.speech_started",
+                "event_id": "event_fault_speech_started",
+                "audio_start_ms": 0,
+                "item_id": "item_fault",
+            }
         )
     if fault.kind is FaultKind.ERROR_EVENT:
         code = str(fault.code)

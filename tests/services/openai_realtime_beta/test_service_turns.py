@@ -512,6 +512,55 @@ def test_a_user_turn_is_settled_when_quiet_or_long_after_an_unanswered_end() -> 
     assert turn.state is Listening.QUIET and turn.settled(now=0.0, settle_s=2.0)
 
 
+def test_a_turn_the_server_opened_stops_holding_once_its_audio_was_near_silent_long_enough() -> None:
+    from voxpipe.services._realtime_service.state import SILENT_TURN_MS, UserTurn
+
+    turn = UserTurn()
+    turn.started(at_ms=1000.0)  # the server's speech_started, after 1 s of audio sent
+    sent = 1000.0 + SILENT_TURN_MS
+    assert turn.holds_words(sent - 1, quiet_ms=sent)  # quiet all along, but not for long enough since
+    assert not turn.settled(now=0.0, settle_s=2.0, sent_ms=sent - 1, quiet_ms=sent)
+    assert turn.gone_silent(sent, quiet_ms=sent) and not turn.holds_words(sent, quiet_ms=sent)
+    assert turn.settled(now=0.0, settle_s=2.0, sent_ms=sent, quiet_ms=sent)
+    assert not turn.settled(now=0.0, settle_s=2.0, sent_ms=sent, quiet_ms=SILENT_TURN_MS - 1)  # was loud
+    turn.started()  # a turn the pipeline opened (push-to-talk): open until the pipeline ends it
+    assert not turn.settled(now=0.0, settle_s=2.0, sent_ms=10 * sent, quiet_ms=10 * sent)
+    turn.started(at_ms=0.0)
+    turn.stopped(now=10.0)  # ended and not answered: its words are being committed
+    assert turn.holds_words(sent, quiet_ms=sent) and not turn.gone_silent(sent, quiet_ms=sent)
+
+
+def test_the_input_encoder_counts_the_near_silence_at_the_end_of_what_it_sent() -> None:
+    import numpy as np
+
+    from voxpipe.audio import silence
+    from voxpipe.services._realtime_service.audio import NEAR_SILENCE_DBFS, InputAudioEncoder
+
+    rate = 16000
+    rng = np.random.default_rng(7)
+
+    def noise(ms: int, dbfs: float) -> bytes:
+        sigma = 32768 * 10 ** (dbfs / 20)
+        return (rng.normal(0.0, sigma, rate * ms // 1000)).astype("<i2").tobytes()
+
+    for audio_format in ("pcm16", "g711_ulaw"):
+        encoder = InputAudioEncoder(audio_format)
+        for _ in range(10):  # 200 ms of speech-level audio, in 20 ms frames
+            encoder.push(noise(20, -30.0), rate, 1)
+        assert encoder.quiet_ms == 0
+        for _ in range(50):  # 1 s of a quiet room's hiss
+            encoder.push(noise(20, NEAR_SILENCE_DBFS - 10), rate, 1)
+        encoder.flush()
+        assert 950 <= encoder.quiet_ms <= encoder.sent_ms - 150  # the resampler's delay blurs the edge
+        encoder.push(noise(20, -40.0), rate, 1)  # a quiet voice
+        encoder.flush()
+        assert encoder.quiet_ms == 0
+        moved = InputAudioEncoder("g711_alaw", continues=encoder)  # a new input format: counts run on
+        moved.push(silence(100, rate), rate, 1)
+        moved.flush()
+        assert moved.sent_ms > encoder.sent_ms and moved.quiet_ms >= 90
+
+
 def test_a_delta_after_its_response_or_part_ended_is_a_replay_and_the_memory_is_bounded() -> None:
     from voxpipe.services._realtime_service.state import FinishedOutput
 

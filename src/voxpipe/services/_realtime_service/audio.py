@@ -3,7 +3,10 @@
 The protocol's audio formats are PCM16 mono at 24 kHz, or G.711 μ-law / A-law mono at 8 kHz. Input frames
 may come at any rate and channel count (a 16 kHz microphone, a 48 kHz stereo browser track, an 8 kHz phone
 line); they are resampled as a stream (no clicks at frame edges), encoded, and batched into appends of
-about 100 ms, which keeps the event rate low without adding noticeable delay.
+about 100 ms, which keeps the event rate low without adding noticeable delay. The encoder also counts the
+audio it made and where its last audio louder than near-silence ended, so the service can tell how long
+the user has been near-silent (a turn the server's VAD opened and never closed, see
+:class:`~voxpipe.services._realtime_service.state.UserTurn`).
 """
 
 from __future__ import annotations
@@ -11,14 +14,23 @@ from __future__ import annotations
 import base64
 import binascii
 
-from voxpipe.audio import StreamResampler, alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from voxpipe.audio import StreamResampler, alaw_decode, alaw_encode, rms_dbfs, ulaw_decode, ulaw_encode
 from voxpipe.errors import ServerError
 from voxpipe.frames.audio import SAMPLE_WIDTH
 
-__all__ = ["FORMAT_RATES", "InputAudioEncoder", "OutputAudioDecoder", "format_rate"]
+__all__ = ["FORMAT_RATES", "NEAR_SILENCE_DBFS", "InputAudioEncoder", "OutputAudioDecoder", "format_rate"]
 
 FORMAT_RATES = {"pcm16": 24000, "g711_ulaw": 8000, "g711_alaw": 8000}
 """Sample rate of each protocol audio format."""
+
+NEAR_SILENCE_DBFS = -50.0
+"""Input audio whose RMS level (per input frame, as sent) is at or below this is near-silence.
+
+A voice at a normal distance from a microphone is well above it (a quiet voice is -45 to -30 dBFS); the
+hiss of a quiet room, a muted or noise-suppressed microphone and telephony comfort noise are below it. It
+is the level the pipeline's own VAD needs before it counts anything as speech (``VADParams.min_volume``
+0.6), so audio called near-silence here is audio no VAD of ours would take for words. Louder noise (a fan,
+a street) is not near-silence: it cannot be told from a quiet voice by its level."""
 
 _ENCODERS = {"g711_ulaw": ulaw_encode, "g711_alaw": alaw_encode}
 _DECODERS = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}
@@ -41,16 +53,23 @@ class InputAudioEncoder:
     Args:
         audio_format: the session's ``input_audio_format``.
         batch_ms: how much audio to gather before an append.
+        continues: the encoder this one replaces (the input format changed): the counts of the user's
+            audio (``sent_ms``, ``loud_until_ms``) run on from it.
     """
 
-    def __init__(self, audio_format: str | None, batch_ms: int = 100) -> None:
+    def __init__(
+        self, audio_format: str | None, batch_ms: int = 100, *, continues: InputAudioEncoder | None = None
+    ) -> None:
         self._format = audio_format or "pcm16"
         self._rate = FORMAT_RATES[self._format]
         self._encode = _ENCODERS.get(self._format)
         self._batch_bytes = int(_bytes_per_ms(self._format) * batch_ms)
         self._resamplers: dict[tuple[int, int], StreamResampler] = {}
         self._pending = bytearray()
-        self.sent_ms = 0.0
+        self.sent_ms: float = continues.sent_ms if continues is not None else 0.0
+        """Audio returned as appends so far, in ms."""
+        self.loud_until_ms: float = continues.loud_until_ms if continues is not None else 0.0
+        """Where (counted like ``sent_ms``) the last audio louder than :data:`NEAR_SILENCE_DBFS` ended."""
 
     @property
     def audio_format(self) -> str:
@@ -62,6 +81,11 @@ class InputAudioEncoder:
         """Audio gathered but not yet returned as an append."""
         return len(self._pending) / _bytes_per_ms(self._format)
 
+    @property
+    def quiet_ms(self) -> float:
+        """Near-silent audio at the end of what was returned as appends, in ms (0 while the user is loud)."""
+        return max(0.0, self.sent_ms - self.loud_until_ms)
+
     def push(self, pcm: bytes, sample_rate: int, num_channels: int) -> list[str]:
         """Add a frame's PCM16 audio; return the base64 appends that are now complete (often none)."""
         key = (sample_rate, num_channels)
@@ -69,10 +93,7 @@ class InputAudioEncoder:
         if resampler is None:
             resampler = StreamResampler(sample_rate, self._rate, channels=num_channels, out_channels=1)
             self._resamplers[key] = resampler
-        converted = resampler.process(pcm)
-        if self._encode is not None and converted:
-            converted = self._encode(converted)
-        self._pending += converted
+        self._gather(resampler.process(pcm))
         if len(self._pending) < self._batch_bytes:
             return []
         return [self._take(len(self._pending))]
@@ -80,10 +101,17 @@ class InputAudioEncoder:
     def flush(self) -> list[str]:
         """Return what is gathered (including what the resamplers hold back), e.g. before a commit."""
         for resampler in self._resamplers.values():
-            tail = resampler.flush()
-            if tail:
-                self._pending += self._encode(tail) if self._encode is not None else tail
+            self._gather(resampler.flush())
         return [self._take(len(self._pending))] if self._pending else []
+
+    def _gather(self, pcm: bytes) -> None:
+        """Encode resampled PCM16 into what the next append takes; note where loud audio ends."""
+        if not pcm:
+            return
+        loud = rms_dbfs(pcm) > NEAR_SILENCE_DBFS
+        self._pending += self._encode(pcm) if self._encode is not None else pcm
+        if loud:
+            self.loud_until_ms = self.sent_ms + self.pending_ms
 
     def chunk_ms(self, chunk: str) -> float:
         """Duration of one base64 chunk this encoder made."""

@@ -11,11 +11,11 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["decoder", "encoder"]
 
 
-def encoder(audio_format: str | None) -> InputAudioEncoder:
-    """An input encoder for the session's ``input_audio_format``."""
+def encoder(audio_format: str | None, continues: InputAudioEncoder | None = None) -> InputAudioEncoder:
+    """An input encoder for the session's ``input_audio_format`` (replacing ``continues``, if given)."""
     from voxpipe.services._realtime_service.audio import InputAudioEncoder
 
-    return InputAudioEncoder(audio_format)
+    return InputAudioEncoder(audio_format, continues=continues)
 
 
 def decoder(audio_format: str | None) -> OutputAudioDecoder:

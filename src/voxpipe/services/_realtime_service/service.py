@@ -197,8 +197,11 @@ class RealtimeLLMService(LLMService):
             idle once it is that old (and at least ``MIN_IDLE_ROTATION_AGE_S``, so a tiny age rotates
             only between answers, never in a loop). A safe point has no answer or function call in
             flight and no turn of the user's open (speaking, or stopped and not answered yet): a user
-            speaking when the age is reached is heard out and answered first. Rotating early keeps the
-            server's own time limit from cutting an answer.
+            speaking when the age is reached is heard out and answered first. A turn the server's VAD
+            opened (``speech_started``) and never closed stops holding the rotation once the audio sent
+            since has been near-silent for ``SILENT_TURN_MS`` (10 s; a stuck VAD, noise it takes for
+            speech, a lost ``speech_stopped``): see :class:`UserTurn`. Rotating early keeps the server's
+            own time limit from cutting an answer.
         max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
             are read by one task and the frames they make are pushed downstream by another, from a
             bounded queue (see :mod:`~voxpipe.services._realtime_service.downstream`), so a full output
@@ -311,7 +314,7 @@ class RealtimeLLMService(LLMService):
         """
         self._session_properties = merge_settings(self._session_properties, fields)
         if "input_audio_format" in fields:
-            self._encoder = _encoder(self._session_properties.input_audio_format)
+            self._encoder = _encoder(self._session_properties.input_audio_format, self._encoder)
             self._sent_audio.forget()  # audio of the old format cannot go to a new session
         if "output_audio_format" in fields:
             self._decoder = _decoder(self._session_properties.output_audio_format)
@@ -814,7 +817,8 @@ class RealtimeLLMService(LLMService):
         still_queued = client.pending_of("input_audio_buffer.append") if client is not None else 0
         commit_queued = client is not None and client.pending_of("input_audio_buffer.commit") > 0
         recommit = self._sent_audio.commit_untaken and not commit_queued
-        speaking = self._turn.state is not Listening.QUIET
+        encoder = self._encoder  # a turn gone silent holds no words: only the last moments go again
+        speaking = self._turn.holds_words(encoder.sent_ms, encoder.quiet_ms)
         self._outage.unheard, unheard_ms = self._sent_audio.for_new_session(still_queued, speaking)
         self._outage.unheard_resent_ms += unheard_ms
         self._outage.recommit_ms = unheard_ms if recommit and unheard_ms else None
@@ -844,7 +848,7 @@ class RealtimeLLMService(LLMService):
             self._decoder = _decoder(session.output_audio_format)
         wanted = self._session_properties.input_audio_format
         if wanted is None and session.input_audio_format not in (None, self._encoder.audio_format):
-            self._encoder = _encoder(session.input_audio_format)
+            self._encoder = _encoder(session.input_audio_format, self._encoder)
             self._sent_audio.forget()
 
     async def _on_speech_started(self, event: beta.InputAudioBufferSpeechStartedEvent) -> None:
@@ -853,7 +857,7 @@ class RealtimeLLMService(LLMService):
         if self.interruptions_allowed and server_interrupts:
             await self.cancel_function_calls()  # this interruption never passes through process_frame
             await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
-        self._turn.started()
+        self._turn.started(self._encoder.sent_ms)
         await self.push_frame(UserStartedSpeakingFrame())
         await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
 
@@ -1031,16 +1035,25 @@ class RealtimeLLMService(LLMService):
     async def _rotate_if_old(self, limit: float | None = None) -> None:
         """At a safe point, start a fresh session once this one reached ``limit`` (``max_session_age_s``).
 
-        Safe: no answer or function call in flight, and no turn of the user's open (see :class:`UserTurn`).
+        Safe: no answer or function call in flight, and no turn of the user's open (see :class:`UserTurn`:
+        a turn the server's VAD opened and left open through ``SILENT_TURN_MS`` of near-silence is not).
         """
         limit = self._max_session_age_s if limit is None else limit
         client = self._client
         if limit is None or client is None or self._responses.in_progress or self._calls_in_flight:
             return
         now = asyncio.get_running_loop().time()
-        if not self._turn.settled(now, TURN_SETTLE_S):
+        turn, encoder = self._turn, self._encoder
+        if not turn.settled(now, TURN_SETTLE_S, encoder.sent_ms, encoder.quiet_ms):
             return  # the user is mid-turn: the server's buffer holds their words; the answer's end rotates
         if now - self._session_started_at >= limit:
+            if turn.state is Listening.SPEAKING:
+                logger.info(
+                    "%s: the user's turn has been near-silent for %.0f ms and the server never ended it;"
+                    " rotating anyway",
+                    self,
+                    encoder.quiet_ms,
+                )
             await client.rotate(f"the session is older than {limit:g} s")
 
     async def _rotate_when_idle_and_old(self, max_age_s: float) -> None:

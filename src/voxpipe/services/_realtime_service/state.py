@@ -14,6 +14,7 @@ from voxpipe.errors import OperationTimeoutError, ServerError
 from voxpipe.realtime import ConversationItemRetrieveEvent, new_event_id
 
 __all__ = [
+    "SILENT_TURN_MS",
     "AnswerAudio",
     "FinishedOutput",
     "ItemNotFoundError",
@@ -122,6 +123,20 @@ class Listening(enum.Enum):
     """The user stopped; the turn is being committed and its answer has not started yet."""
 
 
+SILENT_TURN_MS = 10_000
+"""Near-silent input audio after a server's ``speech_started`` past which that turn no longer holds a
+rotation (see :class:`UserTurn`), in ms of audio sent.
+
+A working server VAD ends a turn after less silence than this: ``server_vad`` after its
+``silence_duration_ms`` (500 ms by default), ``semantic_vad`` after at most 8 s (OpenAI's documented
+timeouts, and ``voxpipe serve``'s: 8 s at eagerness ``low``, 4 s at ``medium``/``auto``, 2 s at ``high``),
+and near-silence (``NEAR_SILENCE_DBFS``) is below the level VADs take for speech. A turn still open after
+this much of it is one the server will not end: its VAD is stuck, takes the quiet for speech, or its
+``speech_stopped`` was lost. Counted in audio sent, as a server VAD counts its own window, not in wall time
+(no audio sent, input paused: nothing is counted). A ``server_vad`` set to a ``silence_duration_ms`` over
+this is not told apart from a stuck one."""
+
+
 @dataclass
 class UserTurn:
     """The user's side of the conversation, so the service never starts a fresh session under them.
@@ -129,23 +144,39 @@ class UserTurn:
     A rotation ends the server session, and its input buffer with it: under a user who is speaking it
     would cut their words in two, and between the end of their words and the answer's start it would lose
     the turn being committed. The service rotates only while the user is :attr:`Listening.QUIET`, or
-    ``settle_s`` after their turn ended when no answer started (a session that does not answer on its own).
+    ``settle_s`` after their turn ended when no answer started (a session that does not answer on its own),
+    or once a turn the server's VAD opened has gone silent: ``SILENT_TURN_MS`` of the audio sent since its
+    ``speech_started`` was near-silent and no ``speech_stopped`` came. A server that has not ended such a
+    turn will not (see ``SILENT_TURN_MS``), and without this it would hold the session until its own time
+    limit cuts it. A user who goes on speaking keeps the turn open however long it lasts, and a
+    turn the pipeline opened (``UserStartedSpeakingFrame`` without turn detection, push-to-talk) is open
+    until the pipeline ends it, silent or not.
+
+    The audio is counted by the input encoder (``sent_ms``, and ``quiet_ms`` at its end): see
+    :class:`~voxpipe.services._realtime_service.audio.InputAudioEncoder`.
 
     Attributes:
         state: where the user is.
         ended_at: loop time the user last stopped speaking.
+        started_ms: the encoder's ``sent_ms`` when the server's VAD last said the user started (None for a
+            turn the pipeline opened).
+        silent_turn_ms: near-silence that ends a server's turn for rotation (``SILENT_TURN_MS``).
     """
 
     state: Listening = Listening.QUIET
     ended_at: float = 0.0
+    started_ms: float | None = None
+    silent_turn_ms: float = SILENT_TURN_MS
 
     def _set(self, new: Listening) -> None:
         if new is not self.state:
             logger.debug("user turn: %s -> %s", self.state.value, new.value)
             self.state = new
 
-    def started(self) -> None:
-        """The user started speaking (``speech_started``, or the pipeline's own VAD)."""
+    def started(self, at_ms: float | None = None) -> None:
+        """The user started speaking: the server's ``speech_started`` (``at_ms``: the audio sent so far),
+        or the pipeline's own VAD (``None``)."""
+        self.started_ms = at_ms
         self._set(Listening.SPEAKING)
 
     def stopped(self, now: float) -> None:
@@ -157,11 +188,28 @@ class UserTurn:
         """The answer started (or the turn was handed to the response tracker): the turn is closed."""
         self._set(Listening.QUIET)
 
-    def settled(self, now: float, settle_s: float) -> bool:
+    def gone_silent(self, sent_ms: float, quiet_ms: float) -> bool:
+        """Whether the server's open turn has had ``silent_turn_ms`` of near-silence since it started.
+
+        Args:
+            sent_ms: input audio sent so far (the encoder's count).
+            quiet_ms: near-silent audio at the end of it.
+        """
+        if self.state is not Listening.SPEAKING or self.started_ms is None:
+            return False
+        return min(quiet_ms, sent_ms - self.started_ms) >= self.silent_turn_ms
+
+    def holds_words(self, sent_ms: float, quiet_ms: float) -> bool:
+        """Whether the server's input buffer may hold words of an open turn (all of its audio is worth
+        sending again to a new session): the user is speaking and has not gone silent, or stopped and their
+        turn was not answered yet."""
+        return self.state is not Listening.QUIET and not self.gone_silent(sent_ms, quiet_ms)
+
+    def settled(self, now: float, settle_s: float, sent_ms: float = 0.0, quiet_ms: float = 0.0) -> bool:
         """Whether no turn of the user's is open, so the server session can end without losing words."""
         if self.state is Listening.ENDED and now - self.ended_at >= settle_s:
             return True
-        return self.state is Listening.QUIET
+        return self.state is Listening.QUIET or self.gone_silent(sent_ms, quiet_ms)
 
 
 class RepeatedEvents:
