@@ -591,7 +591,7 @@ async def test_a_turn_the_server_never_ends_stops_holding_the_age_rotation_once_
     rate = 16000
     try:
         await call.settle(answers=1)
-        streamed = await stream_past_the_age(call, room_noise(SILENT_TURN_MS + 15_000, rate), rate, limit)
+        streamed = await stream_past_the_age(call, room_noise(SILENT_TURN_MS + 30_000, rate), rate, limit)
         assert call.proxy.injected[FaultKind.SPEECH_STARTED] == 1
         # The age came (audio is streamed no faster than real time until then) with the turn held open ...
         assert streamed.when_due is not None and streamed.when_due < SILENT_TURN_MS, streamed
