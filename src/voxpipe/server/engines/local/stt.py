@@ -259,7 +259,7 @@ class _WhisperStream(STTStream):
         self._pause = pause_ms * _RATE // 1000
         self._silence_peak = silence_peak
         self._quiet_run = 0  # samples of near-silence at the end of what was fed
-        self._voiced_end = 0  # end of the last chunk with sound, in uncommitted-buffer samples
+        self._voiced_end = 0  # just past the last loud sample, in uncommitted-buffer samples
         self._chunks: list[np.ndarray] = []
         self._buffer = np.zeros(0, dtype=np.float32)  # uncommitted audio
         self._fed = 0  # samples fed since the last commit
@@ -284,9 +284,13 @@ class _WhisperStream(STTStream):
         self._chunks.append(samples)
         self._fed += samples.size
         self._total_samples += samples.size
-        if samples.size and float(np.max(np.abs(samples))) >= self._silence_peak:
-            self._quiet_run = 0
-            self._voiced_end = self._fed
+        loud = np.flatnonzero(np.abs(samples) >= self._silence_peak)
+        if loud.size:
+            # the pause runs from the last loud sample, not from the end of its chunk: the silence at the
+            # end of a client's chunk counts, so where the chunks do not divide pause_ms (40 ms chunks,
+            # 100 ms pause) the pass starts a chunk sooner in about half the turns
+            self._quiet_run = samples.size - 1 - int(loud[-1])
+            self._voiced_end = self._fed - self._quiet_run
         else:
             self._quiet_run += samples.size
         self._collect()
