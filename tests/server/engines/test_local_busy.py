@@ -54,6 +54,17 @@ def test_threads_count_from_every_thread() -> None:
     assert busy.idle_besides("llm")
 
 
+def test_wait_says_whether_an_engine_came_to_compute_or_to_stop() -> None:
+    busy = BusyEngines()
+    assert busy.wait("tts", computing=False, timeout=0)
+    assert not busy.wait("tts", computing=True, timeout=0.01)
+    with busy.computing("tts"):
+        assert busy.wait("tts", computing=True, timeout=0)
+        assert not busy.wait("tts", computing=False, timeout=0.01)
+        assert busy.wait("stt", computing=False, timeout=0)  # per engine
+    assert busy.wait("tts", computing=False, timeout=0)
+
+
 class FakeProc:
     """A procfs folder with the two files ``OtherProcesses`` reads, and a clock the test moves."""
 

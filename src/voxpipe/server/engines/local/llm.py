@@ -99,7 +99,8 @@ class LlamaLLMEngine(LLMEngine):
         prime_instructions: instructions whose prompt ``warm_up`` evaluates, so that the first session
             using them (the server's default instructions) finds its prefix cached: its first token
             then comes about 0.3 s sooner. None primes a few tokens only.
-        speech_first: shared with the TTS engine: generation pauses between tokens while it makes audio.
+        speech_first: generation pauses between tokens while the TTS engine makes audio (it marks that
+            in the ``BusyEngines`` the gate reads: ``_speech_first``).
         idle_threads: threads for an evaluation (a token, a prompt) that starts while no other engine
             sharing ``busy`` computes (``_busy``); 0 or None: always ``n_threads``/``n_threads_batch``.
         busy: shared with the STT and TTS engines, which mark the time they compute.

@@ -37,7 +37,6 @@ from voxpipe.server.engines.base import PROTOCOL_VOICES, TTSCapabilities, TTSEng
 from voxpipe.server.engines.local._busy import BusyEngines
 from voxpipe.server.engines.local._errors import model_errors
 from voxpipe.server.engines.local._joins import PieceEdges, ends_mid_sentence
-from voxpipe.server.engines.local._speech_first import SpeechFirst
 from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.models import ModelFileError, piper_voice_paths
 
@@ -124,9 +123,9 @@ class PiperTTSEngine(TTSEngine):
         max_chars: longest text synthesized in one model run (see the module docstring).
         threads: ONNX Runtime's intra-op threads (0: one per core).
         spinning: let ONNX Runtime's threads spin-wait between operators (see ``_load_voice``).
-        speech_first: shared with the LLM engine so it pauses while audio is made (``_speech_first``).
-        busy: shared with the LLM engine, which borrows a core only while no other engine computes
-            (``_busy``).
+        busy: shared with the LLM engine, where the synthesis is marked as ``"tts"`` computing: the LLM
+            borrows a core only while no other engine computes (``_busy``) and, with its
+            ``SpeechFirst`` gate, pauses between tokens while audio is made (``_speech_first``).
     """
 
     #: Trim the silence at the edges of each text's audio (``_joins``); False for A/B runs.
@@ -141,14 +140,12 @@ class PiperTTSEngine(TTSEngine):
         noise_scale: float | None = None,
         max_chars: int = 60,
         threads: int = 0,
-        speech_first: SpeechFirst | None = None,
         *,
         spinning: bool = False,
         busy: BusyEngines | None = None,
     ) -> None:
         self._noise_scale = noise_scale
         self._busy = busy
-        self._speech_first = speech_first
         self._threads = threads
         self._spinning = spinning
         self._max_chars = max_chars
@@ -207,10 +204,7 @@ class PiperTTSEngine(TTSEngine):
                     edges = PieceEdges(_RATE, mid_sentence=mid_sentence) if self.trim_edges else None
                     sentences = iter(piper_voice.synthesize(part, syn_config=config))
                     while not stop.is_set():
-                        with (
-                            self._speech_first.speaking() if self._speech_first else nullcontext(),
-                            self._busy.computing("tts") if self._busy else nullcontext(),
-                        ):
+                        with self._busy.computing("tts") if self._busy else nullcontext():
                             chunk = next(sentences, None)
                         if chunk is None:
                             break
