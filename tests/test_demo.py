@@ -43,8 +43,10 @@ async def test_demo_with_the_local_models(tmp_path: Path) -> None:
     out = io.StringIO()
     report = await run_demo(engines="local", output_path=tmp_path / "answer.wav", timeout_s=120, out=out)
     assert report.errors == [], out.getvalue()
+    # every word: the transcript is the demo's first line (the asset was remade until tiny.en, as the
+    # server runs it, heard it exactly: src/voxpipe/assets/README.md)
     words = re.sub(r"[^a-z ]", " ", report.transcript.lower()).split()
-    assert {"capital", "france"} <= set(words), report.transcript
+    assert words == ["what", "is", "the", "capital", "of", "france"], report.transcript
     assert "paris" in report.answer.lower(), report.answer
     assert report.answer_audio_ms > 500
 

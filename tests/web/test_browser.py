@@ -26,10 +26,13 @@ pytest.importorskip("playwright")
 QUESTION = Path(str(resources.files("voxpipe") / "assets" / "question_capital_of_france_16k.wav"))
 SPEECH = Path(__file__).resolve().parents[1] / "fixtures" / "speech"
 CLEAR_QUESTION = SPEECH / "en_espeak_capital_city_of_france_16k.wav"
-"""For the real models: through Opus, Whisper tiny.en hears "What is the capital of France?" (espeak-ng) as
-"... capital and France?" or "... capital and friends?" in about half the runs, the words depending on the
-codec's run and on where the incremental passes cut the silence (so more under load); "What is the capital
-city of France?" came through every trial (``tests/fixtures/speech/README.md``)."""
+"""For the real models: through Opus, Whisper tiny.en heard "What is the capital of France?" as espeak-ng
+says it by default (``tests/fixtures/speech/en_espeak_capital_of_france_16k.wav``, the bundled question
+until it was remade with gaps between words) as "... capital and France?" or "... capital and friends?" in
+about half the runs, the words depending on the codec's run and on where the incremental passes cut the
+silence (so more under load); "What is the capital city of France?" came through every trial
+(``tests/fixtures/speech/README.md``). The bundled question now comes through Opus in most runs (11 of 12
+copies, ``src/voxpipe/assets/README.md``), not all."""
 
 
 async def wait_for_no_visitors(url: str, timeout: float = 15.0) -> dict:
