@@ -76,6 +76,17 @@ async def test_incremental_stream_while_speaking(
         assert keyword in normalise(transcript.text).split(), transcript.text
 
 
+async def test_the_short_windows_beam_ends_with_its_first_hypothesis(whisper_engine: Any) -> None:
+    """Beam 2 that waits for both hypotheses heard "Front left." (with the half second of silence a pass
+    at the end of a turn sees) as "Front, left, left, left, ..." up to the decoder's length limit; ended
+    at its first hypothesis, it hears the two words (``bench/stt_settings.py``)."""
+    assert whisper_engine.window_for(16_000) == (10, 2, 0.5)  # round(2 * 0.5): one hypothesis
+    assert whisper_engine.window_for(20 * 16_000) == (30, 5, 1.0)  # every hypothesis, as measured
+    audio = np.concatenate([load_speech("en_alsa_front_left_48k.wav"), np.zeros(8_000, np.int16)])
+    transcript = await whisper_engine.transcribe(audio.tobytes(), TranscriptionOptions())
+    assert normalise(transcript.text).split() == ["front", "left"], transcript.text
+
+
 async def test_prompt_is_accepted(whisper_engine: Any) -> None:
     audio = load_speech("en_librivox_amiable_16k.wav")
     options = TranscriptionOptions(prompt="Sense and Sensibility, by Jane Austen.")

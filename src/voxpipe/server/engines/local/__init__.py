@@ -76,7 +76,8 @@ def load_engines(
     llm_batch_threads: int = 1,
     llm_context: int = 2048,
     stt_threads: int = 2,
-    stt_beam_size: int = 5,
+    stt_beam_size: int = 2,
+    stt_first_hypothesis: bool = True,
     stt_window_s: int = 10,
     stt_prioritise: bool = True,
     stt_blas_threads: int | None = 1,
@@ -105,8 +106,8 @@ def load_engines(
         llm_context: 2048 tokens by default (about 25 MB less RSS than 4096, for DESIGN.md's 1.2 GB
             target; a spoken conversation that long leaves out its oldest items).
         llm_threads / llm_batch_threads / llm_context: see ``LlamaLLMEngine``.
-        stt_threads / stt_beam_size / stt_window_s / stt_step_ms / stt_pause_ms / stt_prioritise: see
-            ``WhisperSTTEngine``.
+        stt_threads / stt_beam_size / stt_first_hypothesis / stt_window_s / stt_step_ms / stt_pause_ms /
+            stt_prioritise: see ``WhisperSTTEngine``.
         stt_blas_threads: numpy's BLAS threads, set for the process when Whisper loads (1: OpenBLAS's
             spinning pool thread halved Whisper's speed); None leaves them (``WhisperSTTEngine``).
         tts_threads: Piper's ONNX Runtime threads (0: one per core).
@@ -182,6 +183,7 @@ def load_engines(
         stt=WhisperSTTEngine(
             cpu_threads=stt_threads,
             beam_size=stt_beam_size,
+            first_hypothesis=stt_first_hypothesis,
             window_s=stt_window_s,
             step_ms=stt_step_ms,
             pause_ms=stt_pause_ms,

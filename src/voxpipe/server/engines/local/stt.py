@@ -15,12 +15,37 @@ features cut to 1000 frames; CTranslate2 takes any length up to 3000): about 0.1
 fixtures the same words (``bench/stt_settings.py``). Shorter windows, or windows cut to the speech plus a
 little silence, make tiny.en repeat itself ("Front, left, left, left ..."), so the window is fixed.
 faster-whisper's own ``chunk_length`` does not do this: it still pads each chunk to 3000 frames (and it
-changes the shared feature extractor for later calls). Both windows decode with beam 5 (Whisper's
-default). Greedy decoding (``beam_size`` 1) hears the clean fixtures as well in the short window for about
-0.05-0.1 s less a pass, but not speech that came through a browser: over Opus-coded copies of the
-fixtures (``bench/stt_settings.py --opus 6``) greedy heard "What is the capital of France?" as "What is the
-capital and friends?" in 2 of 6, beam 5 in none; the browser test caught it. In the 30 s window greedy
-also heard "What's the weather like in Paris today?" as "But whenever I can Paris today".
+changes the shared feature extractor for later calls).
+
+The short window decodes with beam 2 and ends the beam search when its first hypothesis ends
+(``first_hypothesis``: faster-whisper's ``patience`` of ``1 / beam``; by default CTranslate2 goes on until
+``beam`` hypotheses have ended, steps that change nothing once the best has). Over the fixtures, the
+clips joined from them and 6 Opus-coded copies of each (``bench/stt_settings.py --opus 6 --repeats 2``,
+settings in turn on each clip; two runs, load 0.4-2.4) it heard exactly what beam 5 heard (word errors
+clean 2/64, Opus 16/252, the same misses) in a pass p50 of 186 ms against 213, and 170 against 186
+(decoder 84-88 ms against 100-112; the encoder's 87-101 ms the same). Measured beside them, all in the
+10 s window (beam 5 at 186-213 ms in the same runs):
+
+- beam 3 ending at its first hypothesis: the same words, 180-202 ms (three runs);
+- beam 2 or 3 waiting for every hypothesis: "Front left." (with the half second of silence a pass at
+  the end of a turn sees) became "Front, left, left, left, ..." to the decoder's length limit (112 word
+  errors on the clean set), the Opus set as beam 5; 171-203 ms;
+- beam 5 with ``patience`` 0.2 or 0.5, or ``length_penalty`` 0 (CTranslate2 then stops when the top beam
+  ends, and scores are no longer normalised by length): the same words, 196-211 ms (beam 5's own
+  201-213 in those runs: no gain);
+- ``without_timestamps=True``: beam 5 187-199 ms, beam 3 178-187, but more word errors
+  (clean 10/64, Opus 18/252: "The weather like in Paris today.", one more "capital and friends"), and it
+  makes one segment a window, so ``_apply`` (which commits closed segments by their ends) would never
+  commit and a long turn would go to the 30 s window: not used.
+
+The rest of ``transcribe``'s options cost nothing here: one temperature (0) means no fallback decodes,
+``best_of`` only counts for sampling, and ``condition_on_previous_text`` only between 30 s windows. The
+30 s window (audio over 9 s that no commit shortened) keeps beam 5 and every hypothesis (not measured
+with less). Greedy decoding (``beam_size`` 1) hears the clean fixtures as well in the short window for
+about 0.05-0.1 s less a pass, but not speech that came through a browser: over Opus-coded copies of the
+fixtures (``bench/stt_settings.py --opus 6``) greedy heard "What is the capital of France?" as "What is
+the capital and friends?" in 2 of 6, beam 5 in none; the browser test caught it. In the 30 s window
+greedy also heard "What's the weather like in Paris today?" as "But whenever I can Paris today".
 
 numpy's BLAS is held to one thread (``blas_threads``) when the model loads: faster-whisper computes the
 log-mel features with a numpy matrix product, which OpenBLAS (numpy's wheels) spreads over a pool thread
@@ -97,9 +122,15 @@ class WhisperSTTEngine(STTEngine):
 
     Args:
         cpu_threads: CTranslate2 threads per call (2 on a 2-core machine).
-        beam_size: beam width in the short window: 5 (Whisper's default); 1 (greedy) saves 0.05-0.1 s
-            a pass but mishears Opus-coded speech (see the module docstring).
-        full_window_beam_size: beam width in the 30 s window, for audio longer than the short one.
+        beam_size: beam width in the short window: 2, which with ``first_hypothesis`` hears what beam 5
+            (Whisper's default) hears for 10-30 ms less a pass; 1 (greedy) saves 0.05-0.1 s a pass but
+            mishears Opus-coded speech (see the module docstring).
+        first_hypothesis: in the short window the beam search ends when its first hypothesis ends
+            (faster-whisper's ``patience`` of ``1 / beam_size``), not after ``beam_size`` of them: the
+            others only made words after the answer was known, and beam 2 or 3 without it can loop
+            ("Front, left, left, left, ...").
+        full_window_beam_size: beam width in the 30 s window, for audio longer than the short one
+            (every hypothesis finishes there: not measured otherwise).
         window_s: the short window in seconds (audio up to ``window_s - 1`` s uses it); 30 or 0: always
             the full 30 s window (Whisper's own behaviour, five times slower).
         step_ms: while audio arrives, a background pass per this much new audio.
@@ -124,8 +155,9 @@ class WhisperSTTEngine(STTEngine):
     def __init__(
         self,
         cpu_threads: int = 2,
-        beam_size: int = 5,
+        beam_size: int = 2,
         *,
+        first_hypothesis: bool = True,
         step_ms: int = 1000,
         pause_ms: int = 100,
         window_s: int = 10,
@@ -139,6 +171,7 @@ class WhisperSTTEngine(STTEngine):
         self._cpu_threads = cpu_threads
         self._busy = busy
         self._beam_size = beam_size
+        self._first_hypothesis = first_hypothesis
         self._full_beam_size = full_window_beam_size
         self._window_s = window_s if 0 < window_s < _FULL_WINDOW_S else _FULL_WINDOW_S
         self._step_ms = step_ms
@@ -170,16 +203,20 @@ class WhisperSTTEngine(STTEngine):
                 logger.info("loaded Whisper tiny.en in %.2f s", time.perf_counter() - started)
             return self._model
 
-    def window_for(self, samples: int) -> tuple[int, int]:
-        """The window (seconds) and beam width a pass over ``samples`` of 16 kHz audio uses."""
+    def window_for(self, samples: int) -> tuple[int, int, float]:
+        """The window (seconds), beam width and beam patience a pass over ``samples`` of 16 kHz audio uses.
+
+        The beam search ends after ``round(beam * patience)`` finished hypotheses (CTranslate2).
+        """
         if self._window_s < _FULL_WINDOW_S and samples <= (self._window_s - 1) * _RATE:
-            return self._window_s, self._beam_size
-        return _FULL_WINDOW_S, self._full_beam_size
+            patience = 1 / self._beam_size if self._first_hypothesis else 1.0
+            return self._window_s, self._beam_size, patience
+        return _FULL_WINDOW_S, self._full_beam_size, 1.0
 
     def _run(self, audio: np.ndarray, prompt: str | None) -> list[Any]:
         """Transcribe float32 16 kHz audio into segments; runs in the worker thread."""
         model = self._load()
-        window_s, beam_size = self.window_for(audio.size)
+        window_s, beam_size, patience = self.window_for(audio.size)
         with (
             model_errors("Whisper transcription"),
             self._busy.computing("stt") if self._busy else nullcontext(),
@@ -189,6 +226,7 @@ class WhisperSTTEngine(STTEngine):
                 audio,
                 language="en",
                 beam_size=beam_size,
+                patience=patience,
                 temperature=0.0,
                 initial_prompt=prompt or None,
                 condition_on_previous_text=False,
