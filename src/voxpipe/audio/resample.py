@@ -33,7 +33,7 @@ import numpy.typing as npt
 import soxr
 
 from voxpipe.audio._checks import check_channels, check_pcm, check_rate
-from voxpipe.audio.pcm import _channel_mean, _round_to_pcm16, downmix_to_mono, pcm16_array
+from voxpipe.audio.pcm import PCM16, _channel_mean, _round_to_pcm16, downmix_to_mono, pcm16_array
 from voxpipe.errors import VoxpipeUsageError
 
 __all__ = ["Quality", "StreamResampler", "resample"]
@@ -66,11 +66,11 @@ def _to_float(pcm: bytes | bytearray | memoryview, channels: int, fold: bool) ->
 
     The values keep the int16 scale: resampling is linear, so scaling to [-1, 1) and back buys nothing.
     """
+    if channels == 1:  # the common case, once per chunk of every stream: no 2-D view to build
+        return np.frombuffer(check_pcm(pcm, 2), dtype=PCM16).astype(np.float32)
     frames = pcm16_array(pcm, channels)
-    if fold and channels > 1:
+    if fold:
         return _channel_mean(frames)
-    if channels == 1:
-        return frames[:, 0].astype(np.float32)
     return frames.astype(np.float32)
 
 
