@@ -36,6 +36,7 @@ from voxpipe.frames.frames import (
 )
 from voxpipe.pipeline.pipeline import Pipeline
 from voxpipe.pipeline.task import PipelineTask
+from voxpipe.processors.aggregators.llm_response import LLMUserContextAggregator, UserTurnState
 from voxpipe.processors.frame_processor import FrameDirection
 from voxpipe.realtime.client import ClientState, ReconnectPolicy
 from voxpipe.server import LocalRealtimeServer, ServerConfig
@@ -57,6 +58,7 @@ from voxpipe.testing.conversation_checks import (
     active_response_errors,
     output_outside_answers,
     unbalanced_frames,
+    unmatched_user_speaking,
 )
 from voxpipe.testing.faults import (
     AUDIO_DELTA,
@@ -113,6 +115,7 @@ class Call:
     up: Recorder
     down: Recorder
     proxy: FaultProxy
+    user: LLMUserContextAggregator
 
     def count(self, kind: type) -> int:
         return len(self.down.of(kind))
@@ -148,6 +151,8 @@ class Call:
         assert unbalanced_frames(self.down.frames) == []
         assert output_outside_answers(self.down.frames) == []  # nothing of an answer after its end
         assert active_response_errors(self.up.frames) == []
+        for recorder in (self.down, self.up):  # every start of the user's speaking the service told ended
+            assert unmatched_user_speaking(recorder.frames) == []
         errors = [f.error for f in self.up.of(ErrorFrame)]
         assert not any(f.fatal for f in self.up.of(ErrorFrame)), errors
 
@@ -181,7 +186,7 @@ async def open_call(
     task = PipelineTask(Pipeline([up, pair.user(), service, pair.assistant(), down]))
     runner = asyncio.create_task(task.run())
     await task.queue_frame(LLMContextFrame(context=context))
-    return Call(service, context, task, up, down, proxy), runner
+    return Call(service, context, task, up, down, proxy, pair.user()), runner
 
 
 async def close_call(call: Call, runner: asyncio.Task[None]) -> None:
@@ -600,6 +605,7 @@ async def test_a_turn_the_server_never_ends_stops_holding_the_age_rotation_once_
         assert streamed.when_rotated is not None and streamed.when_rotated >= SILENT_TURN_MS, streamed
         # Nothing of the user's went again whole: the turn held no words, only the last moments are resent.
         assert call.service._outage.unheard_resent_ms <= QUIET_RESEND_MS + 200
+        await assert_the_turn_given_up_ended_once(call)
         await call.say("how are you today")  # the fresh session, with the history replayed, answers
         await call.settle(answers=2)
         await call.assert_in_step_with_the_server()
@@ -640,4 +646,106 @@ async def test_a_user_who_keeps_speaking_in_a_turn_the_server_never_ended_is_not
     finally:
         await close_call(call, runner)
     assert said_by_the_user(call)[-1] == normalize_text(words).strip()  # heard whole, by one session
+    assert call.proxy.connections == 2
+
+
+async def assert_the_turn_given_up_ended_once(call: Call) -> None:
+    """The stuck turn's UserStartedSpeakingFrame was ended by one UserStoppedSpeakingFrame each way, made by
+    the service (``emulated``: no VAD heard the end), and the user aggregator left its turn."""
+    await call.down.wait_for(lambda: bool(call.down.of(UserStoppedSpeakingFrame)))
+    await call.up.wait_for(lambda: bool(call.up.of(UserStoppedSpeakingFrame)))
+    for recorder in (call.down, call.up):
+        assert len(recorder.of(UserStartedSpeakingFrame)) == 1
+        assert [f.emulated for f in recorder.of(UserStoppedSpeakingFrame)] == [True]
+        assert unmatched_user_speaking(recorder.frames) == []
+    async with asyncio.timeout(5):  # the aggregator ends its turn through its own queue
+        while call.user.turn_state is not UserTurnState.IDLE:
+            await asyncio.sleep(0.01)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_turn_the_server_never_ends_stops_holding_the_age_rotation_once_no_audio_is_sent(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # The same stuck speech_started, then the user mutes: the application pauses the service's input while
+    # the microphone still hears them talk, then the transport stops sending at all. The server gets no
+    # audio, so its VAD counts nothing and never ends the turn: the turn holds the rotation for
+    # SILENT_TURN_MS of wall-clock time in which nothing louder than near-silence was sent, no longer.
+    limit = MIN_IDLE_ROTATION_AGE_S
+    call, runner = await open_call(
+        server, [faults.stuck_speech()], shape=shape, audio=True, max_session_age_s=limit
+    )
+    rate = 16000
+    service = call.service
+    loop = asyncio.get_running_loop()
+    talk = resample(encode_tones("the quick brown fox jumps over the lazy dog " * 4), 24000, rate)  # 5 s
+    talk_s = len(talk) / 2 / rate
+    try:
+        await call.settle(answers=1)
+        async with asyncio.timeout(10):  # the stuck speech_started comes after the first append
+            while service._turn.state is not Listening.SPEAKING:
+                await speak(call, room_noise(100, rate), rate)
+        started_at = service._turn.started_at
+        service.set_audio_input_paused(True)  # muted in the application
+        await speak(call, talk, rate)  # the microphone still hears the user: none of it is sent
+        assert call.proxy.connections == 1 and talk_s >= 4  # held over the user's talk ...
+        # ... and the transport sends nothing after it: the session rotates once the turn was quiet long
+        # enough (the session is past its age), which the user's talk while muted did not put off
+        async with asyncio.timeout(SILENT_TURN_MS / 1000 + 20):
+            while call.proxy.connections < 2:
+                await asyncio.sleep(0.02)
+        quiet_s = loop.time() - started_at
+        assert SILENT_TURN_MS / 1000 <= quiet_s < SILENT_TURN_MS / 1000 + talk_s, quiet_s
+        assert service._encoder.sent_ms < SILENT_TURN_MS / 2  # the audio's own count was far from it
+        assert call.proxy.injected[FaultKind.SPEECH_STARTED] == 1
+        assert service._outage.unheard_resent_ms <= QUIET_RESEND_MS + 200  # the turn held no words
+        await assert_the_turn_given_up_ended_once(call)
+        service.set_audio_input_paused(False)
+        await speak(call, room_noise(300, rate), rate)
+        await call.say("how are you today")  # the fresh session, with the history replayed, answers
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    assert call.proxy.connections == 2
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_turn_the_service_gave_up_on_ends_once_though_the_servers_speech_stopped_comes_late(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # The stuck speech_started of a quiet room: the service rotates under the silent turn and ends it for
+    # the pipeline (the aggregators and observers got a UserStartedSpeakingFrame); the server's own
+    # speech_stopped then comes late, on the new session: the pipeline is not told the user stopped twice.
+    limit = MIN_IDLE_ROTATION_AGE_S
+    call, runner = await open_call(
+        server,
+        [faults.stuck_speech(), faults.speech_stopped()],
+        shape=shape,
+        audio=True,
+        max_session_age_s=limit,
+    )
+    rate = 16000
+    try:
+        await call.settle(answers=1)
+        streamed = await stream_past_the_age(call, room_noise(SILENT_TURN_MS + 30_000, rate), rate, limit)
+        assert streamed.when_rotated is not None, streamed
+        await assert_the_turn_given_up_ended_once(call)
+        async with asyncio.timeout(10):  # the late speech_stopped came, and the service heard it
+            while call.service._turn.state is not Listening.ENDED:
+                await speak(call, room_noise(100, rate), rate)
+        assert call.proxy.injected[FaultKind.SPEECH_STOPPED] == 1
+        assert [(h.connection, h.kind) for h in call.proxy.history] == [
+            (1, FaultKind.SPEECH_STARTED),
+            (2, FaultKind.SPEECH_STOPPED),
+        ]
+        await asyncio.sleep(0.1)  # (frames are pushed as the event is handled; a margin for the recorders)
+        await assert_the_turn_given_up_ended_once(call)  # still the one stop, each way
+        await call.say("how are you today")
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
     assert call.proxy.connections == 2

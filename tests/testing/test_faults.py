@@ -296,14 +296,39 @@ async def test_stuck_speech_tells_the_client_speech_started_after_its_append(
     assert [h.trigger for h in proxy.history] == ["input_audio_buffer.append"]
 
 
+@pytest.mark.parametrize("beta", [True, False])
+async def test_a_late_speech_stopped_comes_on_the_next_session_after_a_stuck_speech_started(
+    server: LocalRealtimeServer, beta: bool
+) -> None:
+    scenario = Scenario([faults.stuck_speech(), faults.speech_stopped()])
+    async with FaultProxy(server.realtime_url, scenario) as proxy:
+        first = await Client.open(proxy.url, beta=beta)
+        await first.read_until("session.created")
+        silent = base64.b64encode(bytes(4800)).decode("ascii")  # 100 ms of digital silence
+        await first.send({"type": "input_audio_buffer.append", "audio": silent})
+        await first.read_until("input_audio_buffer.speech_started")
+        await first.ws.close()
+        second = await Client.open(proxy.url, beta=beta)  # the client rotated: the late end comes here
+        await second.read_until("input_audio_buffer.speech_stopped")
+        await second.ws.close()
+    event = json.loads(second.frames[-1])
+    assert event["audio_end_ms"] == 0 and event["item_id"]  # a whole event, the same in both shapes
+    assert proxy.injected == {FaultKind.SPEECH_STARTED: 1, FaultKind.SPEECH_STOPPED: 1}
+    assert [(h.connection, h.trigger) for h in proxy.history] == [
+        (1, "input_audio_buffer.append"),
+        (2, "session.created"),
+    ]
+
+
 def test_random_scenarios_are_reproducible_and_cover_every_kind() -> None:
     one = Scenario.random(7, 40)
     assert [f.name for f in one.faults] == [f.name for f in Scenario.random(7, 40).faults]
     assert [f.name for f in one.faults] != [f.name for f in Scenario.random(8, 40).faults]
     kinds = {f.kind for f in Scenario.random(1, 400).faults}
     # LOSE is staged before a drop only: alone, a server that never sends an event breaks the protocol;
-    # SPEECH_STARTED leaves a turn open that only near-silent audio and a session age make a client end
-    assert kinds == set(FaultKind) - {FaultKind.LOSE, FaultKind.SPEECH_STARTED}
+    # SPEECH_STARTED leaves a turn open that only near-silent audio and a session age make a client end,
+    # and SPEECH_STOPPED is the late end of such a turn
+    assert kinds == set(FaultKind) - {FaultKind.LOSE, FaultKind.SPEECH_STARTED, FaultKind.SPEECH_STOPPED}
     assert {f.kind for f in Scenario.random(3, 20, kinds=["stall"]).faults} == {FaultKind.STALL}
     assert "drop_while_audio_streams" in RANDOM_FAULTS
 

@@ -6,6 +6,9 @@
 * :func:`output_outside_answers`: no text or audio of an answer came after its end (a replayed answer
   played again).
 * :func:`active_response_errors`: the server never answered ``conversation_already_has_active_response``.
+* :func:`unmatched_user_speaking`: every ``UserStartedSpeakingFrame`` was ended by one
+  ``UserStoppedSpeakingFrame`` (aggregators and observers are not left in "user speaking", nor told the
+  user stopped twice).
 
 Each returns a list of readable problems (empty: all is well), so a test asserts it is empty and a soak
 run counts failures without stopping.
@@ -19,9 +22,10 @@ from voxpipe.frames.audio import TTSAudioRawFrame, TTSStartedFrame, TTSStoppedFr
 from voxpipe.frames.base import Frame
 from voxpipe.frames.control import ErrorFrame
 from voxpipe.frames.llm import LLMFullResponseEndFrame, LLMFullResponseStartFrame
+from voxpipe.frames.speech import UserStartedSpeakingFrame, UserStoppedSpeakingFrame
 from voxpipe.frames.text import LLMTextFrame
 
-__all__ = ["active_response_errors", "output_outside_answers", "unbalanced_frames"]
+__all__ = ["active_response_errors", "output_outside_answers", "unbalanced_frames", "unmatched_user_speaking"]
 
 _ANSWER_OUTPUT = (LLMTextFrame, TTSAudioRawFrame, TTSStartedFrame)
 
@@ -62,3 +66,24 @@ def active_response_errors(frames: Iterable[Frame]) -> list[str]:
         for frame in frames
         if isinstance(frame, ErrorFrame) and "conversation_already_has_active_response" in frame.error
     ]
+
+
+def unmatched_user_speaking(frames: Iterable[Frame]) -> list[str]:
+    """User speaking frames among ``frames`` (one direction) that do not match.
+
+    A start while the user is speaking already is not a problem (a new server session's VAD says it again
+    of a turn it hears again); a stop while the user is not speaking is (the pipeline was told twice), and
+    so is a start that no stop ended by the last frame (the pipeline stays in "user speaking").
+    """
+    problems = []
+    speaking = False
+    for index, frame in enumerate(frames):
+        if isinstance(frame, UserStartedSpeakingFrame):
+            speaking = True
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            if not speaking:
+                problems.append(f"frame {index}: UserStoppedSpeakingFrame while the user was not speaking")
+            speaking = False
+    if speaking:
+        problems.append("a UserStartedSpeakingFrame was never followed by a UserStoppedSpeakingFrame")
+    return problems

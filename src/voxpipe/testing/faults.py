@@ -5,8 +5,8 @@ real endpoint reached through loopback) and give it a :class:`Scenario`: an orde
 :class:`Fault` objects. Each fault waits for its trigger (the n-th event of a given type, from the server
 or from the client) and then does one thing: drop the link, stall, inject a bad or surprising event,
 duplicate an event, replay an answer that is over, send an ``error`` event, say the user started speaking
-and never that they stopped, expire the session or close with a code. The proxy counts
-what it injected, so a test or a soak run can say exactly what the client went through::
+and never that they stopped (or that they stopped, late), expire the session or close with a code. The
+proxy counts what it injected, so a test or a soak run can say exactly what the client went through::
 
     scenario = Scenario([drop_during_response(), error_event("server_error"), expiry()])
     async with FaultProxy(server.realtime_url, scenario) as proxy:
@@ -66,6 +66,7 @@ __all__ = [
     "lose",
     "malformed_json",
     "replay_answer",
+    "speech_stopped",
     "stall",
     "stuck_speech",
     "unknown_event",
@@ -159,6 +160,8 @@ class FaultKind(enum.Enum):
     later (a transcript that comes after the answer started) loses it with the link."""
     SPEECH_STARTED = "speech_started"
     """An ``input_audio_buffer.speech_started`` the server's VAD never follows with a ``speech_stopped``."""
+    SPEECH_STOPPED = "speech_stopped"
+    """An ``input_audio_buffer.speech_stopped`` of no turn the server started: one that comes late."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -281,6 +284,14 @@ def stuck_speech(nth: int = 1) -> Fault:
     )
 
 
+def speech_stopped(on: Sequence[str] = ("session.created",)) -> Fault:
+    """A ``speech_stopped`` that comes late: the server's VAD ends a turn after the client gave up on it
+    (after :func:`stuck_speech`, the default trigger is the next session's ``session.created``: a client
+    that rotated under the stuck turn hears it end on the new session), or one it never started. An
+    ``input_audio_buffer.speech_stopped`` reaches the client after the first server event of ``on``."""
+    return Fault(kind=FaultKind.SPEECH_STOPPED, on=tuple(on), label="speech_stopped")
+
+
 def lose(on: Sequence[str]) -> Fault:
     """Never deliver the first server event of ``on`` (see ``FaultKind.LOSE``)."""
     return Fault(kind=FaultKind.LOSE, on=tuple(on), before=True, label=f"lose:{on[0]}")
@@ -390,8 +401,9 @@ RANDOM_FAULTS = {
     "close": lambda rng: close_with(rng.choice(RECONNECT_CLOSE_CODES)),
 }
 """Faults :meth:`Scenario.random` picks from: every kind a client must survive without ending (but
-``LOSE``, which stands for a late event only when a drop follows it, and ``SPEECH_STARTED``, a turn left
-open that only near-silent audio and a session age make a client act on)."""
+``LOSE``, which stands for a late event only when a drop follows it, ``SPEECH_STARTED``, a turn left
+open that only near-silent audio and a session age make a client act on, and ``SPEECH_STOPPED``, the late
+end of such a turn)."""
 
 
 # -- the proxy --------------------------------------------------------------------------------------------
@@ -721,6 +733,15 @@ def _injection(fault: Fault, shape: str, trigger: str | bytes) -> str:
                 "type": "input_audio_buffer.speech_started",
                 "event_id": "event_fault_speech_started",
                 "audio_start_ms": 0,
+                "item_id": "item_fault",
+            }
+        )
+    if fault.kind is FaultKind.SPEECH_STOPPED:  # the same in both shapes
+        return json.dumps(
+            {
+                "type": "input_audio_buffer.speech_stopped",
+                "event_id": "event_fault_speech_stopped",
+                "audio_end_ms": 0,
                 "item_id": "item_fault",
             }
         )

@@ -516,18 +516,47 @@ def test_a_turn_the_server_opened_stops_holding_once_its_audio_was_near_silent_l
     from voxpipe.services._realtime_service.state import SILENT_TURN_MS, UserTurn
 
     turn = UserTurn()
-    turn.started(at_ms=1000.0)  # the server's speech_started, after 1 s of audio sent
+    turn.started(at_ms=1000.0, now=50.0)  # the server's speech_started, after 1 s of audio sent
+    now = 50.0 + 1.0  # audio sent faster than real time (a file): the audio's count ends it
     sent = 1000.0 + SILENT_TURN_MS
-    assert turn.holds_words(sent - 1, quiet_ms=sent)  # quiet all along, but not for long enough since
-    assert not turn.settled(now=0.0, settle_s=2.0, sent_ms=sent - 1, quiet_ms=sent)
-    assert turn.gone_silent(sent, quiet_ms=sent) and not turn.holds_words(sent, quiet_ms=sent)
-    assert turn.settled(now=0.0, settle_s=2.0, sent_ms=sent, quiet_ms=sent)
-    assert not turn.settled(now=0.0, settle_s=2.0, sent_ms=sent, quiet_ms=SILENT_TURN_MS - 1)  # was loud
+    assert turn.holds_words(now, sent - 1, quiet_ms=sent)  # quiet all along, but not for long enough since
+    assert not turn.settled(now=now, settle_s=2.0, sent_ms=sent - 1, quiet_ms=sent)
+    assert turn.gone_silent(now, sent, quiet_ms=sent) and not turn.holds_words(now, sent, quiet_ms=sent)
+    assert turn.settled(now=now, settle_s=2.0, sent_ms=sent, quiet_ms=sent)
+    assert not turn.settled(now=now, settle_s=2.0, sent_ms=sent, quiet_ms=SILENT_TURN_MS - 1)  # was loud
     turn.started()  # a turn the pipeline opened (push-to-talk): open until the pipeline ends it
-    assert not turn.settled(now=0.0, settle_s=2.0, sent_ms=10 * sent, quiet_ms=10 * sent)
+    assert not turn.settled(now=1e6, settle_s=2.0, sent_ms=10 * sent, quiet_ms=10 * sent)
     turn.started(at_ms=0.0)
     turn.stopped(now=10.0)  # ended and not answered: its words are being committed
-    assert turn.holds_words(sent, quiet_ms=sent) and not turn.gone_silent(sent, quiet_ms=sent)
+    assert turn.holds_words(1e6, sent, quiet_ms=sent) and not turn.gone_silent(1e6, sent, quiet_ms=sent)
+
+
+def test_a_turn_the_server_opened_stops_holding_after_as_long_with_nothing_louder_sent() -> None:
+    from voxpipe.services._realtime_service.state import SILENT_TURN_MS, UserTurn
+
+    silent_s = SILENT_TURN_MS / 1000
+    turn = UserTurn()
+    turn.started(at_ms=500.0, now=100.0)
+    # no audio sent since (the input paused, a muted microphone): the clock counts
+    assert not turn.gone_silent(100.0 + silent_s - 0.01, sent_ms=500.0, quiet_ms=0.0)
+    assert turn.gone_silent(100.0 + silent_s, sent_ms=500.0, quiet_ms=0.0)
+    turn.heard_loud(105.0)  # the user was heard again: the clock counts from there
+    assert not turn.settled(now=104.0 + silent_s, settle_s=2.0, sent_ms=800.0, quiet_ms=0.0)
+    assert turn.settled(now=105.0 + silent_s, settle_s=2.0, sent_ms=800.0, quiet_ms=0.0)
+    turn.started(at_ms=900.0, now=200.0)  # a new turn: the clock counts from its start
+    assert not turn.gone_silent(199.0 + silent_s, sent_ms=900.0, quiet_ms=5000.0)
+
+
+def test_each_start_the_server_told_is_owed_one_stop_across_sessions() -> None:
+    from voxpipe.services._realtime_service.state import UserTurn
+
+    turn = UserTurn()
+    turn.started()  # the pipeline's own turn: its frames are the pipeline's, nothing is owed
+    assert not turn.take_stop()
+    turn.started(at_ms=0.0, now=1.0)
+    turn.started(at_ms=100.0, now=2.0)  # said twice: still one stop
+    carried = UserTurn(stop_owed=turn.stop_owed)  # a new session: the pipeline's view goes on
+    assert carried.take_stop() and not carried.take_stop()  # paid once
 
 
 def test_the_input_encoder_counts_the_near_silence_at_the_end_of_what_it_sent() -> None:

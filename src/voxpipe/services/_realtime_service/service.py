@@ -198,10 +198,14 @@ class RealtimeLLMService(LLMService):
             only between answers, never in a loop). A safe point has no answer or function call in
             flight and no turn of the user's open (speaking, or stopped and not answered yet): a user
             speaking when the age is reached is heard out and answered first. A turn the server's VAD
-            opened (``speech_started``) and never closed stops holding the rotation once the audio sent
-            since has been near-silent for ``SILENT_TURN_MS`` (10 s; a stuck VAD, noise it takes for
-            speech, a lost ``speech_stopped``): see :class:`UserTurn`. Rotating early keeps the server's
-            own time limit from cutting an answer.
+            opened (``speech_started``) and never closed stops holding the rotation once the user has been
+            quiet for ``SILENT_TURN_MS`` (10 s; a stuck VAD, noise it takes for speech, a lost
+            ``speech_stopped``): 10 s of near-silent audio sent, or 10 s of wall-clock time in which no
+            louder audio was sent (input paused or muted, a transport that stopped sending); see
+            :class:`UserTurn`. The session then rotates, and the pipeline gets the
+            ``UserStoppedSpeakingFrame`` (``emulated=True``) that the server never sent for the
+            ``UserStartedSpeakingFrame`` it got, once: a ``speech_stopped`` that comes after is not
+            told again. Rotating early keeps the server's own time limit from cutting an answer.
         max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
             are read by one task and the frames they make are pushed downstream by another, from a
             bounded queue (see :mod:`~voxpipe.services._realtime_service.downstream`), so a full output
@@ -511,11 +515,15 @@ class RealtimeLLMService(LLMService):
         # connects in parallel with it), and the user's first words must not be dropped.
         # While the link is down (and until what was held went out), audio is held, up to a bound.
         holding = state is ClientState.RECONNECTING or self._outage.held_ms > 0
-        for chunk in self._encoder.push(frame.audio, frame.sample_rate, frame.num_channels):
+        encoder = self._encoder
+        loud_until = encoder.loud_until_ms
+        for chunk in encoder.push(frame.audio, frame.sample_rate, frame.num_channels):
             if holding:
-                self._outage.hold(chunk, self._encoder.chunk_ms(chunk))
+                self._outage.hold(chunk, encoder.chunk_ms(chunk))
             else:
                 self._append_audio(chunk)
+        if encoder.loud_until_ms != loud_until:  # louder than near-silence: the user is not quiet
+            self._turn.heard_loud(asyncio.get_running_loop().time())
 
     def _append_audio(self, chunk: str) -> None:
         """Send an ``input_audio_buffer.append``, and keep it until the server commits it."""
@@ -817,8 +825,10 @@ class RealtimeLLMService(LLMService):
         still_queued = client.pending_of("input_audio_buffer.append") if client is not None else 0
         commit_queued = client is not None and client.pending_of("input_audio_buffer.commit") > 0
         recommit = self._sent_audio.commit_untaken and not commit_queued
-        encoder = self._encoder  # a turn gone silent holds no words: only the last moments go again
-        speaking = self._turn.holds_words(encoder.sent_ms, encoder.quiet_ms)
+        encoder, turn = self._encoder, self._turn  # a turn gone silent holds no words: only the last
+        now = asyncio.get_running_loop().time()  # moments go again, and the new session never ends it
+        given_up = turn.gone_silent(now, encoder.sent_ms, encoder.quiet_ms)
+        speaking = turn.holds_words(now, encoder.sent_ms, encoder.quiet_ms)
         self._outage.unheard, unheard_ms = self._sent_audio.for_new_session(still_queued, speaking)
         self._outage.unheard_resent_ms += unheard_ms
         self._outage.recommit_ms = unheard_ms if recommit and unheard_ms else None
@@ -827,7 +837,11 @@ class RealtimeLLMService(LLMService):
         self._outage.owed_response = self._outage.owed_response or owed
         await self._close_answer()
         self._answer = AnswerAudio()
-        self._turn = UserTurn()  # the new session's VAD starts afresh
+        # The new session's VAD starts afresh; what the pipeline was told of the user goes on (a turn that
+        # holds words is heard again, and the new session's speech_stopped ends it).
+        self._turn = UserTurn(stop_owed=turn.stop_owed)
+        if given_up:
+            await self._end_turn_given_up()
         responses.reset()  # (the encoder is not reset: what it gathers is the next audio of the stream)
         self._items.clear()
         self._sync_pending = False  # the replay brings the server in step
@@ -857,17 +871,35 @@ class RealtimeLLMService(LLMService):
         if self.interruptions_allowed and server_interrupts:
             await self.cancel_function_calls()  # this interruption never passes through process_frame
             await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
-        self._turn.started(self._encoder.sent_ms)
+        self._turn.started(self._encoder.sent_ms, asyncio.get_running_loop().time())
         await self.push_frame(UserStartedSpeakingFrame())
         await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
 
     async def _on_speech_stopped(self, event: beta.InputAudioBufferSpeechStoppedEvent) -> None:
         self._turn.stopped(asyncio.get_running_loop().time())
         self._sent_audio.speech_stopped(getattr(event, "audio_end_ms", None))
+        if not self._turn.take_stop():
+            # the turn's end was told already (the service gave up on it: see _end_turn_given_up), or the
+            # server never said it started: the pipeline is not told the user stopped twice
+            logger.debug("%s: speech_stopped for a turn the pipeline saw end; not told again", self)
+            return
         await self.start_ttfb_metrics()
+        await self._push_user_stopped()
+
+    async def _push_user_stopped(self, *, emulated: bool = False) -> None:
+        """Tell the pipeline the user stopped speaking (both ways: the user aggregator sits upstream)."""
         await self.push_frame(StopInterruptionFrame())
-        await self.push_frame(UserStoppedSpeakingFrame())
-        await self.push_frame(UserStoppedSpeakingFrame(), FrameDirection.UPSTREAM)
+        await self.push_frame(UserStoppedSpeakingFrame(emulated=emulated))
+        await self.push_frame(UserStoppedSpeakingFrame(emulated=emulated), FrameDirection.UPSTREAM)
+
+    async def _end_turn_given_up(self) -> None:
+        """A turn the server's VAD opened went silent and was let go with its session (see :class:`UserTurn`):
+        no ``speech_stopped`` will come for it, so the pipeline's aggregators and observers would stay in
+        "user speaking". They get the end a ``speech_stopped`` would have brought, once, marked ``emulated``
+        (no VAD heard it); no answer is due (the turn held no words), so no TTFB is started."""
+        if self._turn.take_stop():
+            logger.info("%s: the server never ended the user's silent turn; it ends here", self)
+            await self._push_user_stopped(emulated=True)
 
     async def _on_item_added(self, event: ItemEvent) -> None:
         await self._remember_item(event.item, "on_conversation_item_created")
@@ -1049,10 +1081,11 @@ class RealtimeLLMService(LLMService):
         if now - self._session_started_at >= limit:
             if turn.state is Listening.SPEAKING:
                 logger.info(
-                    "%s: the user's turn has been near-silent for %.0f ms and the server never ended it;"
-                    " rotating anyway",
+                    "%s: the user's turn has been quiet (%.0f ms of near-silent audio at the end, nothing"
+                    " louder sent for %.1f s) and the server never ended it; rotating anyway",
                     self,
                     encoder.quiet_ms,
+                    now - max(turn.started_at, turn.loud_at),
                 )
             await client.rotate(f"the session is older than {limit:g} s")
 

@@ -124,17 +124,28 @@ class Listening(enum.Enum):
 
 
 SILENT_TURN_MS = 10_000
-"""Near-silent input audio after a server's ``speech_started`` past which that turn no longer holds a
-rotation (see :class:`UserTurn`), in ms of audio sent.
+"""Quiet after a server's ``speech_started`` past which that turn no longer holds a rotation (see
+:class:`UserTurn`), in ms: of near-silent input audio sent, or of wall-clock time without input audio
+louder than near-silence (the input paused, muted or stopped: nothing sent at all).
 
 A working server VAD ends a turn after less silence than this: ``server_vad`` after its
 ``silence_duration_ms`` (500 ms by default), ``semantic_vad`` after at most 8 s (OpenAI's documented
 timeouts, and ``voxpipe serve``'s: 8 s at eagerness ``low``, 4 s at ``medium``/``auto``, 2 s at ``high``),
 and near-silence (``NEAR_SILENCE_DBFS``) is below the level VADs take for speech. A turn still open after
 this much of it is one the server will not end: its VAD is stuck, takes the quiet for speech, or its
-``speech_stopped`` was lost. Counted in audio sent, as a server VAD counts its own window, not in wall time
-(no audio sent, input paused: nothing is counted). A ``server_vad`` set to a ``silence_duration_ms`` over
-this is not told apart from a stuck one."""
+``speech_stopped`` was lost. Counted both ways, whichever reaches it first:
+
+* in audio sent, as a server VAD counts its own window (audio sent faster than real time, a file, ends the
+  count sooner in wall time);
+* in wall-clock time since the last audio louder than near-silence was sent (or since ``speech_started``):
+  when the pipeline sends no audio (``set_audio_input_paused(True)``, a muted or stopped microphone, a
+  transport that sends nothing in silence) a server VAD counts nothing and never ends the turn, so the
+  clock bounds it. While audio flows in real time the two counts agree; audio that comes slower than real
+  time (a loaded machine) ends the count at this much wall time, when a working VAD has had most of it.
+
+So a stuck turn holds the rotation at most this long after the user was last heard louder than
+near-silence. A ``server_vad`` set to a ``silence_duration_ms`` over this is not told apart from a stuck
+one."""
 
 
 @dataclass
@@ -145,27 +156,43 @@ class UserTurn:
     would cut their words in two, and between the end of their words and the answer's start it would lose
     the turn being committed. The service rotates only while the user is :attr:`Listening.QUIET`, or
     ``settle_s`` after their turn ended when no answer started (a session that does not answer on its own),
-    or once a turn the server's VAD opened has gone silent: ``SILENT_TURN_MS`` of the audio sent since its
-    ``speech_started`` was near-silent and no ``speech_stopped`` came. A server that has not ended such a
-    turn will not (see ``SILENT_TURN_MS``), and without this it would hold the session until its own time
-    limit cuts it. A user who goes on speaking keeps the turn open however long it lasts, and a
-    turn the pipeline opened (``UserStartedSpeakingFrame`` without turn detection, push-to-talk) is open
-    until the pipeline ends it, silent or not.
+    or once a turn the server's VAD opened has gone silent: ``SILENT_TURN_MS`` of quiet since its
+    ``speech_started`` (near-silent audio sent, or wall-clock time with no louder audio sent: the input
+    paused or stopped) and no ``speech_stopped`` came. A server that has not ended such a turn will not (see
+    ``SILENT_TURN_MS``), and without this it would hold the session until its own time limit cuts it. A
+    user who goes on speaking keeps the turn open however long it lasts, and a turn the pipeline opened
+    (``UserStartedSpeakingFrame`` without turn detection, push-to-talk) is open until the pipeline ends it,
+    silent or not.
+
+    It also keeps what the pipeline was told: each ``UserStartedSpeakingFrame`` the service made of a
+    server's ``speech_started`` is owed one ``UserStoppedSpeakingFrame`` (:attr:`stop_owed`): the server's
+    ``speech_stopped``, or, when the service lets a turn that went silent go with its session (the new
+    session does not hear it again, so no ``speech_stopped`` will ever come), one the service makes.
+    :meth:`take_stop` pays it once: a ``speech_stopped`` after that is not told twice.
 
     The audio is counted by the input encoder (``sent_ms``, and ``quiet_ms`` at its end): see
-    :class:`~voxpipe.services._realtime_service.audio.InputAudioEncoder`.
+    :class:`~voxpipe.services._realtime_service.audio.InputAudioEncoder`; the service reports when it
+    sends audio louder than near-silence (:meth:`heard_loud`).
 
     Attributes:
         state: where the user is.
         ended_at: loop time the user last stopped speaking.
         started_ms: the encoder's ``sent_ms`` when the server's VAD last said the user started (None for a
             turn the pipeline opened).
-        silent_turn_ms: near-silence that ends a server's turn for rotation (``SILENT_TURN_MS``).
+        started_at: loop time of that ``speech_started``.
+        loud_at: loop time the service last sent audio louder than near-silence.
+        stop_owed: the pipeline was told the user started speaking (a ``speech_started``) and not yet that
+            they stopped. It outlives a lost session (see the service's ``_on_connection_lost``): the
+            pipeline's view of the user goes on across sessions.
+        silent_turn_ms: quiet that ends a server's turn for rotation (``SILENT_TURN_MS``).
     """
 
     state: Listening = Listening.QUIET
     ended_at: float = 0.0
     started_ms: float | None = None
+    started_at: float = 0.0
+    loud_at: float = 0.0
+    stop_owed: bool = False
     silent_turn_ms: float = SILENT_TURN_MS
 
     def _set(self, new: Listening) -> None:
@@ -173,11 +200,18 @@ class UserTurn:
             logger.debug("user turn: %s -> %s", self.state.value, new.value)
             self.state = new
 
-    def started(self, at_ms: float | None = None) -> None:
-        """The user started speaking: the server's ``speech_started`` (``at_ms``: the audio sent so far),
-        or the pipeline's own VAD (``None``)."""
+    def started(self, at_ms: float | None = None, now: float = 0.0) -> None:
+        """The user started speaking: the server's ``speech_started`` (``at_ms``: the audio sent so far;
+        ``now``: the loop time), or the pipeline's own VAD (``None``)."""
         self.started_ms = at_ms
+        self.started_at = now
+        if at_ms is not None:
+            self.stop_owed = True  # the service tells the pipeline
         self._set(Listening.SPEAKING)
+
+    def heard_loud(self, now: float) -> None:
+        """Audio louder than near-silence went to the server at ``now`` (loop time)."""
+        self.loud_at = now
 
     def stopped(self, now: float) -> None:
         """The user stopped speaking; the turn is being committed."""
@@ -188,28 +222,37 @@ class UserTurn:
         """The answer started (or the turn was handed to the response tracker): the turn is closed."""
         self._set(Listening.QUIET)
 
-    def gone_silent(self, sent_ms: float, quiet_ms: float) -> bool:
-        """Whether the server's open turn has had ``silent_turn_ms`` of near-silence since it started.
+    def take_stop(self) -> bool:
+        """Whether the pipeline is owed a ``UserStoppedSpeakingFrame`` (it is then paid: False after)."""
+        owed, self.stop_owed = self.stop_owed, False
+        return owed
+
+    def gone_silent(self, now: float, sent_ms: float, quiet_ms: float) -> bool:
+        """Whether the server's open turn has had ``silent_turn_ms`` of quiet since it started: of
+        near-silent audio sent, or of wall-clock time with no louder audio sent.
 
         Args:
+            now: loop time.
             sent_ms: input audio sent so far (the encoder's count).
             quiet_ms: near-silent audio at the end of it.
         """
         if self.state is not Listening.SPEAKING or self.started_ms is None:
             return False
-        return min(quiet_ms, sent_ms - self.started_ms) >= self.silent_turn_ms
+        if min(quiet_ms, sent_ms - self.started_ms) >= self.silent_turn_ms:
+            return True
+        return (now - max(self.started_at, self.loud_at)) * 1000 >= self.silent_turn_ms
 
-    def holds_words(self, sent_ms: float, quiet_ms: float) -> bool:
+    def holds_words(self, now: float, sent_ms: float, quiet_ms: float) -> bool:
         """Whether the server's input buffer may hold words of an open turn (all of its audio is worth
         sending again to a new session): the user is speaking and has not gone silent, or stopped and their
         turn was not answered yet."""
-        return self.state is not Listening.QUIET and not self.gone_silent(sent_ms, quiet_ms)
+        return self.state is not Listening.QUIET and not self.gone_silent(now, sent_ms, quiet_ms)
 
     def settled(self, now: float, settle_s: float, sent_ms: float = 0.0, quiet_ms: float = 0.0) -> bool:
         """Whether no turn of the user's is open, so the server session can end without losing words."""
         if self.state is Listening.ENDED and now - self.ended_at >= settle_s:
             return True
-        return self.state is Listening.QUIET or self.gone_silent(sent_ms, quiet_ms)
+        return self.state is Listening.QUIET or self.gone_silent(now, sent_ms, quiet_ms)
 
 
 class RepeatedEvents:
