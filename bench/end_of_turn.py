@@ -200,7 +200,12 @@ async def main(args: argparse.Namespace) -> None:
 
     turns = json.loads((FIXTURES / "turns.json").read_text())["turns"][: args.limit]
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
-    engines = load_engines("local")
+    options = {
+        name: int(value) if value.lstrip("-").isdigit() else value
+        for name, _, value in (o.partition("=") for o in args.option)
+    }
+    print(f"engine options {options or 'defaults'}")
+    engines = load_engines("local", **options)
     await engines.warm_up()
     if args.texts:
         async with engines:
@@ -249,4 +254,10 @@ if __name__ == "__main__":
     parser.add_argument("--eagerness", nargs="+", default=["high", "medium", "low"])
     parser.add_argument("--limit", type=int, default=20, help="fixtures to play (default all 20)")
     parser.add_argument("--texts", action="store_true", help="judge written texts (no audio, no timing)")
+    parser.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        help="a load_engines option, NAME=VALUE (an integer, or text), for A/B runs",
+    )
     asyncio.run(main(parser.parse_args()))
