@@ -94,19 +94,25 @@ class SpeculationSettings:
     Attributes:
         pause_ms: silence inside a turn after which the answer is prepared (capped at half the turn
             detection's silence window); None turns speculation off. 100 ms: the local STT starts its
-            own pass at 100 ms of near-silence anyway, so the speculation takes that pass's words
+            own pass sooner (60 ms of near-silence), so the speculation takes that pass's words
             without waiting for more silence and adds only LLM and TTS work; at 150 ms it waited 50 ms
             for nothing (``bench/voice_latency.py``, quiet, server VAD 500 ms: end of audio -> first
             audio p50 680 -> 609 ms, 1 of 8 attempts dropped either way).
         max_attempts: speculations per turn, so a user who pauses often costs no more than this.
         prefill_every_ms: while the user speaks, how often (in ms of their audio) the STT's partial
             transcript is looked at, and new words handed to the LLM to read ahead
-            (``server/connection/prefill.py``); None: never.
+            (``server/connection/prefill.py``); None: never. 40 ms (a client's usual append): the words
+            of a pass are read as soon as it ends. At 250 ms a read often began with the pause, and its
+            step (which cannot be interrupted) ran beside the Whisper pass that semantic VAD's judgement
+            waits for, slowing it by up to 85 ms (``bench/voice_latency.py --rounds 3 --mode
+            semantic_vad:high``: in the "capital city" question the read of "What is the capital city
+            of" ran from 2 ms to 83-109 ms after the end of the user's audio, and that pass took 130-220
+            ms; at 40 ms the read ended 15-28 ms before the end of the audio and the pass took 129-137).
     """
 
     pause_ms: int | None = 100
     max_attempts: int = 3
-    prefill_every_ms: int | None = 250
+    prefill_every_ms: int | None = 40
 
     def __post_init__(self) -> None:
         if (self.pause_ms is not None and self.pause_ms < 10) or self.max_attempts < 1:

@@ -36,7 +36,7 @@ p95 0.6 s, of which the STT ~0.01 s (the pass started at the pause is reused), t
 the first piece after 4 words, the warm-up primes every model (and the LLM with the server's default
 instructions), ``SpeechFirst`` gives Piper the cores while it speaks, Piper speaks in parts of at most 60
 characters and the LLM context is 2048 tokens (both for memory), and the STT pass at a pause starts
-after 100 ms of near-silence.
+after 60 ms of near-silence.
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def load_engines(
     stt_prioritise: bool = True,
     stt_blas_threads: int | None = 1,
     stt_step_ms: int = 1000,
-    stt_pause_ms: int = 100,
+    stt_pause_ms: int = 60,
     llm_prime_instructions: str | None = DEFAULT_INSTRUCTIONS,
     tts_threads: int = 0,
     tts_spinning: bool = False,

@@ -138,8 +138,14 @@ class WhisperSTTEngine(STTEngine):
             plain single-worker executor; for A/B figures in ``bench/voice_latency.py``).
         pause_ms: near-silence after speech that starts a pass at once (the likely end of the turn), so
             the transcript is under way when the session's speculation starts (at its own pause, 100 ms
-            of VAD silence by default: the same moment, so it waits for this pass rather than starting
-            another) and ready long before a 500 ms VAD window ends.
+            of VAD silence by default: it waits for this pass rather than starting another) and ready long
+            before a 500 ms VAD window ends. 60 ms: semantic VAD's judgement needs this pass's words, so
+            the pass starts the chain to a quick answer; at 100 ms it started 40 ms later for the same
+            words (``bench/voice_latency.py --rounds 3 --mode semantic_vad:high``, 12 question turns
+            each, load 0.3-0.9: the pass started 42 ms after the end of the user's audio against 82, the
+            judgement ended at 317 against 347 ms, p50; with the session reading the words ahead as soon
+            as a pass has them, ``SpeculationSettings.prefill_every_ms``). It costs passes at gaps
+            between words: 36 against 21 over 21 turns of the speech fixtures, 63 in all against 57.
         blas_threads: numpy's BLAS threads, set for the whole process when the model loads (see the
             module docstring); None leaves them as they are.
         hold_background: called from the worker thread; True while background passes should wait
@@ -159,7 +165,7 @@ class WhisperSTTEngine(STTEngine):
         *,
         first_hypothesis: bool = True,
         step_ms: int = 1000,
-        pause_ms: int = 100,
+        pause_ms: int = 60,
         window_s: int = 10,
         full_window_beam_size: int = 5,
         prioritise: bool = True,
@@ -288,7 +294,7 @@ class _WhisperStream(STTStream):
         engine: WhisperSTTEngine,
         options: TranscriptionOptions,
         step_ms: int | None = 1000,
-        pause_ms: int = 100,
+        pause_ms: int = 60,
         silence_peak: float = 0.02,
     ) -> None:
         self._engine = engine
