@@ -206,3 +206,33 @@ def test_repr_names_the_conversion() -> None:
     assert repr(StreamResampler(48000, 24000, channels=2, out_channels=1)) == (
         "StreamResampler(48000 Hz x2 -> 24000 Hz x1, quality='HQ')"
     )
+
+
+@pytest.mark.parametrize(
+    ("in_rate", "out_rate", "channels", "out_channels"),
+    [(16000, 24000, 1, 1), (48000, 24000, 2, 1), (48000, 24000, 2, 2), (24000, 24000, 1, 1),
+     (24000, 24000, 2, 1), (24000, 24000, 3, 1), (8000, 24000, 1, 1)],
+)
+def test_unrounded_samples_round_to_what_process_and_flush_return(
+    in_rate: int, out_rate: int, channels: int, out_channels: int
+) -> None:
+    from voxpipe.audio import pcm16_from_samples
+
+    pcm = np.repeat(speechlike(in_rate, 0.4)[:, None], channels, axis=1)
+    pcm[:, -1] //= 3  # channels that differ, so a fold to mono has halves and thirds to round
+    data = pcm.astype("<i2").tobytes()
+    layout = {"channels": channels, "out_channels": out_channels}
+    rounded = StreamResampler(in_rate, out_rate, **layout)
+    unrounded = StreamResampler(in_rate, out_rate, **layout)
+    step = in_rate // 50 * 2 * channels
+    gathered = []
+    for i in range(0, len(data), step):
+        samples = unrounded.process_samples(data[i : i + step])
+        assert pcm16_from_samples(samples) == rounded.process(data[i : i + step])
+        gathered.append(samples)
+    tail = unrounded.flush_samples()
+    assert pcm16_from_samples(tail) == rounded.flush()
+    # joined and rounded once: the same bytes as chunk by chunk
+    assert pcm16_from_samples(np.concatenate([*gathered, tail])) == b"".join(
+        stream_in_chunks(StreamResampler(in_rate, out_rate, **layout), data, in_rate // 50)
+    )

@@ -20,6 +20,7 @@ __all__ = [
     "downmix_to_mono",
     "float32_to_pcm16",
     "pcm16_array",
+    "pcm16_from_samples",
     "pcm16_to_float32",
     "peak",
     "rms",
@@ -89,6 +90,16 @@ def float32_to_pcm16(samples: npt.ArrayLike) -> bytes:
     if values.size and np.isnan(values).any():
         raise VoxpipeUsageError("samples contain NaN; fix the computation that produced them before encoding")
     return _round_to_pcm16(values)
+
+
+def pcm16_from_samples(samples: npt.NDArray[np.floating]) -> bytes:
+    """Round float samples already on the int16 scale (as ``StreamResampler.process_samples`` gives them),
+    clip them to int16 and return little-endian PCM bytes.
+
+    Rounding works sample by sample, so chunks rounded one by one or joined and rounded once give the
+    same bytes.
+    """
+    return _round_to_pcm16(samples)
 
 
 def _round_to_pcm16(values: npt.NDArray[np.floating]) -> bytes:

@@ -184,6 +184,29 @@ class StreamResampler:
             return b""
         return _round_to_pcm16(self._stream.resample_chunk(samples))
 
+    def process_samples(self, pcm: bytes | bytearray | memoryview) -> npt.NDArray[np.floating]:
+        """Like :meth:`process`, but return the samples before they are rounded to 16 bits.
+
+        :func:`~voxpipe.audio.pcm.pcm16_from_samples` of the result is what :meth:`process` returns,
+        and so is that of several results joined (rounding works sample by sample): a caller that
+        gathers chunks rounds them once (the realtime service's input, which sends about 100 ms at a
+        time, rounds once per append instead of once per 20 ms frame).
+
+        Returns:
+            Float samples on the int16 scale (not rounded, not clipped), ``(frames,)`` for mono and
+            ``(frames, out_channels)`` otherwise.
+        """
+        fold = self._out_channels != self._channels
+        if self._stream is None:
+            if fold:  # what downmix_to_mono rounds
+                return _channel_mean(pcm16_array(pcm, self._channels), np.float64)
+            frames = pcm16_array(pcm, self._channels)
+            return frames[:, 0].astype(np.float32) if self._channels == 1 else frames.astype(np.float32)
+        samples = _to_float(pcm, self._channels, fold)
+        if samples.shape[0] == 0:
+            return samples
+        return self._stream.resample_chunk(samples)
+
     def flush(self) -> bytes:
         """End the stream: return the samples the filter still holds, and get ready for a new stream.
 
@@ -195,10 +218,20 @@ class StreamResampler:
         """
         if self._stream is None:
             return b""
+        return _round_to_pcm16(self.flush_samples())
+
+    def flush_samples(self) -> npt.NDArray[np.floating]:
+        """Like :meth:`flush`, but return the samples before they are rounded (see :meth:`process_samples`).
+
+        Returns:
+            The remaining float samples on the int16 scale (none when the rates are equal).
+        """
         shape = (0,) if self._out_channels == 1 else (0, self._out_channels)
+        if self._stream is None:
+            return np.zeros(shape, dtype=np.float32)
         tail = self._stream.resample_chunk(np.zeros(shape, dtype=np.float32), last=True)
         self._stream.clear()
-        return _round_to_pcm16(tail)
+        return tail
 
     def reset(self) -> None:
         """Drop whatever the filter holds, without output, and start afresh.

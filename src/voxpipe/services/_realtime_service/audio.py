@@ -13,8 +13,20 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
 
-from voxpipe.audio import StreamResampler, alaw_decode, alaw_encode, rms_dbfs, ulaw_decode, ulaw_encode
+import numpy as np
+import numpy.typing as npt
+
+from voxpipe.audio import (
+    StreamResampler,
+    alaw_decode,
+    alaw_encode,
+    pcm16_from_samples,
+    rms_dbfs,
+    ulaw_decode,
+    ulaw_encode,
+)
 from voxpipe.errors import ServerError
 from voxpipe.frames.audio import SAMPLE_WIDTH
 
@@ -34,6 +46,33 @@ a street) is not near-silence: it cannot be told from a quiet voice by its level
 
 _ENCODERS = {"g711_ulaw": ulaw_encode, "g711_alaw": alaw_encode}
 _DECODERS = {"g711_ulaw": ulaw_decode, "g711_alaw": alaw_decode}
+
+
+_NEAR_SILENCE_POWER = (32768.0 * 10 ** (NEAR_SILENCE_DBFS / 20)) ** 2
+"""Mean square of int16 samples at :data:`NEAR_SILENCE_DBFS` (about 10737)."""
+
+
+def _louder_than_near_silence(samples: npt.NDArray[np.floating]) -> bool:
+    """Whether mono ``samples`` (float, int16 scale), rounded to PCM16, read louder than near-silence.
+
+    Exactly ``rms_dbfs(pcm16_from_samples(samples)) > NEAR_SILENCE_DBFS``, mostly without rounding: one
+    dot product gives the chunk's energy, and rounding moves each square by at most ``|x| + 1/4`` (in
+    all at most ``sqrt(n * energy) + n / 4``, Cauchy-Schwarz; clipping only lowers it, and a clipped
+    sample alone is far above the threshold), so a chunk clear of the threshold by more than that is
+    decided at once; one within it (a hair from -50 dBFS) is rounded and measured as PCM.
+    """
+    n = samples.shape[0]
+    energy = float(samples @ samples)
+    if n > 20_000 or not math.isfinite(energy):  # bounds below assume a short chunk: measure it plainly
+        return rms_dbfs(pcm16_from_samples(samples)) > NEAR_SILENCE_DBFS
+    low, high = energy * (1 - 2e-3), energy * (1 + 2e-3)  # float32 dot rounding (n * 2**-24 < 3e-3)
+    spread = math.sqrt(n * high) + n / 4
+    threshold = n * _NEAR_SILENCE_POWER
+    if low - spread > threshold * (1 + 1e-6):
+        return True
+    if high + spread < threshold * (1 - 1e-6):
+        return False
+    return rms_dbfs(pcm16_from_samples(samples)) > NEAR_SILENCE_DBFS
 
 
 def format_rate(audio_format: str | None) -> int:
@@ -63,8 +102,15 @@ class InputAudioEncoder:
         self._format = audio_format or "pcm16"
         self._rate = FORMAT_RATES[self._format]
         self._encode = _ENCODERS.get(self._format)
-        self._batch_bytes = int(_bytes_per_ms(self._format) * batch_ms)
+        self._bytes_per_ms = _bytes_per_ms(self._format)
+        self._bytes_per_sample = 1 if self._encode is not None else SAMPLE_WIDTH
+        self._batch_bytes = int(self._bytes_per_ms * batch_ms)
         self._resamplers: dict[tuple[int, int], StreamResampler] = {}
+        # Resampled chunks not yet rounded and encoded, and their size once encoded: that work is done
+        # once per append (about 100 ms), not once per input frame (20 ms). Each chunk's level is
+        # measured as it comes (_louder_than_near_silence), so the counts never wait for an append.
+        self._unsettled: list[npt.NDArray[np.floating]] = []
+        self._unsettled_bytes = 0
         self._pending = bytearray()
         self.sent_ms: float = continues.sent_ms if continues is not None else 0.0
         """Audio returned as appends so far, in ms."""
@@ -79,7 +125,7 @@ class InputAudioEncoder:
     @property
     def pending_ms(self) -> float:
         """Audio gathered but not yet returned as an append."""
-        return len(self._pending) / _bytes_per_ms(self._format)
+        return (len(self._pending) + self._unsettled_bytes) / self._bytes_per_ms
 
     @property
     def quiet_ms(self) -> float:
@@ -93,40 +139,55 @@ class InputAudioEncoder:
         if resampler is None:
             resampler = StreamResampler(sample_rate, self._rate, channels=num_channels, out_channels=1)
             self._resamplers[key] = resampler
-        self._gather(resampler.process(pcm))
-        if len(self._pending) < self._batch_bytes:
+        self._gather(resampler.process_samples(pcm))
+        if len(self._pending) + self._unsettled_bytes < self._batch_bytes:
             return []
-        return [self._take(len(self._pending))]
+        return [self._take()]
 
     def flush(self) -> list[str]:
         """Return what is gathered (including what the resamplers hold back), e.g. before a commit."""
         for resampler in self._resamplers.values():
-            self._gather(resampler.flush())
-        return [self._take(len(self._pending))] if self._pending else []
+            self._gather(resampler.flush_samples())
+        self._settle()
+        return [self._take()] if self._pending else []
 
-    def _gather(self, pcm: bytes) -> None:
-        """Encode resampled PCM16 into what the next append takes; note where loud audio ends."""
-        if not pcm:
+    def _gather(self, samples: npt.NDArray[np.floating]) -> None:
+        """Keep a resampled chunk for the next append; note where loud audio ends."""
+        if not samples.shape[0]:
             return
-        loud = rms_dbfs(pcm) > NEAR_SILENCE_DBFS
-        self._pending += self._encode(pcm) if self._encode is not None else pcm
-        if loud:
+        self._unsettled.append(samples)
+        self._unsettled_bytes += samples.shape[0] * self._bytes_per_sample
+        if _louder_than_near_silence(samples):
             self.loud_until_ms = self.sent_ms + self.pending_ms
+
+    def _settle(self) -> None:
+        """Round and encode the gathered chunks (together: rounding works sample by sample)."""
+        chunks = self._unsettled
+        if not chunks:
+            return
+        pcm = pcm16_from_samples(chunks[0] if len(chunks) == 1 else np.concatenate(chunks))
+        self._pending += self._encode(pcm) if self._encode is not None else pcm
+        chunks.clear()
+        self._unsettled_bytes = 0
 
     def chunk_ms(self, chunk: str) -> float:
         """Duration of one base64 chunk this encoder made."""
-        return len(chunk) * 3 / 4 / _bytes_per_ms(self._format)
+        return len(chunk) * 3 / 4 / self._bytes_per_ms
 
     def reset(self) -> None:
         """Drop everything gathered and held (paused input is dropped, not buffered)."""
+        self._unsettled.clear()
+        self._unsettled_bytes = 0
         self._pending.clear()
         for resampler in self._resamplers.values():
             resampler.reset()
 
-    def _take(self, size: int) -> str:
-        chunk = bytes(self._pending[:size])
-        del self._pending[:size]
-        self.sent_ms += len(chunk) / _bytes_per_ms(self._format)
+    def _take(self) -> str:
+        """Everything gathered, as one base64 append."""
+        self._settle()
+        chunk = bytes(self._pending)
+        self._pending.clear()
+        self.sent_ms += len(chunk) / self._bytes_per_ms
         return base64.b64encode(chunk).decode("ascii")
 
 
