@@ -1,10 +1,12 @@
 """Fair sharing of the models between sessions: the first piece of every answer goes before others' tails.
 
-The local engines run one model call at a time (one worker thread each on 2 cores), first come, first
+The local engines ran one model call at a time (one worker thread each on 2 cores), first come, first
 served. With several sessions talking, one session's long answer (its later sentences, its whole LLM
 generation) then sat in front of another session's first words. ``FairShare`` puts an asyncio-level
-gate in front of each model kind (``"llm"``, ``"tts"``): one call holds a model at a time and, when it
-lets go, the waiting call with the best ``Priority`` goes next (earliest deadline first within a priority):
+gate in front of each model kind (``"llm"``, ``"tts"``): ``slots`` calls hold a model at a time (Piper:
+one; the local LLM: ``load_engines(llm_parallel=3)``, decoded together in one batch a step, the heads
+first: ``engines/local/_batch_decoder.py``) and, when one lets go, the waiting call with the best
+``Priority`` goes next (earliest deadline first within a priority):
 
 * ``JUDGE``: semantic VAD's end-of-turn judgement (``connection/end_of_turn.py``): one short look at the
   words of a turn (their few tokens over a cached prompt, about 0.1 s), which the end of that turn, and so
@@ -50,14 +52,14 @@ since its audio ended), and it stays due, ahead of speculations and comfortable 
 has twice ``llm_lead_s`` ahead. When this was written every hand-over cost the next generation its
 prompt's evaluation (the prompt cache held one conversation), so a generation that gave the LLM up as
 soon as it was not due came back a moment later for a few words, and the LLM went to reading prompts
-again. The local LLM now keeps each conversation's state (``engines/local/_prefix_states.py``): a
+again. The local LLM now keeps each conversation evaluated (``engines/local/_batch_decoder.py``): a
 hand-over costs it a few milliseconds, and an HTTP engine's server keeps its own cache; the rule stays,
 its leads are not re-tuned for that yet.
 
 With ``short_heads`` an answer's head ends when its first piece is cut for the TTS, not after a fixed 8
 tokens: the listener's first words need nothing more from the LLM, so its generation then gives the LLM up
 to another answer's waiting head and goes on after it (a hand-over is cheap now that the LLM keeps each
-conversation's state: ``engines/local/_prefix_states.py``). It is off by default: at 3 sessions
+conversation evaluated: ``engines/local/_batch_decoder.py``). It is off by default: at 3 sessions
 (``bench/voice_latency.py --sessions 3``, back to back) it brought end of audio -> first audio p95 from
 2075 to 1746 ms over 42 turns (load 1.0-1.9) before the lead's VAD change, but on today's main p95 was the
 same (1409 against 1403 ms, p50 886 against 991, load 0.1-1.4) with more turns gapped after their first
@@ -198,7 +200,7 @@ class FairShare:
     """One ``PriorityGate`` per model kind, shared by the sessions of a process.
 
     Args:
-        llm_slots: LLM calls at a time (the local LLM: 1).
+        llm_slots: LLM calls at a time (the local LLM decodes ``llm_parallel`` together: 3).
         tts_slots: TTS calls at a time (Piper: 1).
         tail_wait_s: longest wait of a tail piece for other answers' heads.
         preempt: a generation holding the LLM gives it up to a better-priority call between tokens

@@ -141,7 +141,7 @@ async def test_the_llm_takes_its_idle_threads_only_while_nothing_else_computes()
     async def threads_after_a_request() -> tuple[int, int]:
         text = "".join([c.text async for c in engine.stream(request) if isinstance(c, TextDelta)])
         assert text
-        ctx: Any = engine._llm._ctx.ctx  # the llama.cpp context the engine set its threads on
+        ctx: Any = engine._backend._context.ctx  # the llama.cpp context the engine set its threads on
         return llama_cpp.llama_n_threads(ctx), llama_cpp.llama_n_threads_batch(ctx)
 
     try:

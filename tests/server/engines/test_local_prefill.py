@@ -30,11 +30,11 @@ def ask(words: str) -> LLMRequest:
 
 @pytest.fixture(scope="module")
 def forgetful_engine() -> Iterator[Any]:
-    """The engine without kept conversations: only the words read ahead can make an answer's prompt
-    cached after another prompt ran."""
+    """The engine with one sequence, which keeps only the last conversation: only the words read ahead
+    can make an answer's prompt cached after another prompt ran."""
     from voxpipe.server.engines.local.llm import LlamaLLMEngine
 
-    engine = LlamaLLMEngine(kept_conversations=0)
+    engine = LlamaLLMEngine(sequences=1)
     yield engine
     asyncio.run(engine.aclose())
 

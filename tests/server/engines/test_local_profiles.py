@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import pytest
@@ -121,16 +120,15 @@ def scripted(engine: LlamaLLMEngine, script: Script) -> list[Pass]:
     """Replace the model call of ``engine``; returns the list the passes are recorded in."""
     passes: list[Pass] = []
 
-    def generate(
+    async def generate(
         request: LLMRequest,
         tools: Sequence[FunctionTool],
         forced: str | None,
         temperature: float,
-        stop: threading.Event,
         *,
         until: Callable[[str], bool] | None = None,
         max_tokens: int | None = None,
-    ) -> Iterator[str | Usage]:
+    ) -> AsyncIterator[str | Usage]:
         record = Pass(
             request.instructions, tuple(t.name for t in tools), forced, temperature, False, max_tokens
         )

@@ -88,7 +88,8 @@ def load_engines(
     tts_spinning: bool = False,
     speech_first: bool = True,
     llm_idle_threads: int = 2,
-    llm_kept_conversations: int = 8,
+    llm_sequences: int = 8,
+    llm_parallel: int = 3,
     fair_share: bool = True,
     fair_share_preempt: bool = True,
     fair_share_deadlines: bool = False,
@@ -117,8 +118,11 @@ def load_engines(
             waits for the LLM (with ``fair_share``; ``_speech_first``).
         llm_idle_threads: the LLM's threads for a step taken while Whisper and Piper are idle (``_busy``:
             they mark the time they compute); 0: always ``llm_threads``.
-        llm_kept_conversations: conversations whose evaluated state the LLM keeps, so a session
-            coming back to the model after another finds its words cached (``_prefix_states``); 0: none.
+        llm_sequences: sequences of the LLM's context (``_batch_decoder``): calls decoded together at
+            most, and conversations kept evaluated between calls, so a session coming back to the model
+            after another finds its words cached.
+        llm_parallel: LLM calls the sessions may have in progress at once (``FairShare``'s LLM slots):
+            they are decoded together, a step advancing each (see ``_batch_decoder`` for the figures).
         fair_share: sessions take turns at the LLM and Piper, first pieces of answers before others'
             tails (``voxpipe.server.scheduling``).
         fair_share_preempt: a generation past its first words gives the LLM up to another answer's
@@ -168,7 +172,10 @@ def load_engines(
 
     shared = (
         FairShare(
-            preempt=fair_share_preempt, deadlines=fair_share_deadlines, short_heads=fair_share_short_heads
+            llm_slots=llm_parallel,
+            preempt=fair_share_preempt,
+            deadlines=fair_share_deadlines,
+            short_heads=fair_share_short_heads,
         )
         if fair_share
         else None
@@ -201,7 +208,7 @@ def load_engines(
             speech_first=gate,
             idle_threads=llm_idle_threads,
             busy=busy,
-            kept_conversations=llm_kept_conversations,
+            sequences=llm_sequences,
         ),
         tts=_tts(tts_threads, tts_spinning, busy),
         fair_share=shared,

@@ -1,9 +1,10 @@
 """LLM with llama.cpp (``llama-cpp-python``) on Qwen2.5-Coder-0.5B-Instruct Q4_K_M, its 1.5B, or SmolLM2-135M.
 
-One ``Llama`` per process, shared by all sessions through one worker thread: requests queue and never run
-two at a time on two cores (which llama.cpp handles badly). Generation streams through
-``stream_from_thread``: a stop flag is checked per token, so closing the stream frees the model within a
-token (about 25-40 ms) once the prompt evaluation that is running, if any, ends.
+One model per process, shared by all sessions through one ``_batch_decoder.BatchDecoder``: a thread that
+alone touches the model and decodes the calls in progress together, one ``llama_decode`` a step holding
+the next token of each generation and the prompt tokens of the calls reading theirs (three sessions'
+tokens cost about twice one's: the decoding is memory-bound). Closing a stream stops its call at the next
+step (65-120 ms at most).
 
 What differs between the models is a small ``profiles.ModelProfile`` each: weights, template fixes, and
 whether tool calls are decided inline (below) or by a separate routing pass (the 1.5B; see ``profiles``).
@@ -17,15 +18,15 @@ A held-back call that is not accepted (an invented tool, invalid arguments, or f
 whose words the user said) is dropped, and the model answers again with the tools hidden, so the user gets
 words rather than silence (the second pass costs a prompt evaluation: a few hundred ms).
 
-Each prompt prefix the engine uses (system block and tools) keeps a saved llama.cpp state
-(``_prefix_states``), so alternating prompts (routing and answer, tools shown and hidden) all find their
-prefix cached; and after every call the evaluated conversation is kept too, so sessions taking turns at
-the model each find their own words cached when they come back to it.
+Every call's evaluated tokens stay in its sequence of the context after it ends (``sequences`` of them,
+the least recently used given up first), and a call's prompt starts from the sequence sharing most of it
+(its own conversation, or another one's system block, whose cells are shared rather than copied); so
+alternating prompts (routing and answer, tools shown and hidden) find their prefixes cached, and sessions
+taking turns at the model each find their own words cached when they come back to it.
 
 A request with a ``continuation`` (an answer that gave the model up to another answer's first words,
 ``voxpipe.server.scheduling``) renders the same prompt followed by the words already said and goes on
-from them: the prompt cache still holds them unless another prompt ran in between, and then they cost a
-prompt evaluation of those words.
+from them: its sequence still holds them unless the cache needed the room.
 
 Sampling follows the request (temperature, max tokens) with ``repeat_penalty`` 1.0, except that the
 temperature is capped at ``tool_temperature`` (0.2) while tools are in play: at 0.5B, hotter sampling
@@ -42,10 +43,8 @@ import json
 import logging
 import re
 import secrets
-import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -65,11 +64,22 @@ from voxpipe.server.engines.base import (
     ToolCall,
     Usage,
 )
+from voxpipe.server.engines.local._batch_decoder import (
+    BatchDecoder,
+    Call,
+    Finished,
+    Progress,
+    Prompt,
+    Read,
+    Sampling,
+    Started,
+    StepReport,
+    common_prefix,
+)
 from voxpipe.server.engines.local._busy import BusyEngines, ThreadChoice
 from voxpipe.server.engines.local._errors import model_errors
-from voxpipe.server.engines.local._prefix_states import PrefixStates, common_prefix, system_prefix_length
+from voxpipe.server.engines.local._llama_backend import LlamaBackend
 from voxpipe.server.engines.local._speech_first import SpeechFirst
-from voxpipe.server.engines.local._threads import stream_from_thread
 from voxpipe.server.engines.local.chat import call_schema, render_inputs, tools_in_play
 from voxpipe.server.engines.local.profiles import DEFAULT_LLM, LLM_PROFILES, fix_template
 from voxpipe.server.engines.local.tools import looks_like_call, parse_tool_call
@@ -104,8 +114,11 @@ class LlamaLLMEngine(LLMEngine):
         idle_threads: threads for an evaluation (a token, a prompt) that starts while no other engine
             sharing ``busy`` computes (``_busy``); 0 or None: always ``n_threads``/``n_threads_batch``.
         busy: shared with the STT and TTS engines, which mark the time they compute.
-        kept_conversations: evaluated conversations kept after each call (``_prefix_states``), so that
-            sessions taking turns at the model each find their own words cached; 0: none.
+        sequences: sequences of the llama.cpp context (``_batch_decoder``): calls decoded together at
+            most, and conversations whose evaluated tokens stay cached between calls, so that sessions
+            taking turns at the model each find their own words cached.
+        cache_tokens: cells of the key-value cache all sequences share (None: twice ``n_ctx``); when
+            it is full the least recently used idle conversation is dropped.
     """
 
     def __init__(
@@ -122,7 +135,8 @@ class LlamaLLMEngine(LLMEngine):
         speech_first: SpeechFirst | None = None,
         idle_threads: int | None = None,
         busy: BusyEngines | None = None,
-        kept_conversations: int = 8,
+        sequences: int = 8,
+        cache_tokens: int | None = None,
     ) -> None:
         if model not in LLM_PROFILES:
             raise VoxpipeUsageError(f"unknown local LLM {model!r}; choose one of: {', '.join(LLM_PROFILES)}")
@@ -140,80 +154,100 @@ class LlamaLLMEngine(LLMEngine):
             if busy is not None and idle_threads
             else None
         )
-        self._threads_now = (n_threads, n_threads_batch)
         self.capabilities = LLMCapabilities(
             model=model, tool_calls=self._profile.tool_calls, context_tokens=n_ctx, resumable=True
         )
-        self._llm: Any = None
+        self._slots = sequences
+        self._cache_tokens = cache_tokens or 2 * n_ctx
+        self._model: Any = None  # llama_cpp's LlamaModel, loaded with the context (``_open``)
+        self._backend: LlamaBackend | None = None
         self._formatter: Any = None
         self._eos = ""
-        self._grammars: dict[str, Any] = {}
-        self._states = PrefixStates(conversations=kept_conversations)
+        self._grammars: dict[str, str] = {}
         self._closing: Any = None  # token ids that close a sentence (``_closing_tokens``)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="voxpipe-llama")
+        self._decoder = BatchDecoder(
+            self._open,
+            slots=sequences,
+            head_tokens=_HEAD_TOKENS,
+            before_step=self._before_step,
+            after_step=self._after_step,
+        )
 
-    def _load(self) -> Any:
-        """Load the model (in the worker thread; the single worker makes this race-free)."""
-        if self._llm is None:
-            started = time.perf_counter()
-            path = self._profile.path()
-            with model_errors(f"loading {path.name}", recoverable=False):
-                from llama_cpp import Llama, llama_chat_format
+    def _open(self) -> LlamaBackend:
+        """Load the model and open its context (on the decoder's thread, at the first call)."""
+        started = time.perf_counter()
+        path = self._profile.path()
+        with model_errors(f"loading {path.name}", recoverable=False):
+            import llama_cpp
+            from llama_cpp import _internals, _logger, llama_chat_format
 
-                llm = Llama(
-                    model_path=str(path),
-                    n_ctx=self._n_ctx,
-                    n_threads=self._n_threads,
-                    n_threads_batch=self._n_threads_batch,
-                    verbose=False,
-                )
-                self._eos = llm._model.token_get_text(llm.token_eos())
-                self._formatter = llama_chat_format.Jinja2ChatFormatter(
-                    template=fix_template(
-                        llm.metadata["tokenizer.chat_template"], self._profile.template_fixes
-                    ),
-                    eos_token=self._eos,
-                    bos_token="",
-                )
-            self._llm = llm
-            logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
-        return self._llm
+            _logger.set_verbose(False)  # llama.cpp's own log lines on stderr
+            model = _internals.LlamaModel(
+                path_model=str(path), params=llama_cpp.llama_model_default_params(), verbose=False
+            )
+            self._eos = model.token_get_text(model.token_eos())
+            self._formatter = llama_chat_format.Jinja2ChatFormatter(
+                template=fix_template(
+                    model.metadata()["tokenizer.chat_template"], self._profile.template_fixes
+                ),
+                eos_token=self._eos,
+                bos_token="",
+            )
+            self._model = model
+            self._backend = LlamaBackend(
+                model,
+                cache_tokens=self._cache_tokens,
+                sequences=self._slots,
+                n_threads=self._n_threads,
+                n_threads_batch=self._n_threads_batch,
+            )
+        logger.info("loaded %s in %.2f s", path.name, time.perf_counter() - started)
+        return self._backend
 
-    def _fit_threads(self, llm: Any) -> None:
-        """Before an evaluation: the idle threads when nothing else computes, else the usual ones
+    def _before_step(self) -> None:
+        """Before a decode: the idle threads when nothing else computes, else the usual ones
         (``_busy.ThreadChoice``)."""
-        if self._threads is None:
+        if self._threads is not None and self._backend is not None:
+            self._backend.set_threads(*self._threads.before_step())
+
+    def _after_step(self, report: StepReport) -> None:
+        """After a decode: time a step that only made tokens (``ThreadChoice``), and pause for Piper
+        (``SpeechFirst``) unless another call's head is in the batch; a word that may complete an
+        answer's first piece first gives it ``_EXPECT_SPEECH_S`` to reach Piper."""
+        if not report.texts:
             return
-        wanted = self._threads.before_step()
-        if wanted != self._threads_now:
-            llm._ctx.set_n_threads(*wanted)
-            self._threads_now = wanted
+        if self._threads is not None and not report.prompt_tokens:
+            self._threads.token_done()
+        if self._speech_first is not None and report.heads <= 1:
+            head_word = any(index < _HEAD_TOKENS and text[:1].isspace() for index, text in report.texts)
+            self._speech_first.wait_for_speech(_EXPECT_SPEECH_S if head_word else 0.0)
 
     async def warm_up(self) -> None:
-        """Load the model and evaluate a few tokens, so the weights are paged in before a session waits."""
-        await asyncio.wrap_future(self._executor.submit(self._prime))
-
-    def _prime(self) -> None:
+        """Load the model and evaluate a prompt, so the weights are paged in before a session waits."""
         started = time.perf_counter()
-        llm = self._load()
-        with model_errors("priming the LLM", recoverable=False):
-            if self._prime_instructions is None:
-                llm.eval(llm.tokenize(b"Hello", add_bos=False))
-            else:
-                request = LLMRequest(
-                    self._prime_instructions, [LLMMessage("user", "Hello.")], max_output_tokens=1
-                )
-                for _piece in self._complete(
-                    llm, request, tools=(), forced=None, temperature=0.0, stop=threading.Event()
-                ):
-                    pass
-            self._closing_tokens(llm)  # for the first end-of-turn judgement: a pass over the vocabulary
+        if self._prime_instructions is None:
+            call = Call(self._hello_prompt)
+        else:
+            request = LLMRequest(
+                self._prime_instructions, [LLMMessage("user", "Hello.")], max_output_tokens=1
+            )
+            call = Call(partial(self._primed_prompt, request), Sampling(0.0, 1))
+        async with contextlib.aclosing(self._decoder.stream(call)) as items:
+            async for _item in items:
+                pass
         logger.info("primed the LLM in %.2f s", time.perf_counter() - started)
 
+    def _hello_prompt(self) -> Prompt:
+        self._closing_tokens()  # for the first end-of-turn judgement: a pass over the vocabulary
+        return Prompt(self._tokenize("Hello"))
+
+    def _primed_prompt(self, request: LLMRequest) -> Prompt:
+        self._closing_tokens()
+        return Prompt(self._prompt_tokens(request, ()))
+
     async def aclose(self) -> None:
-        await asyncio.to_thread(self._executor.shutdown, wait=True, cancel_futures=True)
-        self._states.clear()
-        self._llm = None
+        await asyncio.to_thread(self._decoder.close)
+        self._model = None
 
     async def stream(self, request: LLMRequest) -> AsyncIterator[LLMChunk]:
         tools = tools_in_play(request) if self._profile.tool_calls else ()
@@ -264,18 +298,10 @@ class LlamaLLMEngine(LLMEngine):
         the session's instructions with no tools, so the voice prompt shapes every spoken word.
         """
         routing = replace(request, instructions=instructions)
-        produce = partial(
-            self._generate,
-            routing,
-            tools,
-            None,
-            0.0,
-            until=_not_a_call,
-            max_tokens=_ROUTING_MAX_TOKENS,
-        )
         text = ""
         usage = Usage()
-        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as pieces:
+        produce = self._generate(routing, tools, None, 0.0, until=_not_a_call, max_tokens=_ROUTING_MAX_TOKENS)
+        async with contextlib.aclosing(produce) as pieces:
             async for piece in pieces:
                 if isinstance(piece, Usage):
                     usage = piece
@@ -323,102 +349,85 @@ class LlamaLLMEngine(LLMEngine):
         # the prompt of the answer: a routed profile answers without tools
         tools = self._answer_tools(request)
         answer = request if answer_next else None
-        return await asyncio.wrap_future(self._executor.submit(self._end_probability, judged, answer, tools))
-
-    def _end_probability(
-        self, judged: LLMRequest, answer: LLMRequest | None, tools: Sequence[FunctionTool]
-    ) -> float:
-        """In the worker thread: evaluate the prompt up to the user's words (``judged``: without their
-        closing punctuation), read the probability that the next token closes the sentence; evaluate the
-        rest of ``answer``'s prompt in the same decode when it goes on from those words."""
-        llm = self._load()
-        with model_errors("llama.cpp end-of-turn"):
-            prefix = self._read_up_to_the_words(llm, judged, tools)
-            if len(prefix) < 2:  # a chat prompt always has the system block before the words
-                raise ValueError("the rendered prompt has no user message to judge")
-            prompt = prefix if answer is None else self._prompt_tokens(llm, answer, tools)
-            keep = min(common_prefix(llm.input_ids[: llm.n_tokens], prefix), len(prefix) - 1)
-            llm.n_tokens = keep
-            reads_on = len(prompt) > len(prefix) and common_prefix(prefix, prompt) == len(prefix)
-            if reads_on and len(prompt) - keep <= llm.n_batch:
-                read = _decode_reading(llm, prompt[keep:], len(prefix) - 1 - keep)
-            else:  # no answer next, the punctuation changed how the words tokenize, or a very long turn
-                llm.eval(prefix[keep:])
-                read = llm._ctx.get_logits()
-            logits = np.ctypeslib.as_array(read, shape=(llm.n_vocab(),)).astype(np.float64)
-            closing = self._closing_tokens(llm)
-            self._states.remember(llm)
+        call = Call(partial(self._judgement_prompt, judged, answer, tools), keep_logits=answer is not None)
+        logits: np.ndarray | None = None
+        async with contextlib.aclosing(self._decoder.stream(call)) as items:
+            async for item in items:
+                if isinstance(item, Read):
+                    logits = item.logits.astype(np.float64)
+        if logits is None:
+            raise EngineError(
+                "the end-of-turn judgement read no logits", code="server_error", recoverable=True
+            )
         weights = np.exp(logits - logits.max())
-        return float(weights[closing].sum() / weights.sum())
+        return float(weights[self._closing_tokens()].sum() / weights.sum())
+
+    def _judgement_prompt(
+        self, judged: LLMRequest, answer: LLMRequest | None, tools: Sequence[FunctionTool]
+    ) -> Prompt:
+        """On the decoder's thread: the prompt up to the user's words (``judged``: without their closing
+        punctuation), read at its last token; followed by the rest of ``answer``'s prompt when that goes
+        on from those words (else the punctuation changed how the words tokenize, or no answer follows)."""
+        self._closing_tokens()
+        prefix = self._up_to_the_words(judged, tools)
+        if len(prefix) < 2:  # a chat prompt always has the system block before the words
+            raise ValueError("the rendered prompt has no user message to judge")
+        tokens = prefix
+        if answer is not None:
+            whole = self._prompt_tokens(answer, tools)
+            if len(whole) > len(prefix) and common_prefix(prefix, whole) == len(prefix):
+                tokens = whole
+        return Prompt(tokens, read_at=len(prefix) - 1)
 
     async def prefill(self, request: LLMRequest) -> AsyncIterator[int]:
         """Evaluate the answer's prompt up to the end of the user's words (``LLMEngine.prefill``).
 
-        ``_PREFILL_STEP`` tokens a step (about 0.25 s on one core), so that closing the stream frees the
-        model soon: the words a user says in a second are about one step. The prompt is the one
-        ``end_of_turn`` reads (a routed profile's answer has no tools), so the judgement, the
-        speculation and the answer at the end of the turn all find these words cached.
+        ``_PREFILL_STEP`` tokens a step (about 0.25 s on one core alone; in a batch beside the others'
+        tokens), so that closing the stream frees the model soon: the words a user says in a second are
+        about one step. The prompt is the one ``end_of_turn`` reads (a routed profile's answer has no
+        tools), so the judgement, the speculation and the answer at the end of the turn all find these
+        words cached.
         """
         last = request.messages[-1] if request.messages else None
         if not isinstance(last, LLMMessage) or last.role != "user" or not last.content.strip():
             return
         tools = self._answer_tools(request)
-        produce = partial(self._prefill, request, tools)
-        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as steps:
-            async for cached in steps:
-                yield cached
+        call = Call(partial(self._prefill_prompt, request, tools))
+        async with contextlib.aclosing(self._decoder.stream(call)) as items:
+            async for item in items:
+                if isinstance(item, Progress):
+                    yield item.cached
 
-    def _prefill(
-        self, request: LLMRequest, tools: Sequence[FunctionTool], stop: threading.Event
-    ) -> Iterator[int]:
-        """In the worker thread: evaluate what the cache lacks of the prompt up to the user's words."""
-        llm = self._load()
-        with model_errors("llama.cpp prefill"):
-            prefix = self._read_up_to_the_words(llm, request, tools)
-            if len(prefix) < 2:
-                return
-            done = common_prefix(llm.input_ids[: llm.n_tokens], prefix)
-            llm.n_tokens = done  # eval() drops the cells past what is kept
-            try:
-                while done < len(prefix) and not stop.is_set():
-                    self._fit_threads(llm)
-                    llm.eval(prefix[done : done + _PREFILL_STEP])
-                    done = llm.n_tokens
-                    yield done
-            finally:  # also when the stream is closed between steps: what was read stays kept
-                self._states.remember(llm)
+    def _prefill_prompt(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> Prompt:
+        prefix = self._up_to_the_words(request, tools)
+        return Prompt(prefix if len(prefix) >= 2 else [], step_tokens=_PREFILL_STEP)
 
     def _answer_tools(self, request: LLMRequest) -> Sequence[FunctionTool]:
         """The tools of the prompt an answer to ``request`` renders (a routed profile answers without)."""
         return tools_in_play(request) if self._profile.tool_calls and not self._profile.routed else ()
 
-    def _read_up_to_the_words(
-        self, llm: Any, request: LLMRequest, tools: Sequence[FunctionTool]
-    ) -> list[int]:
-        """In the worker thread: the prompt of ``request`` up to the end of its last message (empty when it
-        has none), with the context made to start with as much of it as is kept (``PrefixStates.prepare``)
-        on the threads the machine allows now. What the context still lacks is for the caller to read."""
-        tokens = self._prompt_tokens(llm, request, tools)
-        marker = llm.token_eos()
+    def _up_to_the_words(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> list[int]:
+        """On the decoder's thread: the prompt of ``request`` up to the end of its last message (empty
+        when it has none)."""
+        tokens = self._prompt_tokens(request, tools)
+        marker = self._model.token_eos()
         if marker not in tokens:
             return []
-        prefix = tokens[: len(tokens) - 1 - tokens[::-1].index(marker)]  # the end of the last message
-        if len(prefix) < 2:
-            return prefix
-        self._fit_threads(llm)
-        self._states.prepare(llm, prefix, min(system_prefix_length(tokens), len(prefix) - 1))
-        return prefix
+        return tokens[: len(tokens) - 1 - tokens[::-1].index(marker)]  # the end of the last message
 
-    def _closing_tokens(self, llm: Any) -> Any:
+    def _closing_tokens(self) -> Any:
         """Ids of the tokens that close a sentence (``.``, ``?``, ``!``, maybe with quotes and a line
-        break; not ``..``, which trails off) and of the end-of-message marker; found once per model."""
+        break; not ``..``, which trails off) and of the end-of-message marker; found once per model, on
+        the decoder's thread."""
         if self._closing is None:
+            backend = self._backend
+            assert backend is not None and self._model is not None
             ids = [
                 token
-                for token in range(llm.n_vocab())
-                if _CLOSING_TOKEN.match(llm.detokenize([token]).decode("utf-8", "ignore"))
+                for token in range(backend.n_vocab)
+                if _CLOSING_TOKEN.match(backend.piece(token).decode("utf-8", "ignore"))
             ]
-            self._closing = np.array(sorted({*ids, llm.token_eos()}), dtype=np.int64)
+            self._closing = np.array(sorted({*ids, self._model.token_eos()}), dtype=np.int64)
         return self._closing
 
     async def _one_pass(
@@ -434,12 +443,11 @@ class LlamaLLMEngine(LLMEngine):
         ``continuing``: the request's continuation is text, so the rest is too."""
         cap = self._tool_temperature if tools else self._answer_temperature
         temperature = request.temperature if cap is None else min(request.temperature, cap)
-        produce = partial(self._generate, request, tools, forced, temperature)
         deciding = bool(tools) and forced is None and not continuing
         calling = forced is not None
         text = ""
         usage = Usage()
-        async with contextlib.aclosing(stream_from_thread(self._executor, produce)) as pieces:
+        async with contextlib.aclosing(self._generate(request, tools, forced, temperature)) as pieces:
             async for piece in pieces:
                 if isinstance(piece, Usage):
                     usage = piece
@@ -460,104 +468,75 @@ class LlamaLLMEngine(LLMEngine):
             yield TextDelta(text.lstrip())
         yield usage
 
-    def _generate(
+    async def _generate(
         self,
         request: LLMRequest,
         tools: Sequence[FunctionTool],
         forced: str | None,
         temperature: float,
-        stop: threading.Event,
         *,
         until: Callable[[str], bool] | None = None,
         max_tokens: int | None = None,
-    ) -> Iterator[str | Usage]:
-        """Run one completion in the worker thread, yielding text pieces then the ``Usage``."""
-        llm = self._load()
-        with model_errors("llama.cpp generation"):
-            yield from self._complete(
-                llm,
-                request,
-                tools=tools,
-                forced=forced,
-                temperature=temperature,
-                stop=stop,
-                until=until,
-                max_tokens=max_tokens,
-            )
-
-    def _complete(
-        self,
-        llm: Any,
-        request: LLMRequest,
-        *,
-        tools: Sequence[FunctionTool],
-        forced: str | None,
-        temperature: float,
-        stop: threading.Event,
-        until: Callable[[str], bool] | None = None,
-        max_tokens: int | None = None,
-    ) -> Iterator[str | Usage]:
-        """One completion; ``until(text so far)`` returning True ends it early (the routing pass)."""
-        prompt = self._prompt_tokens(llm, request, tools)
-        tokens = prompt
-        if request.continuation:  # the words said before the answer gave the model up
-            tokens = prompt + llm.tokenize(request.continuation.encode("utf-8"), add_bos=False, special=False)
-        self._fit_threads(llm)  # for the prompt's evaluation
-        cached = self._states.prepare(llm, tokens, system_prefix_length(tokens))
-        budget = self._n_ctx - len(tokens)
-        max_tokens = max(1, min(max_tokens or request.max_output_tokens or self._max_output_tokens, budget))
+    ) -> AsyncGenerator[str | Usage, None]:
+        """One completion in the decoder: text pieces, then the ``Usage``; ``until(text so far)``
+        returning True ends it early (the routing pass)."""
         grammar = self._grammar(tools, forced) if forced else None
-        started = time.perf_counter()
-        completion = llm.create_completion(
-            tokens,
-            stream=True,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            stop=[self._eos],
-            repeat_penalty=1.0,
-            grammar=grammar,
+        cap = max_tokens or request.max_output_tokens or self._max_output_tokens
+        counted: list[int] = []  # the prompt's tokens without the continuation's, set by prepare
+        call = Call(
+            partial(self._generation_prompt, request, tools, counted), Sampling(temperature, cap, grammar)
         )
-        finished = False
-        so_far = ""
-        try:
-            for index, chunk in enumerate(completion):
-                if index and self._threads is not None:
-                    self._threads.token_done()  # the first chunk came after the whole prompt
-                if stop.is_set():
-                    break
-                text = chunk["choices"][0]["text"]
-                if text:
-                    yield text
-                finished = chunk["choices"][0]["finish_reason"] is not None
-                if until is not None:
-                    so_far += text
-                    if until(so_far):
-                        break
-                if self._speech_first is not None:  # before the next token is computed
-                    head_word = index < _HEAD_TOKENS and text[:1].isspace()  # may end the first piece
-                    self._speech_first.wait_for_speech(_EXPECT_SPEECH_S if head_word else 0.0)
-                self._fit_threads(llm)
-        finally:
-            completion.close()
-            self._states.remember(llm)  # the prompt and the words said: found again after a hand-over
-        # every sampled token but the last is evaluated into the context; count the last one too
-        produced = min(max(llm.n_tokens - len(tokens), 0) + int(finished), max_tokens)
+        began = time.perf_counter()
+        started = Started(0, 0)
+        output = 0
+        text = ""
+        async with contextlib.aclosing(self._decoder.stream(call)) as items:
+            async for item in items:
+                if isinstance(item, str):
+                    output += 1  # a token a piece (a token may leave half a character for the next)
+                    yield item
+                    if until is not None:
+                        text += item
+                        if until(text):
+                            break
+                elif isinstance(item, Started):
+                    started = item
+                elif isinstance(item, Finished):
+                    output = item.output_tokens
+        prompt = counted[0] if counted else started.prompt_tokens
         logger.debug(
             "llm: %d prompt tokens (%d cached), %d generated in %.2f s",
-            len(tokens),
-            cached,
-            produced,
-            time.perf_counter() - started,
+            started.prompt_tokens,
+            started.cached_tokens,
+            output,
+            time.perf_counter() - began,
         )
-        yield Usage(input_tokens=len(prompt), output_tokens=produced, cached_tokens=min(cached, len(prompt)))
+        yield Usage(
+            input_tokens=prompt, output_tokens=output, cached_tokens=min(started.cached_tokens, prompt)
+        )
 
-    def _prompt_tokens(self, llm: Any, request: LLMRequest, tools: Sequence[FunctionTool]) -> list[int]:
+    def _generation_prompt(
+        self, request: LLMRequest, tools: Sequence[FunctionTool], counted: list[int]
+    ) -> Prompt:
+        """On the decoder's thread: the prompt, followed by the words said before the answer gave the
+        model up (``request.continuation``), and the room left for the answer in the context."""
+        prompt = self._prompt_tokens(request, tools)
+        counted.append(len(prompt))
+        tokens = prompt
+        if request.continuation:
+            tokens = prompt + self._model.tokenize(request.continuation.encode("utf-8"), False, False)
+        return Prompt(tokens, max_tokens=max(1, self._n_ctx - len(tokens)))
+
+    def _tokenize(self, text: str) -> list[int]:
+        tokens: list[int] = self._model.tokenize(text.encode("utf-8"), False, True)
+        return tokens
+
+    def _prompt_tokens(self, request: LLMRequest, tools: Sequence[FunctionTool]) -> list[int]:
         """Render and tokenize, leaving out the oldest messages until the prompt and an answer fit."""
         reserve = min(request.max_output_tokens or self._max_output_tokens, self._n_ctx // 4)
         for skip in range(len(request.messages) + 1):
             messages, tool_dicts = render_inputs(request, tools, skip)
-            prompt = self._formatter(messages=messages, tools=tool_dicts).prompt
-            tokens: list[int] = llm.tokenize(prompt.encode("utf-8"), add_bos=False, special=True)
+            tokens = self._tokenize(self._formatter(messages=messages, tools=tool_dicts).prompt)
             if len(tokens) + reserve <= self._n_ctx:
                 if skip:
                     logger.info("llm: left out the %d oldest items to fit the context", skip)
@@ -569,12 +548,13 @@ class LlamaLLMEngine(LLMEngine):
             recoverable=True,
         )
 
-    def _grammar(self, tools: Sequence[FunctionTool], forced: str) -> Any:
+    def _grammar(self, tools: Sequence[FunctionTool], forced: str) -> str:
+        """The GBNF of a call to ``forced`` (llama-cpp-python converts the JSON schema), cached."""
         from llama_cpp import LlamaGrammar
 
         schema = json.dumps(call_schema(tools, forced), sort_keys=True)
         if schema not in self._grammars:
-            self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)
+            self._grammars[schema] = LlamaGrammar.from_json_schema(schema, verbose=False)._grammar
         return self._grammars[schema]
 
 
@@ -584,23 +564,6 @@ _HEAD_TOKENS = 8
 """An answer's first tokens, in which its first piece (two to four words) is cut and handed to Piper."""
 _EXPECT_SPEECH_S = 0.005
 """How long the LLM gives a piece its word may have completed to reach Piper (``SpeechFirst``)."""
-
-
-def _decode_reading(llm: Any, tokens: Sequence[int], at: int) -> Any:
-    """Evaluate ``tokens`` after the ``llm.n_tokens`` kept in the context, in one decode (as ``Llama.eval``
-    does, within one batch), keeping the logits of ``tokens[at]`` as well as the last token's (which the
-    next ``create_completion`` of exactly this prompt samples from). Returns the former (valid until the
-    next decode)."""
-    n_past = llm.n_tokens
-    llm._ctx.kv_cache_seq_rm(-1, n_past, -1)
-    batch = llm._batch
-    batch.set_batch(batch=tokens, n_past=n_past, logits_all=False)
-    batch.batch.logits[at] = True
-    llm._ctx.decode(batch)
-    llm.input_ids[n_past : n_past + len(tokens)] = tokens
-    llm.n_tokens = n_past + len(tokens)
-    llm._requires_eval = False  # the last token's logits come from this decode: sampling may use them
-    return llm._ctx.get_logits_ith(at)
 
 
 _CLOSING = re.compile(r"[\s.?!,;:\u2026]+$")  # the punctuation Whisper closes a transcript with

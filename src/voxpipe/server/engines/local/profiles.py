@@ -13,8 +13,8 @@ to correct in its GGUF chat template, and how its tool calls are decided:
   Qwen2.5-Coder-1.5B needs this (measured, ``../shared/reference/local-models.md``): with a long voice
   prompt and tools it answers weather questions in prose or invents the weather (0/10 called), while with
   a plain prompt it calls a tool for everything; plain prompt plus guard, then the voice prompt: 10/10
-  called and 5/5 others left alone. The two prompts each keep a saved llama.cpp state
-  (``_prefix_states``), so both prefixes stay cached.
+  called and 5/5 others left alone. The two prompts each stay in a sequence of the
+  LLM's context (``_batch_decoder``), so both prefixes stay cached.
 
 Qwen2.5-Coder-1.5B's GGUF template also has a typo: its tool-call example reads
 ``{{"name": <function-name>, "arguments": <args-json-object>}}`` (doubled braces inside a Jinja string,
