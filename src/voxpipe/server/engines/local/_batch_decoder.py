@@ -55,6 +55,7 @@ import numpy.typing as npt
 
 from voxpipe.server.engines.base import EngineError
 from voxpipe.server.engines.local._errors import model_errors
+from voxpipe.server.engines.local._threads import poster
 
 __all__ = [
     "Backend",
@@ -343,17 +344,9 @@ class BatchDecoder:
     async def stream(self, call: Call) -> AsyncGenerator[Item, None]:
         """Run ``call`` and yield what it posts; its error is raised here. Closing the iterator stops
         the call at the decoder's next step (its tokens evaluated so far stay in its slot)."""
-        loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[object, BaseException | None]] = asyncio.Queue()
         stop = threading.Event()
-
-        def post(item: object, error: BaseException | None = None) -> None:
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, (item, error))
-            except RuntimeError:  # the loop closed: nobody listens any more
-                stop.set()
-
-        self._submit(_Running(call, post, stop))
+        self._submit(_Running(call, poster(queue, stop), stop))
         try:
             while True:
                 item, error = await queue.get()
@@ -658,8 +651,8 @@ class BatchDecoder:
             running.pending = token
         return text
 
-    def _end(self, running: _Running, *, finished: bool, ended: bool = False) -> None:
-        """Release the slot (its evaluated tokens stay); post ``Finished`` and the end."""
+    def _release(self, running: _Running) -> None:
+        """``running`` is over: its slot is free (its evaluated tokens stay), its sampler closed."""
         if running in self._running:
             self._running.remove(running)
         slot = running.slot
@@ -669,6 +662,10 @@ class BatchDecoder:
         if running.sampler is not None:
             running.sampler.close()
             running.sampler = None
+
+    def _end(self, running: _Running, *, finished: bool, ended: bool = False) -> None:
+        """Release the call; post ``Finished`` (when it ran to its end) and the end."""
+        self._release(running)
         if finished and running.prompt is not None:
             tail = running.text.decode(b"", final=True)
             if tail:
@@ -684,13 +681,5 @@ class BatchDecoder:
             slot.tokens, slot.logits = [], None
 
     def _fail(self, running: _Running, error: BaseException) -> None:
-        if running in self._running:
-            self._running.remove(running)
-        slot = running.slot
-        if slot is not None and slot.owner is running:
-            slot.owner = None
-            slot.used = next(self._clock)
-        if running.sampler is not None:
-            running.sampler.close()
-            running.sampler = None
+        self._release(running)
         running.post(_END, error)

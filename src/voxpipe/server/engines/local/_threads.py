@@ -19,11 +19,27 @@ from collections.abc import AsyncGenerator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import TypeVar, cast
 
-__all__ = ["stream_from_thread"]
+__all__ = ["poster", "stream_from_thread"]
 
 T = TypeVar("T")
 
 _END = object()
+
+
+def poster(
+    queue: asyncio.Queue[tuple[object, BaseException | None]], stop: threading.Event
+) -> Callable[..., None]:
+    """For a thread: ``post(item, error=None)`` puts onto ``queue`` in the running event loop's thread;
+    once the loop has closed (nobody listens any more) it sets ``stop`` instead."""
+    loop = asyncio.get_running_loop()
+
+    def post(item: object, error: BaseException | None = None) -> None:
+        try:
+            loop.call_soon_threadsafe(queue.put_nowait, (item, error))
+        except RuntimeError:
+            stop.set()
+
+    return post
 
 
 async def stream_from_thread(
