@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import soxr
 
+from _machine import machine_line  # bench/ is on sys.path when a bench runs as a script
 from voxpipe.audio import read_wav
 from voxpipe.server.connection.end_of_turn import FIRST_LOOK_MS, silence_needed
 
@@ -199,7 +200,7 @@ async def main(args: argparse.Namespace) -> None:
     from voxpipe.server.engines import load_engines
 
     turns = json.loads((FIXTURES / "turns.json").read_text())["turns"][: args.limit]
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    print(machine_line())
     options = {
         name: int(value) if value.lstrip("-").isdigit() else value
         for name, _, value in (o.partition("=") for o in args.option)

@@ -36,6 +36,7 @@ import numpy as np
 import soxr
 from faster_whisper import WhisperModel
 
+from _machine import machine_line  # bench/ is on sys.path when a bench runs as a script
 from voxpipe.server.engines.local.models import whisper_tiny_en_path
 from voxpipe.server.engines.local.stt import _windowed_model_class
 
@@ -191,7 +192,7 @@ class Tally:
 
 
 def run(args: argparse.Namespace) -> None:
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    print(machine_line())
     print(f"cpu_threads {args.threads}; {args.busy} busy processes beside; p50 of {args.repeats} runs a clip")
     chosen = [int(i) for i in args.only.split(",")] if args.only else list(range(len(SETTINGS)))
     chosen = [i for i in BASELINES if i not in chosen] + chosen

@@ -68,6 +68,7 @@ from typing import Any
 import numpy as np
 import soxr
 
+from _machine import machine_line  # bench/ is on sys.path when a bench runs as a script
 from voxpipe.audio import read_wav
 
 SPEECH = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "speech"
@@ -75,7 +76,7 @@ KINDS = SPEECH / "kinds.json"  # fixture -> "question" | "statement" (see that f
 RATE, CHUNK_MS = 24_000, 40  # client audio: PCM16 24 kHz in 40 ms appends
 LEAD_S, TAIL_S = 0.3, 1.0
 VOICED = 10 ** (-40 / 20) * 32768  # -40 dBFS
-TARGET_P50_S, TARGET_RSS_MB = 0.450, 1200.0
+TARGET_RSS_MB = 1200.0
 SERVER_VAD_TARGET_S, SEMANTIC_TARGET_S, CONCURRENT_P95_S = 0.600, 0.450, 1.5  # DESIGN.md section 8
 _STALL_S = 0.02  # a later delta this much past the end of the audio so far is a stall (jitter below)
 
@@ -514,17 +515,10 @@ def report(turns: list[Turn], vad: list[dict[str, Any]], rss: dict[str, float]) 
     cpu_report(ok)
     now, peak = rss.get("VmRSS", float("nan")), rss.get("VmHWM", float("inf"))
     print(f"\nserver RSS now {now:.0f} MB, peak (VmHWM) {peak:.0f} MB\n")
-    target_ms = TARGET_P50_S * 1000
-    for what, value, limit, unit in (
-        (
-            f"p50 speech_stopped -> first audio < {target_ms:.0f} ms",
-            pct(first_audio, 50) * 1000,
-            target_ms,
-            "ms",
-        ),
-        (f"server peak RSS < {TARGET_RSS_MB:.0f} MB", peak, TARGET_RSS_MB, "MB"),
-    ):
-        print(f"TARGET {what}: {value:.0f} {unit} {'PASS' if value < limit else 'FAIL'}")
+    # a figure, not a DESIGN.md target: those count from the end of the user's audio (printed per mode)
+    print(f"speech_stopped -> first audio p50: {pct(first_audio, 50) * 1000:.0f} ms (all modes)")
+    verdict = "PASS" if peak < TARGET_RSS_MB else "FAIL"
+    print(f"TARGET server peak RSS < {TARGET_RSS_MB:.0f} MB: {peak:.0f} MB {verdict}")
 
 
 def _cpu_between(
@@ -738,7 +732,7 @@ async def main(args: argparse.Namespace) -> None:
         return
     kinds = fixture_kinds([path.name for path in fixtures])
     _SESSIONS[0] = args.sessions
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {os.cpu_count()} CPUs")
+    print(machine_line())
     print(
         f"modes {args.mode}; server VAD silence_duration_ms {args.silence_ms}; "
         f"sessions at once {args.sessions}; "
