@@ -87,11 +87,28 @@ async def test_the_short_windows_beam_ends_with_its_first_hypothesis(whisper_eng
     assert normalise(transcript.text).split() == ["front", "left"], transcript.text
 
 
-async def test_prompt_is_accepted(whisper_engine: Any) -> None:
+async def test_a_prompt_reaches_whisper_and_the_words_are_still_heard(
+    whisper_engine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's transcription ``prompt`` is Whisper's initial prompt, and a prompt about other words
+    does not throw the transcript off. Which word a prompt tips an unclear one to is the model's and the
+    CPU's: with this prompt, "amiable" was heard on an Intel CPU (MKL) and "immutable" on an AVX2-only
+    AMD one (oneDNN), so the test holds the clear words only."""
+    model = whisper_engine._load()
+    prompts: list[str | None] = []
+    transcribe = model.transcribe
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        prompts.append(kwargs.get("initial_prompt"))
+        return transcribe(*args, **kwargs)
+
+    monkeypatch.setattr(model, "transcribe", spy)
     audio = load_speech("en_librivox_amiable_16k.wav")
     options = TranscriptionOptions(prompt="Sense and Sensibility, by Jane Austen.")
     transcript = await whisper_engine.transcribe(audio.tobytes(), options)
-    assert "amiable" in normalise(transcript.text)
+    assert prompts and set(prompts) == {"Sense and Sensibility, by Jane Austen."}
+    words = normalise(transcript.text).split()
+    assert {"might", "even", "have", "been", "made", "himself"} <= set(words), transcript.text
 
 
 async def test_other_language_does_not_crash(whisper_engine: Any) -> None:
