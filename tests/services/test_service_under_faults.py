@@ -749,3 +749,76 @@ async def test_a_turn_the_service_gave_up_on_ends_once_though_the_servers_speech
     finally:
         await close_call(call, runner)
     assert call.proxy.connections == 2
+
+
+def user_speaking_told(recorder: Recorder) -> list[str]:
+    """The user's speaking frames one way, in order: ``started``, ``stopped``, or ``stopped*`` (emulated)."""
+    told = []
+    for frame in recorder.frames:
+        if isinstance(frame, UserStartedSpeakingFrame):
+            told.append("started")
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            told.append("stopped*" if frame.emulated else "stopped")
+    return told
+
+
+async def stream_until(call: Call, pcm: bytes, rate: int, done: Any, speed: float = 5.0) -> None:
+    """Stream ``pcm`` in 100 ms pieces ``speed`` times faster than real time until ``done()``; fail if it
+    ran out first."""
+    step = rate // 10 * 2
+    for offset in range(0, len(pcm), step):
+        if done():
+            return
+        await speak(call, pcm[offset : offset + step], rate, speed=speed)
+    assert done(), "the audio ran out first"
+
+
+async def until_the_answer_played(call: Call) -> None:
+    """Wait until the last answer's audio was played by the service's own estimate (the test pipeline has
+    no output to report it): a ``speech_started`` after that truncates nothing of it on the server."""
+    answer, loop = call.service._answer, asyncio.get_running_loop()
+    received = answer.received_ms.get(answer.item_id or "", 0.0)
+    async with asyncio.timeout(10 + received / 1000):
+        while answer.played_estimate_ms(loop.time()) < received - 1:
+            await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_without_an_age_rotation_a_turn_the_server_never_ends_ends_for_the_pipeline_once_quiet(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # The stuck speech_started of a quiet room, with no max_session_age_s (the default): no rotation will
+    # come to give the turn up. Once it has been quiet for SILENT_TURN_MS the pipeline gets its emulated
+    # stop, once, on the same session; the server's speech_stopped that comes late is not told again; an
+    # answer after it, and the user's next turn, go as usual.
+    late_stop = faults.speech_stopped(on=("response.done",))  # after the answer to what is said next
+    call, runner = await open_call(server, [faults.stuck_speech(), late_stop], shape=shape, audio=True)
+    rate = 16000
+    service = call.service
+    try:
+        await call.settle(answers=1)
+        await until_the_answer_played(call)
+        noise = room_noise(SILENT_TURN_MS + 30_000, rate)
+        await stream_until(call, noise, rate, lambda: bool(call.down.of(UserStoppedSpeakingFrame)))
+        assert call.proxy.injected[FaultKind.SPEECH_STARTED] == 1
+        await assert_the_turn_given_up_ended_once(call)
+        assert call.proxy.connections == 1  # nothing rotated: the session goes on
+        await call.say("how are you today")  # answered; the late speech_stopped comes after it
+        await call.settle(answers=2)
+        assert call.proxy.injected[FaultKind.SPEECH_STOPPED] == 1
+        async with asyncio.timeout(5):  # the service heard it
+            while service._turn.state is not Listening.ENDED:
+                await asyncio.sleep(0.01)
+        await assert_the_turn_given_up_ended_once(call)  # still the one stop, each way
+        await until_the_answer_played(call)
+        words = resample(encode_tones(WORDS), 24000, rate)
+        await speak(call, words + silence(900, rate), rate)  # the server's VAD hears a real turn
+        await call.settle(answers=3)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    for recorder in (call.down, call.up):
+        assert user_speaking_told(recorder) == ["started", "stopped*", "started", "stopped"]
+    assert said_by_the_user(call) == ["hello there", "how are you today", WORDS]
+    assert call.proxy.connections == 1

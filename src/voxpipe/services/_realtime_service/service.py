@@ -159,6 +159,10 @@ MIN_IDLE_ROTATION_AGE_S = 2.0
 IDLE_ROTATION_CHECK_S = 0.5
 """How often an old session that is not idle yet is checked again (its answer's end also rotates it)."""
 
+SILENT_TURN_CHECK_S = 0.5
+"""Without an age rotation, how often an open server turn is checked for having gone silent (the quiet it
+takes, ``SILENT_TURN_MS``, is 20 times longer)."""
+
 TURN_SETTLE_S = 2.0
 """After the user stopped speaking, how long a turn no answer started for keeps the session from rotating
 (the commit and its transcript are on their way; a session that answers on its own starts at once)."""
@@ -206,6 +210,8 @@ class RealtimeLLMService(LLMService):
             ``UserStoppedSpeakingFrame`` (``emulated=True``) that the server never sent for the
             ``UserStartedSpeakingFrame`` it got, once: a ``speech_stopped`` that comes after is not
             told again. Rotating early keeps the server's own time limit from cutting an answer.
+            Without it (None) such a turn is not rotated away, but the pipeline still gets that emulated
+            ``UserStoppedSpeakingFrame`` once the turn has been quiet as long, on the same session.
         max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
             are read by one task and the frames they make are pushed downstream by another, from a
             bounded queue (see :mod:`~voxpipe.services._realtime_service.downstream`), so a full output
@@ -359,6 +365,8 @@ class RealtimeLLMService(LLMService):
         self._reader = self.create_task(self._receive(), name="receive")
         if self._max_session_age_s is not None:
             self.create_task(self._rotate_when_idle_and_old(self._max_session_age_s), name="session_age")
+        else:
+            self.create_task(self._end_silent_turns(), name="silent_turns")
 
     def _start_pump(self) -> None:
         self._pump = self.create_task(self._downstream.run(), name="downstream")
@@ -893,10 +901,11 @@ class RealtimeLLMService(LLMService):
         await self.push_frame(UserStoppedSpeakingFrame(emulated=emulated), FrameDirection.UPSTREAM)
 
     async def _end_turn_given_up(self) -> None:
-        """A turn the server's VAD opened went silent and was let go with its session (see :class:`UserTurn`):
-        no ``speech_stopped`` will come for it, so the pipeline's aggregators and observers would stay in
-        "user speaking". They get the end a ``speech_stopped`` would have brought, once, marked ``emulated``
-        (no VAD heard it); no answer is due (the turn held no words), so no TTFB is started."""
+        """A turn the server's VAD opened went silent (see :class:`UserTurn`) and was let go with its
+        session, or (no age rotation) has been quiet too long to be waited for: no ``speech_stopped`` is
+        to be counted on for it, so the pipeline's aggregators and observers would stay in "user speaking".
+        They get the end a ``speech_stopped`` would have brought, once, marked ``emulated`` (no VAD heard
+        it); no answer is due (the turn held no words), so no TTFB is started."""
         if self._turn.take_stop():
             logger.info("%s: the server never ended the user's silent turn; it ends here", self)
             await self._push_user_stopped(emulated=True)
@@ -1097,6 +1106,25 @@ class RealtimeLLMService(LLMService):
             due = self._session_started_at + limit  # moves on at each new session (_on_connected)
             await asyncio.sleep(max(due - loop.time(), IDLE_ROTATION_CHECK_S))
             await self._rotate_if_old(limit)
+
+    async def _end_silent_turns(self) -> None:
+        """Without an age rotation: end, for the pipeline, a server turn that went silent and will not end.
+
+        With ``max_session_age_s`` the rotation gives such a turn up with its session (and ends it for the
+        pipeline then: :meth:`_end_turn_given_up`). Without it nothing ever would: a stuck VAD or a lost
+        ``speech_stopped`` left the aggregators and observers in "user speaking" for the rest of the call.
+        So once the turn has gone silent (the same test the rotation uses, :meth:`UserTurn.gone_silent`)
+        the pipeline gets its emulated ``UserStoppedSpeakingFrame``, once; the session goes on (nothing of
+        the user's is lost: a server that ends the turn late still commits it and answers, and that
+        ``speech_stopped`` is not told again). The turn stays open for the service: a user heard louder
+        again in it holds their words as before.
+        """
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(SILENT_TURN_CHECK_S)
+            turn, encoder = self._turn, self._encoder
+            if turn.stop_owed and turn.gone_silent(loop.time(), encoder.sent_ms, encoder.quiet_ms):
+                await self._end_turn_given_up()
 
     async def _on_rate_limits(self, event: beta.RateLimitsUpdatedEvent) -> None:
         self.rate_limits = list(event.rate_limits or [])

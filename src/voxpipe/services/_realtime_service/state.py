@@ -167,7 +167,8 @@ class UserTurn:
     It also keeps what the pipeline was told: each ``UserStartedSpeakingFrame`` the service made of a
     server's ``speech_started`` is owed one ``UserStoppedSpeakingFrame`` (:attr:`stop_owed`): the server's
     ``speech_stopped``, or, when the service lets a turn that went silent go with its session (the new
-    session does not hear it again, so no ``speech_stopped`` will ever come), one the service makes.
+    session does not hear it again, so no ``speech_stopped`` will ever come), one the service makes; with
+    no age rotation to let it go, the service makes that one once the turn has gone silent.
     :meth:`take_stop` pays it once: a ``speech_stopped`` after that is not told twice.
 
     The audio is counted by the input encoder (``sent_ms``, and ``quiet_ms`` at its end): see
