@@ -150,3 +150,20 @@ def test_turns_nobody_takes_are_bounded() -> None:
     assert tags(sent.for_new_session(still_queued=0, speaking=False)[0]) == list(
         range(3, MAX_UNTAKEN_TURNS + 3)
     )
+
+
+def test_the_end_of_a_turn_told_ended_is_found_on_the_new_sessions_buffer() -> None:
+    sent = SentAudio(max_ms=500)  # keeps the last 500 ms: the new buffer starts 500 ms into the old one
+    for n in range(1, 11):
+        sent.sent(chunk(n), 100)
+    assert sent.told_turn_end_ms() is None  # no turn ended
+    sent.speech_stopped(850)  # committed, not taken yet
+    assert sent.told_turn_end_ms() == 350
+    sent.speech_stopped(None)  # an end with no position counts for nothing
+    assert sent.told_turn_end_ms() == 350
+    sent.commit_sent()  # a commit of ours is no turn the pipeline was told of by the server
+    assert sent.told_turn_end_ms() == 350
+    sent.speech_stopped(400)  # a turn whose audio is no longer kept
+    sent.forget()
+    sent.speech_stopped(400)
+    assert sent.told_turn_end_ms() is None

@@ -355,6 +355,10 @@ async def test_a_drop_while_the_user_speaks_loses_none_of_their_words(
     # Heard whole and once: the old session's uncommitted audio (the words so far, which died with its
     # buffer) went to the new one, then the audio still queued, then what was held while down.
     assert said_by_the_user(call) == ["hello there", WORDS]
+    # The pipeline was told of one turn, once, though two sessions' VADs heard it (the new one heard the
+    # words sent again: the turn so far, or the turn it had ended and not answered)
+    for recorder in (call.down, call.up):
+        assert user_speaking_told(recorder) == ["started", "stopped"]
     outage = call.service._outage
     assert outage.unheard_resent_ms + outage.resent_ms > 0
 
@@ -374,6 +378,8 @@ async def test_a_drop_after_the_answer_started_and_before_the_transcript_loses_n
     # that the context held the cut answer and not the question.
     call = await a_turn_through_a_drop(server, ANSWER_STARTED_DROP, shape, first=[TRANSCRIPT_LOST])
     assert said_by_the_user(call) == ["hello there", WORDS]
+    for recorder in (call.down, call.up):  # the question heard again is not a turn again
+        assert user_speaking_told(recorder) == ["started", "stopped"]
     assert call.proxy.injected[FaultKind.LOSE] == 1
     assert call.service._outage.unheard_resent_ms >= 700  # the question's audio, not just the last second
 
@@ -822,3 +828,36 @@ async def test_without_an_age_rotation_a_turn_the_server_never_ends_ends_for_the
         assert user_speaking_told(recorder) == ["started", "stopped*", "started", "stopped"]
     assert said_by_the_user(call) == ["hello there", "how are you today", WORDS]
     assert call.proxy.connections == 1
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+async def test_a_turn_cut_by_a_drop_that_the_new_session_never_hears_still_ends_for_the_pipeline(
+    server: LocalRealtimeServer, shape: str
+) -> None:
+    # No resend (resent_audio_ms=0): the link dies late in the user's words, and what the new session gets
+    # (the rest of them, held while down) is too short for its VAD, which says neither that the user
+    # started nor that they stopped. The turn the pipeline was told started goes on across the drop and,
+    # quiet for SILENT_TURN_MS, ends for it once (emulated); the call goes on.
+    slow = ReconnectPolicy(base_delay=0.3, max_delay=0.3, jitter=0.0)  # the user goes on talking meanwhile
+    drop = DROP_POINTS["late_in_the_words"]
+    call, runner = await open_call(server, [drop], shape=shape, audio=True, reconnect=slow, resent_audio_ms=0)
+    rate = 16000
+    try:
+        await call.settle(answers=1)
+        await until_the_answer_played(call)
+        words = resample(encode_tones(WORDS), 24000, rate)
+        await speak(call, silence(600, rate) + words + silence(900, rate), rate)
+        assert call.proxy.injected[FaultKind.DROP] == 1
+        noise = room_noise(SILENT_TURN_MS + 30_000, rate)
+        await stream_until(call, noise, rate, lambda: bool(call.down.of(UserStoppedSpeakingFrame)))
+        await call.up.wait_for(lambda: bool(call.up.of(UserStoppedSpeakingFrame)))
+        await call.say("how are you today")
+        await call.settle(answers=2)
+        await call.assert_in_step_with_the_server()
+        call.assert_balanced_and_clean()
+    finally:
+        await close_call(call, runner)
+    for recorder in (call.down, call.up):
+        assert user_speaking_told(recorder) == ["started", "stopped*"]
+    assert said_by_the_user(call) == ["hello there", "how are you today"]  # the words were cut: no turn
+    assert call.proxy.connections == 2

@@ -10,7 +10,9 @@ def test_user_speaking_frames_match_when_each_start_is_ended_by_one_stop() -> No
     start, stop = UserStartedSpeakingFrame, UserStoppedSpeakingFrame
     assert unmatched_user_speaking([]) == []
     assert unmatched_user_speaking([start(), stop(), start(), stop(emulated=True)]) == []
-    assert unmatched_user_speaking([start(), start(), stop()]) == []  # said again: still one turn
+    assert unmatched_user_speaking([start(), start(), stop()]) == [  # a turn started twice
+        "frame 1: UserStartedSpeakingFrame while the user spoke already"
+    ]
     assert unmatched_user_speaking([start(), stop(), stop()]) == [
         "frame 2: UserStoppedSpeakingFrame while the user was not speaking"
     ]

@@ -7,8 +7,8 @@
   played again).
 * :func:`active_response_errors`: the server never answered ``conversation_already_has_active_response``.
 * :func:`unmatched_user_speaking`: every ``UserStartedSpeakingFrame`` was ended by one
-  ``UserStoppedSpeakingFrame`` (aggregators and observers are not left in "user speaking", nor told the
-  user stopped twice).
+  ``UserStoppedSpeakingFrame`` before the next start (aggregators and observers are not left in "user
+  speaking", nor told the user started or stopped twice).
 
 Each returns a list of readable problems (empty: all is well), so a test asserts it is empty and a soak
 run counts failures without stopping.
@@ -71,14 +71,17 @@ def active_response_errors(frames: Iterable[Frame]) -> list[str]:
 def unmatched_user_speaking(frames: Iterable[Frame]) -> list[str]:
     """User speaking frames among ``frames`` (one direction) that do not match.
 
-    A start while the user is speaking already is not a problem (a new server session's VAD says it again
-    of a turn it hears again); a stop while the user is not speaking is (the pipeline was told twice), and
-    so is a start that no stop ended by the last frame (the pipeline stays in "user speaking").
+    A start while the user is speaking already is a problem (a turn told twice: a new server session that
+    hears a turn again must not start it again for the pipeline), a stop while the user is not speaking is
+    too (the end told twice), and so is a start that no stop ended by the last frame (the pipeline stays in
+    "user speaking").
     """
     problems = []
     speaking = False
     for index, frame in enumerate(frames):
         if isinstance(frame, UserStartedSpeakingFrame):
+            if speaking:
+                problems.append(f"frame {index}: UserStartedSpeakingFrame while the user spoke already")
             speaking = True
         elif isinstance(frame, UserStoppedSpeakingFrame):
             if not speaking:

@@ -559,6 +559,47 @@ def test_each_start_the_server_told_is_owed_one_stop_across_sessions() -> None:
     assert carried.take_stop() and not carried.take_stop()  # paid once
 
 
+def test_a_turn_the_pipeline_knows_of_is_not_started_again_by_a_new_session() -> None:
+    from voxpipe.services._realtime_service.state import Listening, UserTurn
+
+    turn = UserTurn()
+    assert turn.started(at_ms=0.0, now=1.0, audio_start_ms=0.0)  # told
+    assert not turn.started(at_ms=50.0, now=2.0)  # said again (a new session, a server repeating itself)
+    # A lost session while the user speaks: the turn goes on (and goes silent from where it was heard)
+    carried = turn.carried_over(holds_words=True, reheard_until_ms=None)
+    assert carried.state is Listening.SPEAKING and carried.stop_owed and carried.started_ms == 50.0
+    assert not carried.started(at_ms=900.0, now=3.0, audio_start_ms=0.0)  # the new session hears it
+    assert carried.take_stop() and not carried.take_stop()  # its speech_stopped is told, once
+    # The turn was told ended (not answered yet): its audio goes to the new session, which hears it again
+    again = carried.carried_over(holds_words=True, reheard_until_ms=1200.0)
+    assert again.state is Listening.QUIET and not again.stop_owed
+    assert not again.started(at_ms=0.0, now=4.0, audio_start_ms=300.0)  # within it: not told, no stop owed
+    assert not again.take_stop()
+    assert again.started(at_ms=0.0, now=5.0, audio_start_ms=400.0)  # only the first start could be it
+    fresh = UserTurn(reheard_until_ms=1200.0)
+    assert fresh.started(at_ms=0.0, now=6.0, audio_start_ms=1500.0)  # after it: a new turn
+    unknown = UserTurn(reheard_until_ms=1200.0)
+    assert unknown.started(at_ms=0.0, now=6.0, audio_start_ms=None)  # no position: told (ended by its stop)
+    # A turn the user no longer speaks in (gone silent, or not holding words) does not go on
+    gone = UserTurn(stop_owed=True, state=Listening.SPEAKING).carried_over(holds_words=False)
+    assert gone.state is Listening.QUIET and gone.stop_owed  # (the service gives it up: an emulated stop)
+    assert UserTurn().started() is False  # the pipeline's own turn: its frames are the pipeline's
+
+
+async def test_a_speech_started_or_stopped_with_a_wrong_position_is_still_a_turn() -> None:
+    script = [
+        expect("session.update"),
+        send({"type": "input_audio_buffer.speech_started", "audio_start_ms": "soon", "item_id": "item_u5"}),
+        send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": [1], "item_id": "item_u5"}),
+        send({"type": "rate_limits.updated", "rate_limits": []}),
+    ]
+    async with rig(script) as r:
+        await r.server.assert_done()
+        await r.down.wait_for(lambda: bool(r.down.of(UserStoppedSpeakingFrame)))
+    assert len(r.down.of(UserStartedSpeakingFrame)) == len(r.down.of(UserStoppedSpeakingFrame)) == 1
+    assert r.service._sent_audio._stops[-1].end_ms is None  # a position it cannot use is none
+
+
 def test_the_input_encoder_counts_the_near_silence_at_the_end_of_what_it_sent() -> None:
     import numpy as np
 

@@ -238,6 +238,17 @@ class SentAudio:
         self.kept_ms = 0.0
         self._stops.clear()
 
+    def told_turn_end_ms(self) -> float | None:
+        """Where the last turn the server's VAD ended and that is not taken yet ends, counted from the first
+        audio kept: on the buffer of the new session :meth:`for_new_session` gives that audio to, the end of
+        a turn the pipeline was already told ended (ask before it: it forgets the turns). None: no such
+        turn, or none of its audio is kept."""
+        ends = [stop.end_ms for stop in self._stops if stop.end_ms is not None and not stop.ours]
+        if not ends or not self._chunks:
+            return None
+        end = max(ends) - self._chunks[0][1]
+        return end if end > 0 else None
+
     def for_new_session(self, still_queued: int, speaking: bool) -> tuple[list[str], float]:
         """The link died: what the new session must get again, and how long it is.
 

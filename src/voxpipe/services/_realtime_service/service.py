@@ -19,6 +19,7 @@ import asyncio
 import itertools
 import json
 import logging
+import math
 import os
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -837,6 +838,7 @@ class RealtimeLLMService(LLMService):
         now = asyncio.get_running_loop().time()  # moments go again, and the new session never ends it
         given_up = turn.gone_silent(now, encoder.sent_ms, encoder.quiet_ms)
         speaking = turn.holds_words(now, encoder.sent_ms, encoder.quiet_ms)
+        told_end_ms = self._sent_audio.told_turn_end_ms()  # (before the kept audio is handed on)
         self._outage.unheard, unheard_ms = self._sent_audio.for_new_session(still_queued, speaking)
         self._outage.unheard_resent_ms += unheard_ms
         self._outage.recommit_ms = unheard_ms if recommit and unheard_ms else None
@@ -845,9 +847,9 @@ class RealtimeLLMService(LLMService):
         self._outage.owed_response = self._outage.owed_response or owed
         await self._close_answer()
         self._answer = AnswerAudio()
-        # The new session's VAD starts afresh; what the pipeline was told of the user goes on (a turn that
-        # holds words is heard again, and the new session's speech_stopped ends it).
-        self._turn = UserTurn(stop_owed=turn.stop_owed)
+        # What the pipeline was told of the user goes on: a turn that holds words is heard again by the new
+        # session, which is not a new turn for the pipeline (see UserTurn.carried_over).
+        self._turn = turn.carried_over(speaking, told_end_ms)
         if given_up:
             await self._end_turn_given_up()
         responses.reset()  # (the encoder is not reset: what it gathers is the next audio of the stream)
@@ -874,18 +876,25 @@ class RealtimeLLMService(LLMService):
             self._sent_audio.forget()
 
     async def _on_speech_started(self, event: beta.InputAudioBufferSpeechStartedEvent) -> None:
+        now = asyncio.get_running_loop().time()
+        audio_start_ms = _ms(getattr(event, "audio_start_ms", None))
+        tell = self._turn.started(self._encoder.sent_ms, now, audio_start_ms)
         setting = self._effective("turn_detection")
         server_interrupts = getattr(setting, "interrupt_response", None) is not False
-        if self.interruptions_allowed and server_interrupts:
+        # A start the pipeline knows of already (a new session hearing a turn again) interrupted what was
+        # playing when it was told; it interrupts only an answer that started since.
+        if self.interruptions_allowed and server_interrupts and (tell or self._answer.open):
             await self.cancel_function_calls()  # this interruption never passes through process_frame
             await self._interrupt_answer(StartInterruptionFrame(), FrameDirection.DOWNSTREAM, cancel=False)
-        self._turn.started(self._encoder.sent_ms, asyncio.get_running_loop().time())
+        if not tell:
+            logger.debug("%s: speech_started of a turn the pipeline knows of; not told again", self)
+            return
         await self.push_frame(UserStartedSpeakingFrame())
         await self.push_frame(UserStartedSpeakingFrame(), FrameDirection.UPSTREAM)
 
     async def _on_speech_stopped(self, event: beta.InputAudioBufferSpeechStoppedEvent) -> None:
         self._turn.stopped(asyncio.get_running_loop().time())
-        self._sent_audio.speech_stopped(getattr(event, "audio_end_ms", None))
+        self._sent_audio.speech_stopped(_ms(getattr(event, "audio_end_ms", None)))
         if not self._turn.take_stop():
             # the turn's end was told already (the service gave up on it: see _end_turn_given_up), or the
             # server never said it started: the pipeline is not told the user stopped twice
@@ -1242,6 +1251,14 @@ def _part_of(event: Any) -> tuple[str | None, str | None, int | None]:
         getattr(event, "item_id", None),
         getattr(event, "content_index", None),
     )
+
+
+def _ms(value: Any) -> float | None:
+    """A server event's position in ms (``audio_start_ms``, ``audio_end_ms``) as a number, None when it is
+    missing or not a finite number (events parse loosely: a wrong field must change nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return float(value)
 
 
 def _now() -> str:

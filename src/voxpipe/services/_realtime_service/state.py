@@ -7,7 +7,7 @@ import enum
 import logging
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from voxpipe.errors import OperationTimeoutError, ServerError
@@ -171,6 +171,14 @@ class UserTurn:
     no age rotation to let it go, the service makes that one once the turn has gone silent.
     :meth:`take_stop` pays it once: a ``speech_stopped`` after that is not told twice.
 
+    A lost session does not end what the pipeline was told: the new session hears again the audio the old
+    one took with it (see :class:`~voxpipe.services._realtime_service.outage.SentAudio`), and its VAD says
+    ``speech_started`` of words the pipeline already knows of. :meth:`started` tells apart a start to tell
+    from one that is not: while a start is owed its stop (a turn that goes on across the loss, kept open by
+    :meth:`carried_over`) another start is the same turn, and a start within the audio of a turn the
+    pipeline was told ended (:attr:`reheard_until_ms`) is that turn heard again: neither is a new turn for
+    the pipeline, and the ``speech_stopped`` of the second is not told either (no stop is owed for it).
+
     The audio is counted by the input encoder (``sent_ms``, and ``quiet_ms`` at its end): see
     :class:`~voxpipe.services._realtime_service.audio.InputAudioEncoder`; the service reports when it
     sends audio louder than near-silence (:meth:`heard_loud`).
@@ -186,6 +194,8 @@ class UserTurn:
             they stopped. It outlives a lost session (see the service's ``_on_connection_lost``): the
             pipeline's view of the user goes on across sessions.
         silent_turn_ms: quiet that ends a server's turn for rotation (``SILENT_TURN_MS``).
+        reheard_until_ms: after a lost session, where the audio of a turn the pipeline was told ended
+            (sent to the new session again) ends on the new session's buffer; None: no such turn.
     """
 
     state: Listening = Listening.QUIET
@@ -195,20 +205,51 @@ class UserTurn:
     loud_at: float = 0.0
     stop_owed: bool = False
     silent_turn_ms: float = SILENT_TURN_MS
+    reheard_until_ms: float | None = None
 
     def _set(self, new: Listening) -> None:
         if new is not self.state:
             logger.debug("user turn: %s -> %s", self.state.value, new.value)
             self.state = new
 
-    def started(self, at_ms: float | None = None, now: float = 0.0) -> None:
+    def started(
+        self, at_ms: float | None = None, now: float = 0.0, audio_start_ms: float | None = None
+    ) -> bool:
         """The user started speaking: the server's ``speech_started`` (``at_ms``: the audio sent so far;
-        ``now``: the loop time), or the pipeline's own VAD (``None``)."""
+        ``now``: the loop time; ``audio_start_ms``: the event's own, where on the session's buffer the
+        speech starts), or the pipeline's own VAD (``at_ms`` None).
+
+        Returns whether the pipeline is to be told (a ``UserStartedSpeakingFrame`` of the service's): not
+        for the pipeline's own turn (its frame is the pipeline's), nor for a turn it knows of already (see
+        the class docstring).
+        """
         self.started_ms = at_ms
         self.started_at = now
-        if at_ms is not None:
-            self.stop_owed = True  # the service tells the pipeline
         self._set(Listening.SPEAKING)
+        if at_ms is None:
+            return False
+        reheard_until, self.reheard_until_ms = self.reheard_until_ms, None  # only the first start can be
+        if self.stop_owed:
+            return False  # the pipeline is in this turn already
+        if reheard_until is not None and audio_start_ms is not None and audio_start_ms < reheard_until:
+            return False  # a turn told ended, heard again by a new session
+        self.stop_owed = True  # the service tells the pipeline
+        return True
+
+    def carried_over(self, holds_words: bool, reheard_until_ms: float | None = None) -> UserTurn:
+        """The turn as a new session starts, after a lost one (``holds_words``: the old session's buffer
+        held words of the turn, which go to the new one again; ``reheard_until_ms``: see the attribute).
+
+        What the pipeline was told goes on. A turn it was told started (and not ended) that held words stays
+        open: the new session hears it again (its ``speech_started`` is not told again, its
+        ``speech_stopped`` ends it) or, if it never does, the turn goes silent and is given up like any
+        other. Anything else starts quiet: the new session's VAD starts afresh.
+        """
+        if holds_words and self.stop_owed and self.state is Listening.SPEAKING:
+            return replace(self, reheard_until_ms=reheard_until_ms)
+        return UserTurn(
+            stop_owed=self.stop_owed, silent_turn_ms=self.silent_turn_ms, reheard_until_ms=reheard_until_ms
+        )
 
     def heard_loud(self, now: float) -> None:
         """Audio louder than near-silence went to the server at ``now`` (loop time)."""
