@@ -790,15 +790,19 @@ async def until_the_answer_played(call: Call) -> None:
 
 
 @pytest.mark.parametrize("shape", SHAPES)
-async def test_without_an_age_rotation_a_turn_the_server_never_ends_ends_for_the_pipeline_once_quiet(
-    server: LocalRealtimeServer, shape: str
+@pytest.mark.parametrize("age", [None, 3600.0], ids=["no age", "an hour's age"])
+async def test_a_turn_the_server_never_ends_ends_for_the_pipeline_once_quiet_before_any_rotation(
+    server: LocalRealtimeServer, shape: str, age: float | None
 ) -> None:
-    # The stuck speech_started of a quiet room, with no max_session_age_s (the default): no rotation will
-    # come to give the turn up. Once it has been quiet for SILENT_TURN_MS the pipeline gets its emulated
-    # stop, once, on the same session; the server's speech_stopped that comes late is not told again; an
-    # answer after it, and the user's next turn, go as usual.
+    # The stuck speech_started of a quiet room. With no max_session_age_s (the default) no rotation will
+    # come to give the turn up; with an hour's age it would come only in an hour. Once the turn has been
+    # quiet for SILENT_TURN_MS the pipeline gets its emulated stop, once, on the same session; the server's
+    # speech_stopped that comes late is not told again; an answer after it, and the user's next turn, go
+    # as usual.
     late_stop = faults.speech_stopped(on=("response.done",))  # after the answer to what is said next
-    call, runner = await open_call(server, [faults.stuck_speech(), late_stop], shape=shape, audio=True)
+    call, runner = await open_call(
+        server, [faults.stuck_speech(), late_stop], shape=shape, audio=True, max_session_age_s=age
+    )
     rate = 16000
     service = call.service
     try:

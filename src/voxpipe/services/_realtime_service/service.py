@@ -207,12 +207,11 @@ class RealtimeLLMService(LLMService):
             quiet for ``SILENT_TURN_MS`` (10 s; a stuck VAD, noise it takes for speech, a lost
             ``speech_stopped``): 10 s of near-silent audio sent, or 10 s of wall-clock time in which no
             louder audio was sent (input paused or muted, a transport that stopped sending); see
-            :class:`UserTurn`. The session then rotates, and the pipeline gets the
-            ``UserStoppedSpeakingFrame`` (``emulated=True``) that the server never sent for the
-            ``UserStartedSpeakingFrame`` it got, once: a ``speech_stopped`` that comes after is not
-            told again. Rotating early keeps the server's own time limit from cutting an answer.
-            Without it (None) such a turn is not rotated away, but the pipeline still gets that emulated
-            ``UserStoppedSpeakingFrame`` once the turn has been quiet as long, on the same session.
+            :class:`UserTurn`. Whatever the age, the pipeline then gets the ``UserStoppedSpeakingFrame``
+            (``emulated=True``) that the server never sent for the ``UserStartedSpeakingFrame`` it got,
+            once, on the same session: a ``speech_stopped`` that comes after is not told again; the
+            session rotates when it is old enough (with None, such a turn is never rotated away).
+            Rotating early keeps the server's own time limit from cutting an answer.
         max_queued_audio_ms: how far ahead of playback the answer's audio is read. The server's events
             are read by one task and the frames they make are pushed downstream by another, from a
             bounded queue (see :mod:`~voxpipe.services._realtime_service.downstream`), so a full output
@@ -366,8 +365,7 @@ class RealtimeLLMService(LLMService):
         self._reader = self.create_task(self._receive(), name="receive")
         if self._max_session_age_s is not None:
             self.create_task(self._rotate_when_idle_and_old(self._max_session_age_s), name="session_age")
-        else:
-            self.create_task(self._end_silent_turns(), name="silent_turns")
+        self.create_task(self._end_silent_turns(), name="silent_turns")
 
     def _start_pump(self) -> None:
         self._pump = self.create_task(self._downstream.run(), name="downstream")
@@ -1117,10 +1115,10 @@ class RealtimeLLMService(LLMService):
             await self._rotate_if_old(limit)
 
     async def _end_silent_turns(self) -> None:
-        """Without an age rotation: end, for the pipeline, a server turn that went silent and will not end.
+        """End, for the pipeline, a server turn that went silent and will not end.
 
-        With ``max_session_age_s`` the rotation gives such a turn up with its session (and ends it for the
-        pipeline then: :meth:`_end_turn_given_up`). Without it nothing ever would: a stuck VAD or a lost
+        With ``max_session_age_s`` the rotation gives such a turn up with its session, but only once the
+        session is that old (minutes, often); without it nothing ever would: a stuck VAD or a lost
         ``speech_stopped`` left the aggregators and observers in "user speaking" for the rest of the call.
         So once the turn has gone silent (the same test the rotation uses, :meth:`UserTurn.gone_silent`)
         the pipeline gets its emulated ``UserStoppedSpeakingFrame``, once; the session goes on (nothing of
