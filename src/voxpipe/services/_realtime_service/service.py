@@ -161,8 +161,8 @@ IDLE_ROTATION_CHECK_S = 0.5
 """How often an old session that is not idle yet is checked again (its answer's end also rotates it)."""
 
 SILENT_TURN_CHECK_S = 0.5
-"""Without an age rotation, how often an open server turn is checked for having gone silent (the quiet it
-takes, ``SILENT_TURN_MS``, is 20 times longer)."""
+"""How often an open server turn is checked for having gone silent (the quiet it takes, ``SILENT_TURN_MS``,
+is 20 times longer)."""
 
 TURN_SETTLE_S = 2.0
 """After the user stopped speaking, how long a turn no answer started for keeps the session from rotating
