@@ -357,8 +357,7 @@ async def test_a_drop_while_the_user_speaks_loses_none_of_their_words(
     assert said_by_the_user(call) == ["hello there", WORDS]
     # The pipeline was told of one turn, once, though two sessions' VADs heard it (the new one heard the
     # words sent again: the turn so far, or the turn it had ended and not answered)
-    for recorder in (call.down, call.up):
-        assert user_speaking_told(recorder) == ["started", "stopped"]
+    assert_told_each_way(call, ["started", "stopped"])
     outage = call.service._outage
     assert outage.unheard_resent_ms + outage.resent_ms > 0
 
@@ -378,8 +377,7 @@ async def test_a_drop_after_the_answer_started_and_before_the_transcript_loses_n
     # that the context held the cut answer and not the question.
     call = await a_turn_through_a_drop(server, ANSWER_STARTED_DROP, shape, first=[TRANSCRIPT_LOST])
     assert said_by_the_user(call) == ["hello there", WORDS]
-    for recorder in (call.down, call.up):  # the question heard again is not a turn again
-        assert user_speaking_told(recorder) == ["started", "stopped"]
+    assert_told_each_way(call, ["started", "stopped"])  # the question heard again is not a turn again
     assert call.proxy.injected[FaultKind.LOSE] == 1
     assert call.service._outage.unheard_resent_ms >= 700  # the question's audio, not just the last second
 
@@ -768,6 +766,13 @@ def user_speaking_told(recorder: Recorder) -> list[str]:
     return told
 
 
+def assert_told_each_way(call: Call, expected: list[str]) -> None:
+    """The pipeline was told ``expected`` of the user's speaking (see ``user_speaking_told``), downstream
+    and upstream alike (the user aggregator sits upstream of the service)."""
+    for recorder in (call.down, call.up):
+        assert user_speaking_told(recorder) == expected
+
+
 async def stream_until(call: Call, pcm: bytes, rate: int, done: Any, speed: float = 5.0) -> None:
     """Stream ``pcm`` in 100 ms pieces ``speed`` times faster than real time until ``done()``; fail if it
     ran out first."""
@@ -828,8 +833,7 @@ async def test_a_turn_the_server_never_ends_ends_for_the_pipeline_once_quiet_bef
         call.assert_balanced_and_clean()
     finally:
         await close_call(call, runner)
-    for recorder in (call.down, call.up):
-        assert user_speaking_told(recorder) == ["started", "stopped*", "started", "stopped"]
+    assert_told_each_way(call, ["started", "stopped*", "started", "stopped"])
     assert said_by_the_user(call) == ["hello there", "how are you today", WORDS]
     assert call.proxy.connections == 1
 
@@ -861,7 +865,6 @@ async def test_a_turn_cut_by_a_drop_that_the_new_session_never_hears_still_ends_
         call.assert_balanced_and_clean()
     finally:
         await close_call(call, runner)
-    for recorder in (call.down, call.up):
-        assert user_speaking_told(recorder) == ["started", "stopped*"]
+    assert_told_each_way(call, ["started", "stopped*"])
     assert said_by_the_user(call) == ["hello there", "how are you today"]  # the words were cut: no turn
     assert call.proxy.connections == 2
